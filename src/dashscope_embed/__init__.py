@@ -1,2 +1,71 @@
-"""dashscope-embed core: DashScope (Alibaba Cloud Model Studio) embeddings, framework-free."""
+"""dashscope-embed core: Alibaba Cloud Model Studio (DashScope) embeddings, framework-free.
+
+The public surface::
+
+    from dashscope_embed import DashScopeEmbedder
+    with DashScopeEmbedder("text-embedding-v4", dimensions=256) as embedder:
+        result = embedder.embed(["first document", "second document"])   # result.dense: (2, 256) float32
+        query = embedder.embed_query("what is in the first document?")
+
+Adapters for LlamaIndex (``llama_index_dashscope_embed``) and LangChain (``langchain_dashscope_embed``) wrap
+this engine; every DashScope-specific behaviour lives here.
+"""
+
 __version__ = "0.1.0"
+
+from .catalog import CATALOG, OUTPUT_TYPES, REGIONS, TEXT_TYPES, ModelSpec, get_model_spec, register_model
+from .engine import DashScopeEmbedder, validate_texts
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BatchSizeError,
+    ContentInspectionError,
+    DashScopeError,
+    InvalidInputError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseFormatError,
+    ServerError,
+)
+from .ratelimit import RateLimiter
+from .results import EmbeddingResult, SparseEmbedding, Usage
+from .settings import REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
+
+__all__ = [
+    "__version__",
+    "DashScopeEmbedder",
+    "EmbeddingResult",
+    "SparseEmbedding",
+    "Usage",
+    "ModelSpec",
+    "CATALOG",
+    "get_model_spec",
+    "register_model",
+    "TEXT_TYPES",
+    "OUTPUT_TYPES",
+    "REGIONS",
+    "REGION_ROOTS",
+    "ConnectionSettings",
+    "normalize_base_url",
+    "workspace_root",
+    "RateLimiter",
+    "validate_texts",
+    "DashScopeError",
+    "InvalidInputError",
+    "APIError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "InvalidRequestError",
+    "BatchSizeError",
+    "ContentInspectionError",
+    "RateLimitError",
+    "ServerError",
+    "APITimeoutError",
+    "APIConnectionError",
+    "ResponseFormatError",
+]

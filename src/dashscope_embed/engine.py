@@ -1,0 +1,637 @@
+"""The embedding engine: validate, plan requests within the model's limits, fan out, retry, reassemble.
+
+A framework's batch is not the API's request. ``DashScopeEmbedder.embed`` takes any number of texts, splits them
+into requests of at most the model's row limit (text-embedding-v3/v4: 10; v1/v2: 25), runs up to
+``max_concurrency`` requests at once (a thread pool over one pooled ``httpx.Client`` for sync calls, a semaphore
+over one pooled ``httpx.AsyncClient`` per event loop for async calls), retries each request on its own, and puts
+every vector back at its input position. A request that succeeded is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import weakref
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence
+
+import httpx
+import numpy as np
+import orjson
+from pydantic import SecretStr
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from . import tokens as _tokens
+from .catalog import OUTPUT_TYPES, TEXT_TYPES, ModelSpec, get_model_spec
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BatchSizeError,
+    InvalidInputError,
+)
+from .ratelimit import RateLimiter
+from .results import BatchReply, EmbeddingResult, SparseEmbedding, Usage
+from .settings import ConnectionSettings, ResolvedSettings
+from .wire import TextRequest, get_protocol
+
+__all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]
+
+logger = logging.getLogger("dashscope_embed")
+
+OversizePolicy = Literal["chunk_average", "truncate", "error"]
+_OVERSIZE_POLICIES = ("chunk_average", "truncate", "error")
+
+
+def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
+    """Check that ``texts`` is a list of non-empty strings; return it as a list.
+
+    Raises:
+        InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
+            or empty/whitespace-only; the message names every offending index (the first 20) and why.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise InvalidInputError(f"{what} must be a list of strings, got a single {type(texts).__name__}")
+    try:
+        items = list(texts)
+    except TypeError:
+        raise InvalidInputError(f"{what} must be a list of strings, got {type(texts).__name__}") from None
+    bad: list[str] = []
+    count = 0
+    for i, text in enumerate(items):
+        reason = None
+        if text is None:
+            reason = "None"
+        elif not isinstance(text, str):
+            reason = f"not a string ({type(text).__name__})"
+        elif not text.strip():
+            reason = "empty" if not text else "whitespace only"
+        if reason:
+            count += 1
+            if len(bad) < 20:
+                bad.append(f"[{i}] {reason}")
+    if bad:
+        more = f" and {count - len(bad)} more" if count > len(bad) else ""
+        raise InvalidInputError(
+            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input): "
+            + ", ".join(bad)
+            + more
+        )
+    return items
+
+
+@dataclass
+class _Plan:
+    """Pieces to send (one per input unless an input was split) and how they group into requests."""
+
+    pieces: list[str]
+    owners: Optional[np.ndarray]  # piece -> input index, None when pieces == inputs
+    weights: Optional[np.ndarray]  # piece token counts, for the token-weighted average
+    n_inputs: int
+    batches: list[tuple[int, int]]  # [start, end) ranges over pieces
+
+
+class DashScopeEmbedder:
+    """Embed texts with a DashScope text-embedding model; the core every adapter calls.
+
+    Args:
+        model: model id from the catalog (default ``"text-embedding-v4"``).
+        dimensions: output dimension; validated against the catalog before anything is sent (``None``: the
+            model's default, and no ``dimension`` parameter is sent).
+        api_key: DashScope key (``str`` or ``SecretStr``); default ``DASHSCOPE_API_KEY``. May be omitted only
+            for a loopback ``base_url`` (the local service).
+        base_url: host root, ``.../api/v1`` or ``.../compatible-mode/v1``; default ``DASHSCOPE_BASE_URL`` /
+            ``DASHSCOPE_HTTP_BASE_URL``, else the region's root.
+        region: ``"beijing"`` (default, like the official SDK), ``"singapore"`` or ``"hongkong"``.
+        workspace: Model Studio workspace id, sent as ``X-DashScope-WorkSpace``.
+        protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type,
+            instruct or sparse).
+        instruct: task instruction sent with query-side calls (text-embedding-v4 only).
+        output_type: ``"dense"`` (default), ``"sparse"`` or ``"dense&sparse"`` (text-embedding-v3/v4).
+        max_concurrency: requests in flight at once per engine (>= 1).
+        max_retries: retries per request after the first attempt, for 429, 5xx, timeouts and connection errors.
+        timeout: seconds per HTTP request.
+        oversize: texts over the model's token limit per row: ``"chunk_average"`` (split on token boundaries,
+            embed every piece, token-weighted average, renormalise), ``"truncate"`` or ``"error"``.
+        requests_per_minute / tokens_per_minute: optional client-side pacing (see ``RateLimiter``).
+        model_spec: a full ``ModelSpec`` to use instead of the catalog entry (e.g. a new model).
+        catalog_overrides: fields of the catalog entry to change, e.g. ``{"max_rows": 6}``.
+        retry_base_delay / retry_max_delay: seconds; backoff is ``base * 2**attempt`` capped at ``max`` with
+            jitter, and a ``Retry-After`` from the service takes precedence.
+        transport / async_transport: custom httpx transports (tests, proxies).
+
+    Raises:
+        InvalidInputError: unknown model, disallowed dimension, output_type, instruct or protocol combination.
+    """
+
+    def __init__(
+        self,
+        model: str = "text-embedding-v4",
+        *,
+        dimensions: Optional[int] = None,
+        api_key: Optional[str | SecretStr] = None,
+        base_url: Optional[str] = None,
+        region: Optional[str] = None,
+        workspace: Optional[str] = None,
+        protocol: Optional[Literal["dashscope", "openai"]] = None,
+        instruct: Optional[str] = None,
+        output_type: str = "dense",
+        max_concurrency: int = 8,
+        max_retries: int = 4,
+        timeout: float = 60.0,
+        oversize: OversizePolicy = "chunk_average",
+        requests_per_minute: Optional[float] = None,
+        tokens_per_minute: Optional[float] = None,
+        model_spec: Optional[ModelSpec] = None,
+        catalog_overrides: Optional[Mapping[str, Any]] = None,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 30.0,
+        transport: Optional[httpx.BaseTransport] = None,
+        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+    ) -> None:
+        self._init_args = dict(
+            model=model, dimensions=dimensions, base_url=base_url, region=region, workspace=workspace,
+            protocol=protocol, instruct=instruct, output_type=output_type, max_concurrency=max_concurrency,
+            max_retries=max_retries, timeout=timeout, oversize=oversize, requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute, model_spec=model_spec, catalog_overrides=catalog_overrides,
+            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
+        )
+        if isinstance(api_key, str):
+            api_key = SecretStr(api_key)
+        self._api_key = api_key
+        self._transport = transport
+        self._async_transport = async_transport
+
+        self.spec = model_spec or get_model_spec(model, catalog_overrides)
+        self.model = self.spec.name
+        self.settings: ResolvedSettings = ConnectionSettings(
+            api_key=api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
+            timeout=timeout,
+        ).resolved()
+        self.protocol = self.settings.protocol
+        self.dimension = self.spec.check_dimension(dimensions)
+        self._dimension_param = dimensions
+        if output_type not in OUTPUT_TYPES:
+            raise InvalidInputError(f"output_type {output_type!r} is not one of {', '.join(OUTPUT_TYPES)}")
+        self.output_type = output_type
+        self.instruct = instruct
+        self._check_features(output_type=output_type, instruct=instruct, text_type=None)
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if oversize not in _OVERSIZE_POLICIES:
+            raise InvalidInputError(f"oversize {oversize!r} is not one of {', '.join(_OVERSIZE_POLICIES)}")
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.oversize = oversize
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.rate_limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+        self._wire = get_protocol(self.protocol)
+        self._url = self.settings.root + self._wire.path
+        self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
+        self.usage = Usage()  # running totals over the engine's life
+        self._lock = threading.Lock()
+        self._client: Optional[httpx.Client] = None
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # ------------------------------------------------------------------ configuration checks
+
+    def _check_features(self, *, output_type: str, instruct: Optional[str], text_type: Optional[str]) -> None:
+        spec = self.spec
+        if spec.kind != "text":
+            raise InvalidInputError(
+                f"{spec.name} is a multimodal model; DashScopeEmbedder embeds text with text models "
+                f"(text-embedding-v1..v4)"
+            )
+        if output_type != "dense" and not spec.sparse:
+            raise InvalidInputError(
+                f"output_type {output_type!r} is not supported by {spec.name}: sparse vectors need "
+                "text-embedding-v3 or text-embedding-v4"
+            )
+        if instruct is not None:
+            if not spec.instruct:
+                raise InvalidInputError(f"instruct is not supported by {spec.name} (only text-embedding-v4)")
+            if text_type == "document":
+                raise InvalidInputError("instruct applies to queries only; document calls take no instruct")
+        if self.protocol == "openai":
+            if not spec.openai_compatible:
+                raise InvalidInputError(f"{spec.name} is not served by the OpenAI-compatible endpoint")
+            if output_type != "dense":
+                raise InvalidInputError("protocol 'openai' returns dense vectors only; use protocol='dashscope' for sparse")
+            if instruct is not None:
+                raise InvalidInputError("protocol 'openai' has no instruct parameter; use protocol='dashscope'")
+
+    @property
+    def max_rows(self) -> int:
+        """Rows per request now in force (the catalog's, or less if the service named a smaller limit)."""
+        return self._max_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"DashScopeEmbedder(model={self.model!r}, dimension={self.dimension}, protocol={self.protocol!r}, "
+            f"root={self.settings.root!r}, output_type={self.output_type!r}, "
+            f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
+        )
+
+    # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"init": self._init_args, "api_key": self._api_key, "max_rows": self._max_rows}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
+        self._max_rows = state["max_rows"]
+
+    # ------------------------------------------------------------------ planning
+
+    def _request(self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str]) -> TextRequest:
+        if text_type is not None and text_type not in TEXT_TYPES:
+            raise InvalidInputError(f"text_type {text_type!r} is not one of {', '.join(TEXT_TYPES)}")
+        output_type = output_type or self.output_type
+        if output_type not in OUTPUT_TYPES:
+            raise InvalidInputError(f"output_type {output_type!r} is not one of {', '.join(OUTPUT_TYPES)}")
+        self._check_features(output_type=output_type, instruct=instruct, text_type=text_type)
+        if instruct is None and text_type == "query":
+            instruct = self.instruct
+        if self.protocol == "openai":
+            return TextRequest(self.model, self._dimension_param)
+        return TextRequest(
+            model=self.model,
+            dimension=self._dimension_param,
+            text_type=text_type,
+            output_type=None if output_type == "dense" else output_type,
+            instruct=instruct,
+        )
+
+    def _plan(self, texts: list[str]) -> _Plan:
+        limit = self.spec.max_tokens_per_row
+        oversized = [i for i, t in enumerate(texts) if not _tokens.fits(t, limit)]
+        if not oversized:
+            pieces, owners, weights = texts, None, None
+        elif self.oversize == "error":
+            detail = ", ".join(f"[{i}] {_tokens.count_tokens(texts[i])} tokens" for i in oversized[:20])
+            raise InvalidInputError(
+                f"{len(oversized)} text(s) exceed {self.model}'s limit of {limit} tokens per row: {detail} "
+                f"(source: {self.spec.source}); use oversize='chunk_average' or 'truncate'"
+            )
+        elif self.oversize == "truncate":
+            assert limit is not None
+            pieces = list(texts)
+            for i in oversized:
+                pieces[i] = _tokens.truncate(texts[i], limit)
+            owners = weights = None
+        else:
+            assert limit is not None
+            pieces, owner_list, weight_list = [], [], []
+            over = set(oversized)
+            for i, text in enumerate(texts):
+                if i in over:
+                    for piece, count in _tokens.split_by_tokens(text, limit):
+                        pieces.append(piece)
+                        owner_list.append(i)
+                        weight_list.append(count)
+                else:
+                    pieces.append(text)
+                    owner_list.append(i)
+                    weight_list.append(1)
+            owners = np.asarray(owner_list, dtype=np.int64)
+            weights = np.asarray(weight_list, dtype=np.float64)
+        rows = self._max_rows
+        batches = [(start, min(start + rows, len(pieces))) for start in range(0, len(pieces), rows)]
+        return _Plan(pieces, owners, weights, len(texts), batches)
+
+    def _assemble(self, plan: _Plan, replies: list[BatchReply], request: TextRequest) -> EmbeddingResult:
+        usage = Usage()
+        request_ids: list[str] = []
+        for reply in replies:
+            usage.add(reply.total_tokens, 1)
+            if reply.request_id:
+                request_ids.append(reply.request_id)
+        dense = None
+        if request.wants_dense:
+            dense = np.concatenate([r.dense for r in replies]) if replies else np.empty((0, self.dimension), np.float32)
+        sparse = None
+        if request.wants_sparse:
+            sparse = [s for r in replies for s in (r.sparse or [])]
+        if plan.owners is not None:
+            dense, sparse = _average_pieces(plan, dense, sparse)
+        with self._lock:
+            self.usage.add(usage.total_tokens, usage.requests)
+        return EmbeddingResult(dense=dense, sparse=sparse, usage=usage, request_ids=request_ids, model=self.model)
+
+    # ------------------------------------------------------------------ retries
+
+    def _retry_wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return retry_after * random.uniform(1.0, 1.1)
+        backoff = min(self.retry_max_delay, self.retry_base_delay * 2 ** (state.attempt_number - 1))
+        return random.uniform(backoff / 2, backoff)
+
+    def _retry_kwargs(self) -> dict[str, Any]:
+        return dict(
+            stop=stop_after_attempt(self.max_retries + 1),
+            retry=retry_if_exception(lambda e: isinstance(e, APIError) and e.retryable),
+            wait=self._retry_wait,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.info("retrying after attempt %d: %s", state.attempt_number, exc)
+
+    def _tokens_for_limiter(self, texts: Sequence[str]) -> int:
+        if self.rate_limiter.tokens_per_minute is None:
+            return 0
+        return sum(_tokens.count_tokens(t) for t in texts)
+
+    def _check_key(self) -> None:
+        if self.settings.api_key is None and not self.settings.is_local:
+            raise AuthenticationError(
+                "no API key: pass api_key=... or set DASHSCOPE_API_KEY "
+                "(get one at https://help.aliyun.com/en/model-studio/get-api-key)"
+            )
+
+    # ------------------------------------------------------------------ sync path
+
+    def _get_client(self) -> httpx.Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    limits = httpx.Limits(
+                        max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+                    )
+                    self._client = httpx.Client(
+                        headers=self.settings.headers(), timeout=self.settings.timeout, limits=limits,
+                        transport=self._transport,
+                    )
+        return self._client
+
+    def _get_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="dashscope-embed")
+        return self._pool
+
+    def _send(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
+        body = orjson.dumps(self._wire.build_body(request, texts))
+        delay = self.rate_limiter.reserve(self._tokens_for_limiter(texts))
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            response = self._get_client().post(self._url, content=body)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"no reply within {self.settings.timeout} s ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"{type(exc).__name__}: {exc}") from None
+        reply = self._wire.parse_reply(request, response.status_code, response.headers, response.content, len(texts))
+        logger.debug("embedded %d rows, request_id=%s, tokens=%d", len(texts), reply.request_id, reply.total_tokens)
+        return reply
+
+    def _send_with_retries(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
+        attempt_number = 0
+        try:
+            for attempt in Retrying(**self._retry_kwargs()):
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    return self._send(request, texts)
+        except APIError as exc:
+            exc.attempts = attempt_number
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
+        try:
+            return [self._send_with_retries(request, texts)]
+        except BatchSizeError as exc:
+            return [r for part in self._resplit(exc, texts) for r in self._run_batch(request, part)]
+
+    def _resplit(self, exc: BatchSizeError, texts: Sequence[str]) -> list[Sequence[str]]:
+        """Parts of at most the limit the service named, remembered for later plans."""
+        if exc.limit < 1 or exc.limit >= len(texts):
+            raise exc
+        with self._lock:
+            self._max_rows = min(self._max_rows, exc.limit)
+        logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
+        return [texts[i : i + exc.limit] for i in range(0, len(texts), exc.limit)]
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        text_type: Optional[Literal["query", "document"]] = "document",
+        output_type: Optional[str] = None,
+        instruct: Optional[str] = None,
+    ) -> EmbeddingResult:
+        """Embed ``texts`` (any number) and return their vectors in input order.
+
+        Args:
+            texts: non-empty strings.
+            text_type: ``"document"`` (default) or ``"query"``; sent as ``parameters.text_type``.
+            output_type: override the engine's ``output_type`` for this call.
+            instruct: query-side instruction for this call (default: the engine's, on query calls).
+
+        Returns:
+            ``EmbeddingResult`` with ``dense`` ``(n, d)`` float32 and/or ``sparse`` (n vectors).
+
+        Raises:
+            InvalidInputError: bad texts (positions named) or parameters, before any request.
+            APIError: a request failed after its retries (``attempts`` says how many were made).
+        """
+        items = validate_texts(texts)
+        request = self._request(text_type, output_type, instruct)
+        self._check_key()
+        plan = self._plan(items)
+        if not plan.batches:
+            return self._assemble(plan, [], request)
+        batches = [plan.pieces[a:b] for a, b in plan.batches]
+        if len(batches) == 1 or self.max_concurrency == 1:
+            replies = [r for batch in batches for r in self._run_batch(request, batch)]
+        else:
+            replies = self._run_in_pool(request, batches)
+        return self._assemble(plan, replies, request)
+
+    def _run_in_pool(self, request: TextRequest, batches: list[list[str]]) -> list[BatchReply]:
+        pool = self._get_pool()
+        futures: list[Future] = [pool.submit(self._run_batch, request, batch) for batch in batches]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                for other in pending:
+                    other.cancel()
+                raise future.exception()  # type: ignore[misc]
+        return [r for future in futures for r in future.result()]
+
+    def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
+        """Embed one query (``text_type="query"``, plus ``instruct`` when set). Result has one row.
+
+        Raises:
+            InvalidInputError: ``text`` is not a non-empty string.
+            APIError: the request failed after its retries.
+        """
+        return self.embed([text], text_type="query", instruct=instruct)
+
+    def embed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
+        """Embed documents (``text_type="document"``); see ``embed``."""
+        return self.embed(texts, text_type="document")
+
+    # ------------------------------------------------------------------ async path
+
+    def _get_async_state(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        # httpx's async pool binds to the loop it first ran on: keep one client per event loop.
+        loop = asyncio.get_running_loop()
+        state = self._async_state.get(loop)
+        if state is None:
+            limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+            client = httpx.AsyncClient(
+                headers=self.settings.headers(), timeout=self.settings.timeout, limits=limits,
+                transport=self._async_transport,
+            )
+            state = (client, asyncio.Semaphore(self.max_concurrency))
+            self._async_state[loop] = state
+        return state
+
+    async def _asend(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
+        client, _ = self._get_async_state()
+        body = orjson.dumps(self._wire.build_body(request, texts))
+        delay = self.rate_limiter.reserve(self._tokens_for_limiter(texts))
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            response = await client.post(self._url, content=body)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"no reply within {self.settings.timeout} s ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"{type(exc).__name__}: {exc}") from None
+        return self._wire.parse_reply(request, response.status_code, response.headers, response.content, len(texts))
+
+    async def _asend_with_retries(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
+        attempt_number = 0
+        try:
+            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    return await self._asend(request, texts)
+        except APIError as exc:
+            exc.attempts = attempt_number
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _arun_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
+        try:
+            return [await self._asend_with_retries(request, texts)]
+        except BatchSizeError as exc:
+            return [r for part in self._resplit(exc, texts) for r in await self._arun_batch(request, part)]
+
+    async def aembed(
+        self,
+        texts: Sequence[str],
+        *,
+        text_type: Optional[Literal["query", "document"]] = "document",
+        output_type: Optional[str] = None,
+        instruct: Optional[str] = None,
+    ) -> EmbeddingResult:
+        """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
+        items = validate_texts(texts)
+        request = self._request(text_type, output_type, instruct)
+        self._check_key()
+        plan = self._plan(items)
+        if not plan.batches:
+            return self._assemble(plan, [], request)
+        _, semaphore = self._get_async_state()
+
+        async def run(batch: list[str]) -> list[BatchReply]:
+            async with semaphore:
+                return await self._arun_batch(request, batch)
+
+        tasks = [asyncio.ensure_future(run(plan.pieces[a:b])) for a, b in plan.batches]
+        try:
+            replies = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        return self._assemble(plan, [r for batch in replies for r in batch], request)
+
+    async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
+        """Async ``embed_query``."""
+        return await self.aembed([text], text_type="query", instruct=instruct)
+
+    async def aembed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
+        """Async ``embed_documents``."""
+        return await self.aembed(texts, text_type="document")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the sync HTTP client and the thread pool (async clients: ``aclose``)."""
+        with self._lock:
+            client, self._client = self._client, None
+            pool, self._pool = self._pool, None
+        if client is not None:
+            client.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """Close the async HTTP client of the running event loop (and the sync resources)."""
+        loop = asyncio.get_running_loop()
+        state = self._async_state.pop(loop, None)
+        if state is not None:
+            await state[0].aclose()
+        self.close()
+
+    def __enter__(self) -> "DashScopeEmbedder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "DashScopeEmbedder":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _average_pieces(
+    plan: _Plan, dense: Optional[np.ndarray], sparse: Optional[list[SparseEmbedding]]
+) -> tuple[Optional[np.ndarray], Optional[list[SparseEmbedding]]]:
+    """Token-weighted average of the pieces of split inputs, renormalised to unit length."""
+    assert plan.owners is not None and plan.weights is not None
+    owners, weights, n = plan.owners, plan.weights, plan.n_inputs
+    if dense is not None:
+        summed = np.zeros((n, dense.shape[1]), dtype=np.float64)
+        np.add.at(summed, owners, dense.astype(np.float64) * weights[:, None])
+        norms = np.linalg.norm(summed, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        dense = (summed / norms).astype(np.float32)
+    if sparse is not None:
+        merged: list[dict[int, list[float]]] = [{} for _ in range(n)]
+        tokens: list[dict[int, str]] = [{} for _ in range(n)]
+        totals = np.zeros(n)
+        np.add.at(totals, owners, weights)
+        for vec, owner, weight in zip(sparse, owners.tolist(), weights.tolist()):
+            share = weight / totals[owner]
+            for index, value, token in zip(vec.indices, vec.values, vec.tokens or ("",) * len(vec)):
+                merged[owner].setdefault(index, [0.0])[0] += value * share
+                tokens[owner].setdefault(index, token)
+        sparse = [
+            SparseEmbedding(tuple(m), tuple(v[0] for v in m.values()), tuple(tokens[i][k] for k in m))
+            for i, m in enumerate(merged)
+        ]
+    return dense, sparse

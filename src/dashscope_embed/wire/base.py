@@ -1,0 +1,106 @@
+"""What every text wire protocol provides, and JSON decoding shared by all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Protocol, Sequence
+
+import orjson
+
+from ..errors import ResponseFormatError, error_from_reply
+from ..results import BatchReply
+
+__all__ = ["TextRequest", "TextWireProtocol", "load_reply", "order_by_index"]
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """Everything one text-embedding request carries besides the texts.
+
+    Attributes:
+        model: model id.
+        dimension: output dimension to ask for, or ``None`` for the model's default (not sent).
+        text_type: ``"query"`` or ``"document"``, or ``None`` (not sent).
+        output_type: ``"dense"``, ``"sparse"`` or ``"dense&sparse"``; ``None`` sends nothing (dense).
+        instruct: query-side task instruction (text-embedding-v4), or ``None``.
+    """
+
+    model: str
+    dimension: Optional[int] = None
+    text_type: Optional[str] = None
+    output_type: Optional[str] = None
+    instruct: Optional[str] = None
+
+    @property
+    def wants_dense(self) -> bool:
+        return self.output_type in (None, "dense", "dense&sparse")
+
+    @property
+    def wants_sparse(self) -> bool:
+        return self.output_type in ("sparse", "dense&sparse")
+
+
+class TextWireProtocol(Protocol):
+    """A text-embedding protocol: URL path, body builder and reply parser."""
+
+    name: str
+    path: str
+
+    def build_body(self, request: TextRequest, texts: Sequence[str]) -> dict[str, Any]:
+        """The JSON body for ``texts`` (at most the model's row limit)."""
+        ...
+
+    def parse_reply(
+        self, request: TextRequest, status: int, headers: Mapping[str, str], content: bytes, n: int
+    ) -> BatchReply:
+        """Parse a reply to a request of ``n`` texts into rows in input order.
+
+        Raises:
+            APIError: a subclass matching the service's error, or ``ResponseFormatError`` when the reply
+                does not hold exactly ``n`` well-formed vectors.
+        """
+        ...
+
+
+def load_reply(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:
+    """Decode a JSON reply body; raise the typed error for any non-200 status.
+
+    Raises:
+        APIError: the status is not 200 (typed by status and ``code``).
+        ResponseFormatError: a 200 reply whose body is not a JSON object.
+    """
+    try:
+        body = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        body = None
+    if status != 200:
+        text = content[:300].decode("utf-8", "replace") if content else ""
+        raise error_from_reply(status, body if isinstance(body, dict) else None, headers, text=text)
+    if not isinstance(body, dict):
+        raise ResponseFormatError(
+            "reply is not a JSON object", status_code=status, request_id=headers.get("x-request-id")
+        )
+    return body
+
+
+def order_by_index(items: list, key: str, n: int, request_id: str | None) -> list:
+    """Reorder reply items by their index field (``text_index`` / ``index``) into input order.
+
+    Raises:
+        ResponseFormatError: not exactly ``n`` items, or the indices are not a permutation of ``0..n-1``.
+    """
+    if len(items) != n:
+        raise ResponseFormatError(
+            f"reply holds {len(items)} vectors for {n} inputs", request_id=request_id
+        )
+    order = [item.get(key) if isinstance(item, dict) else None for item in items]
+    if order == list(range(n)):
+        return items
+    if sorted((i for i in order if isinstance(i, int)), key=int) != list(range(n)):
+        raise ResponseFormatError(
+            f"reply {key} values {order[:20]} are not a permutation of 0..{n - 1}", request_id=request_id
+        )
+    placed: list = [None] * n
+    for item, index in zip(items, order):
+        placed[index] = item
+    return placed
