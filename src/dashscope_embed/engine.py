@@ -22,7 +22,7 @@ from typing import Any, Iterable, Literal, Mapping, Optional, Sequence
 import httpx
 import numpy as np
 import orjson
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from . import tokens as _tokens
@@ -169,10 +169,14 @@ class DashScopeEmbedder:
 
         self.spec = model_spec or get_model_spec(model, catalog_overrides)
         self.model = self.spec.name
-        self.settings: ResolvedSettings = ConnectionSettings(
-            api_key=api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout,
-        ).resolved()
+        try:
+            connection = ConnectionSettings(
+                api_key=api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
+                timeout=timeout,
+            )
+        except ValidationError as exc:
+            raise InvalidInputError(_validation_message(exc)) from None
+        self.settings: ResolvedSettings = connection.resolved()
         self.protocol = self.settings.protocol
         self.dimension = self.spec.check_dimension(dimensions)
         self._dimension_param = dimensions
@@ -415,6 +419,8 @@ class DashScopeEmbedder:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
+        if len(texts) > self._max_rows:  # a limit learned after this batch was planned
+            return [r for part in _chunks(texts, self._max_rows) for r in self._run_batch(request, part)]
         try:
             return [self._send_with_retries(request, texts)]
         except BatchSizeError as exc:
@@ -427,7 +433,7 @@ class DashScopeEmbedder:
         with self._lock:
             self._max_rows = min(self._max_rows, exc.limit)
         logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
-        return [texts[i : i + exc.limit] for i in range(0, len(texts), exc.limit)]
+        return _chunks(texts, exc.limit)
 
     def embed(
         self,
@@ -532,6 +538,8 @@ class DashScopeEmbedder:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _arun_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
+        if len(texts) > self._max_rows:
+            return [r for part in _chunks(texts, self._max_rows) for r in await self._arun_batch(request, part)]
         try:
             return [await self._asend_with_retries(request, texts)]
         except BatchSizeError as exc:
@@ -606,6 +614,18 @@ class DashScopeEmbedder:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(x) for x in error["loc"])
+        parts.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
 
 
 def _average_pieces(
