@@ -1,0 +1,96 @@
+"""Regions, base URL spellings, environment fallbacks, and keeping the key out of sight."""
+
+import pytest
+from pydantic import SecretStr
+
+from dashscope_embed import ConnectionSettings, DashScopeEmbedder, InvalidInputError, normalize_base_url, workspace_root
+
+ENV_NAMES = ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_REGION", "DASHSCOPE_WORKSPACE")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize(
+    "region, root",
+    [
+        (None, "https://dashscope.aliyuncs.com"),
+        ("beijing", "https://dashscope.aliyuncs.com"),
+        ("singapore", "https://dashscope-intl.aliyuncs.com"),
+        ("ap-southeast-1", "https://dashscope-intl.aliyuncs.com"),
+        ("hongkong", "https://cn-hongkong.dashscope.aliyuncs.com"),
+    ],
+)
+def test_region_roots(region, root):
+    assert ConnectionSettings(region=region).resolved().root == root
+
+
+@pytest.mark.parametrize(
+    "url, root, protocol",
+    [
+        ("https://dashscope-intl.aliyuncs.com", "https://dashscope-intl.aliyuncs.com", None),
+        ("https://dashscope-intl.aliyuncs.com/api/v1/", "https://dashscope-intl.aliyuncs.com", "dashscope"),
+        ("https://dashscope.aliyuncs.com/compatible-mode/v1", "https://dashscope.aliyuncs.com", "openai"),
+        ("http://127.0.0.1:8000/api/v1", "http://127.0.0.1:8000", "dashscope"),
+    ],
+)
+def test_base_url_spellings(url, root, protocol):
+    assert normalize_base_url(url) == (root, protocol)
+
+
+def test_compatible_mode_url_implies_openai_protocol_unless_told_otherwise():
+    assert ConnectionSettings(base_url="https://h/compatible-mode/v1").resolved().protocol == "openai"
+    assert ConnectionSettings(base_url="https://h/api/v1").resolved().protocol == "dashscope"
+    assert ConnectionSettings(base_url="https://h", protocol="openai").resolved().protocol == "openai"
+    assert ConnectionSettings().resolved().protocol == "dashscope"
+
+
+def test_bad_base_url():
+    with pytest.raises(InvalidInputError, match="http"):
+        normalize_base_url("dashscope.aliyuncs.com")
+
+
+def test_environment_fallbacks(monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-env")
+    monkeypatch.setenv("DASHSCOPE_REGION", "singapore")
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE", "ws-9")
+    resolved = ConnectionSettings().resolved()
+    assert resolved.api_key.get_secret_value() == "sk-env"
+    assert resolved.root == "https://dashscope-intl.aliyuncs.com"
+    assert resolved.headers()["X-DashScope-WorkSpace"] == "ws-9"
+    monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "https://sdk.example/api/v1")
+    assert ConnectionSettings().resolved().root == "https://sdk.example"
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", "https://ours.example")
+    assert ConnectionSettings().resolved().root == "https://ours.example"
+    # explicit arguments win over the environment
+    explicit = ConnectionSettings(base_url="https://explicit.example", api_key=SecretStr("sk-arg")).resolved()
+    assert explicit.root == "https://explicit.example" and explicit.api_key.get_secret_value() == "sk-arg"
+
+
+def test_workspace_domain():
+    assert workspace_root("ws1", "singapore") == "https://ws1.ap-southeast-1.maas.aliyuncs.com"
+    assert workspace_root("ws1") == "https://ws1.cn-beijing.maas.aliyuncs.com"
+
+
+def test_key_never_shown():
+    settings = ConnectionSettings(api_key=SecretStr("sk-hidden-123"))
+    resolved = settings.resolved()
+    embedder = DashScopeEmbedder(api_key="sk-hidden-123")
+    for text in (repr(settings), str(settings), repr(resolved), settings.model_dump_json(), resolved.model_dump_json(),
+                 repr(embedder), str(embedder)):
+        assert "sk-hidden-123" not in text
+    assert resolved.headers()["Authorization"] == "Bearer sk-hidden-123"
+
+
+def test_two_engines_keep_their_own_keys():
+    import dashscope
+
+    before = getattr(dashscope, "api_key", None)
+    a = DashScopeEmbedder(api_key="sk-a")
+    b = DashScopeEmbedder(api_key="sk-b")
+    assert a.settings.headers()["Authorization"] == "Bearer sk-a"
+    assert b.settings.headers()["Authorization"] == "Bearer sk-b"
+    assert getattr(dashscope, "api_key", None) == before
