@@ -9,35 +9,23 @@ every vector back at its input position. A request that succeeded is never sent 
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import random
 import threading
-import time
-import weakref
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal, Mapping, Optional, Sequence
 
 import httpx
 import numpy as np
-import orjson
 from pydantic import SecretStr, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from . import tokens as _tokens
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, ModelSpec, get_model_spec
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BatchSizeError,
-    InvalidInputError,
-)
+from .errors import AuthenticationError, BatchSizeError, InvalidInputError
 from .ratelimit import RateLimiter
 from .results import BatchReply, EmbeddingResult, SparseEmbedding, Usage
 from .settings import ConnectionSettings, ResolvedSettings
+from .transport import RequestRunner
 from .wire import TextRequest, get_protocol
 
 __all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]
@@ -164,8 +152,6 @@ class DashScopeEmbedder:
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
         self._api_key = api_key
-        self._transport = transport
-        self._async_transport = async_transport
 
         self.spec = model_spec or get_model_spec(model, catalog_overrides)
         self.model = self.spec.name
@@ -194,19 +180,21 @@ class DashScopeEmbedder:
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.oversize = oversize
-        self.retry_base_delay = retry_base_delay
-        self.retry_max_delay = retry_max_delay
         self.rate_limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+        self.runner = RequestRunner(
+            self.settings,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            rate_limiter=self.rate_limiter,
+            transport=transport,
+            async_transport=async_transport,
+        )
         self._wire = get_protocol(self.protocol)
-        self._url = self.settings.root + self._wire.path
         self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
         self.usage = Usage()  # running totals over the engine's life
         self._lock = threading.Lock()
-        self._client: Optional[httpx.Client] = None
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
-            weakref.WeakKeyDictionary()
-        )
 
     # ------------------------------------------------------------------ configuration checks
 
@@ -333,30 +321,6 @@ class DashScopeEmbedder:
             self.usage.add(usage.total_tokens, usage.requests)
         return EmbeddingResult(dense=dense, sparse=sparse, usage=usage, request_ids=request_ids, model=self.model)
 
-    # ------------------------------------------------------------------ retries
-
-    def _retry_wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return retry_after * random.uniform(1.0, 1.1)
-        backoff = min(self.retry_max_delay, self.retry_base_delay * 2 ** (state.attempt_number - 1))
-        return random.uniform(backoff / 2, backoff)
-
-    def _retry_kwargs(self) -> dict[str, Any]:
-        return dict(
-            stop=stop_after_attempt(self.max_retries + 1),
-            retry=retry_if_exception(lambda e: isinstance(e, APIError) and e.retryable),
-            wait=self._retry_wait,
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
-
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.info("retrying after attempt %d: %s", state.attempt_number, exc)
-
     def _tokens_for_limiter(self, texts: Sequence[str]) -> int:
         if self.rate_limiter.tokens_per_minute is None:
             return 0
@@ -371,58 +335,21 @@ class DashScopeEmbedder:
 
     # ------------------------------------------------------------------ sync path
 
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    limits = httpx.Limits(
-                        max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
-                    )
-                    self._client = httpx.Client(
-                        headers=self.settings.headers(), timeout=self.settings.timeout, limits=limits,
-                        transport=self._transport,
-                    )
-        return self._client
-
-    def _get_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="dashscope-embed")
-        return self._pool
-
     def _send(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
-        body = orjson.dumps(self._wire.build_body(request, texts))
-        delay = self.rate_limiter.reserve(self._tokens_for_limiter(texts))
-        if delay > 0:
-            time.sleep(delay)
-        try:
-            response = self._get_client().post(self._url, content=body)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"no reply within {self.settings.timeout} s ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise APIConnectionError(f"{type(exc).__name__}: {exc}") from None
-        reply = self._wire.parse_reply(request, response.status_code, response.headers, response.content, len(texts))
+        reply = self.runner.send(
+            self._wire.path,
+            self._wire.build_body(request, texts),
+            lambda status, headers, content: self._wire.parse_reply(request, status, headers, content, len(texts)),
+            tokens=self._tokens_for_limiter(texts),
+        )
         logger.debug("embedded %d rows, request_id=%s, tokens=%d", len(texts), reply.request_id, reply.total_tokens)
         return reply
-
-    def _send_with_retries(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
-        attempt_number = 0
-        try:
-            for attempt in Retrying(**self._retry_kwargs()):
-                with attempt:
-                    attempt_number = attempt.retry_state.attempt_number
-                    return self._send(request, texts)
-        except APIError as exc:
-            exc.attempts = attempt_number
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
         if len(texts) > self._max_rows:  # a limit learned after this batch was planned
             return [r for part in _chunks(texts, self._max_rows) for r in self._run_batch(request, part)]
         try:
-            return [self._send_with_retries(request, texts)]
+            return [self._send(request, texts)]
         except BatchSizeError as exc:
             return [r for part in self._resplit(exc, texts) for r in self._run_batch(request, part)]
 
@@ -464,23 +391,9 @@ class DashScopeEmbedder:
         plan = self._plan(items)
         if not plan.batches:
             return self._assemble(plan, [], request)
-        batches = [plan.pieces[a:b] for a, b in plan.batches]
-        if len(batches) == 1 or self.max_concurrency == 1:
-            replies = [r for batch in batches for r in self._run_batch(request, batch)]
-        else:
-            replies = self._run_in_pool(request, batches)
+        jobs = [functools.partial(self._run_batch, request, plan.pieces[a:b]) for a, b in plan.batches]
+        replies = [r for batch in self.runner.run_all(jobs) for r in batch]
         return self._assemble(plan, replies, request)
-
-    def _run_in_pool(self, request: TextRequest, batches: list[list[str]]) -> list[BatchReply]:
-        pool = self._get_pool()
-        futures: list[Future] = [pool.submit(self._run_batch, request, batch) for batch in batches]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            if future.exception() is not None:
-                for other in pending:
-                    other.cancel()
-                raise future.exception()  # type: ignore[misc]
-        return [r for future in futures for r in future.result()]
 
     def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
         """Embed one query (``text_type="query"``, plus ``instruct`` when set). Result has one row.
@@ -497,51 +410,19 @@ class DashScopeEmbedder:
 
     # ------------------------------------------------------------------ async path
 
-    def _get_async_state(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        # httpx's async pool binds to the loop it first ran on: keep one client per event loop.
-        loop = asyncio.get_running_loop()
-        state = self._async_state.get(loop)
-        if state is None:
-            limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
-            client = httpx.AsyncClient(
-                headers=self.settings.headers(), timeout=self.settings.timeout, limits=limits,
-                transport=self._async_transport,
-            )
-            state = (client, asyncio.Semaphore(self.max_concurrency))
-            self._async_state[loop] = state
-        return state
-
     async def _asend(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
-        client, _ = self._get_async_state()
-        body = orjson.dumps(self._wire.build_body(request, texts))
-        delay = self.rate_limiter.reserve(self._tokens_for_limiter(texts))
-        if delay > 0:
-            await asyncio.sleep(delay)
-        try:
-            response = await client.post(self._url, content=body)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"no reply within {self.settings.timeout} s ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise APIConnectionError(f"{type(exc).__name__}: {exc}") from None
-        return self._wire.parse_reply(request, response.status_code, response.headers, response.content, len(texts))
-
-    async def _asend_with_retries(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
-        attempt_number = 0
-        try:
-            async for attempt in AsyncRetrying(**self._retry_kwargs()):
-                with attempt:
-                    attempt_number = attempt.retry_state.attempt_number
-                    return await self._asend(request, texts)
-        except APIError as exc:
-            exc.attempts = attempt_number
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.runner.asend(
+            self._wire.path,
+            self._wire.build_body(request, texts),
+            lambda status, headers, content: self._wire.parse_reply(request, status, headers, content, len(texts)),
+            tokens=self._tokens_for_limiter(texts),
+        )
 
     async def _arun_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
         if len(texts) > self._max_rows:
             return [r for part in _chunks(texts, self._max_rows) for r in await self._arun_batch(request, part)]
         try:
-            return [await self._asend_with_retries(request, texts)]
+            return [await self._asend(request, texts)]
         except BatchSizeError as exc:
             return [r for part in self._resplit(exc, texts) for r in await self._arun_batch(request, part)]
 
@@ -560,19 +441,8 @@ class DashScopeEmbedder:
         plan = self._plan(items)
         if not plan.batches:
             return self._assemble(plan, [], request)
-        _, semaphore = self._get_async_state()
-
-        async def run(batch: list[str]) -> list[BatchReply]:
-            async with semaphore:
-                return await self._arun_batch(request, batch)
-
-        tasks = [asyncio.ensure_future(run(plan.pieces[a:b])) for a, b in plan.batches]
-        try:
-            replies = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        jobs = [functools.partial(self._arun_batch, request, plan.pieces[a:b]) for a, b in plan.batches]
+        replies = await self.runner.arun_all(jobs)
         return self._assemble(plan, [r for batch in replies for r in batch], request)
 
     async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
@@ -587,21 +457,11 @@ class DashScopeEmbedder:
 
     def close(self) -> None:
         """Close the sync HTTP client and the thread pool (async clients: ``aclose``)."""
-        with self._lock:
-            client, self._client = self._client, None
-            pool, self._pool = self._pool, None
-        if client is not None:
-            client.close()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self.runner.close()
 
     async def aclose(self) -> None:
         """Close the async HTTP client of the running event loop (and the sync resources)."""
-        loop = asyncio.get_running_loop()
-        state = self._async_state.pop(loop, None)
-        if state is not None:
-            await state[0].aclose()
-        self.close()
+        await self.runner.aclose()
 
     def __enter__(self) -> "DashScopeEmbedder":
         return self

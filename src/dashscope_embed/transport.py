@@ -1,0 +1,269 @@
+"""Sending requests: pooled httpx clients, bounded concurrency, per-request retries, client-side pacing.
+
+Shared by every protocol (native text, compatible mode, native multimodal): a protocol builds a body and parses a
+reply; ``RequestRunner`` gets it there and back. Each request is retried on its own (429, 5xx, timeouts,
+connection errors) with jittered exponential backoff that gives way to the service's ``Retry-After``; a request
+that got a good reply is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import weakref
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar
+
+import httpx
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from .errors import APIConnectionError, APIError, APITimeoutError
+from .ratelimit import RateLimiter
+from .settings import ResolvedSettings
+
+__all__ = ["RequestRunner", "ParseReply"]
+
+logger = logging.getLogger("dashscope_embed")
+
+T = TypeVar("T")
+#: ``parse(status, headers, content) -> result``; raises ``APIError`` for failed replies.
+ParseReply = Callable[[int, Mapping[str, str], bytes], T]
+
+
+class RequestRunner:
+    """Send JSON requests to one DashScope root with retries, pacing and bounded concurrency.
+
+    Args:
+        settings: resolved connection settings (root URL, headers, timeout in seconds).
+        max_concurrency: requests in flight at once (thread pool size for sync calls; semaphore per event loop).
+        max_retries: retries after the first attempt of each request.
+        retry_base_delay / retry_max_delay: backoff seconds: ``base * 2**(attempt-1)`` capped at ``max``, with
+            jitter; a ``Retry-After`` (or ``retry-after-ms``) from the service takes precedence.
+        rate_limiter: client-side pacing (requests and tokens per minute).
+        transport / async_transport: custom httpx transports (tests, proxies).
+    """
+
+    def __init__(
+        self,
+        settings: ResolvedSettings,
+        *,
+        max_concurrency: int,
+        max_retries: int,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 30.0,
+        rate_limiter: Optional[RateLimiter] = None,
+        transport: Optional[httpx.BaseTransport] = None,
+        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+    ) -> None:
+        self.settings = settings
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.rate_limiter = rate_limiter or RateLimiter()
+        self._transport = transport
+        self._async_transport = async_transport
+        self._lock = threading.Lock()
+        self._client: Optional[httpx.Client] = None
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # ------------------------------------------------------------------ clients
+
+    def _limits(self) -> httpx.Limits:
+        return httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+
+    def client(self) -> httpx.Client:
+        """The pooled sync client (created on first use)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        headers=self.settings.headers(), timeout=self.settings.timeout, limits=self._limits(),
+                        transport=self._transport,
+                    )
+        return self._client
+
+    def _async_client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        # httpx's async pool binds to the loop it first ran on: keep one client per event loop.
+        loop = asyncio.get_running_loop()
+        state = self._async_state.get(loop)
+        if state is None:
+            client = httpx.AsyncClient(
+                headers=self.settings.headers(), timeout=self.settings.timeout, limits=self._limits(),
+                transport=self._async_transport,
+            )
+            state = (client, asyncio.Semaphore(self.max_concurrency))
+            self._async_state[loop] = state
+        return state
+
+    # ------------------------------------------------------------------ retries
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return retry_after * random.uniform(1.0, 1.1)
+        backoff = min(self.retry_max_delay, self.retry_base_delay * 2 ** (state.attempt_number - 1))
+        return random.uniform(backoff / 2, backoff)
+
+    def _retry_kwargs(self) -> dict[str, Any]:
+        return dict(
+            stop=stop_after_attempt(self.max_retries + 1),
+            retry=retry_if_exception(lambda e: isinstance(e, APIError) and e.retryable),
+            wait=self._wait,
+            reraise=True,
+            before_sleep=_log_retry,
+        )
+
+    # ------------------------------------------------------------------ one request
+
+    def send(
+        self,
+        path: str,
+        body: Any,
+        parse: ParseReply[T],
+        *,
+        tokens: int = 0,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> T:
+        """POST ``body`` (JSON-encoded once) to ``root + path`` and parse the reply, retrying transient failures.
+
+        Args:
+            tokens: the request's token count, for the tokens-per-minute limiter (0 when unknown).
+            headers: extra headers for this request only.
+
+        Raises:
+            APIError: the last failure once retries are exhausted or at once for a non-retryable one;
+                ``attempts`` says how many times the request was sent.
+        """
+        content = orjson.dumps(body)
+        url = self.settings.root + path
+        attempt_number = 0
+        try:
+            for attempt in Retrying(**self._retry_kwargs()):
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    delay = self.rate_limiter.reserve(tokens)
+                    if delay > 0:
+                        time.sleep(delay)
+                    try:
+                        response = self.client().post(url, content=content, headers=headers)
+                    except httpx.TransportError as exc:
+                        raise _transport_error(exc, self.settings.timeout) from None
+                    return parse(response.status_code, response.headers, response.content)
+        except APIError as exc:
+            exc.attempts = attempt_number
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def asend(
+        self,
+        path: str,
+        body: Any,
+        parse: ParseReply[T],
+        *,
+        tokens: int = 0,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> T:
+        """Async ``send`` on the running event loop's pooled client. Same contract."""
+        content = orjson.dumps(body)
+        url = self.settings.root + path
+        client, _ = self._async_client()
+        attempt_number = 0
+        try:
+            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    delay = self.rate_limiter.reserve(tokens)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    try:
+                        response = await client.post(url, content=content, headers=headers)
+                    except httpx.TransportError as exc:
+                        raise _transport_error(exc, self.settings.timeout) from None
+                    return parse(response.status_code, response.headers, response.content)
+        except APIError as exc:
+            exc.attempts = attempt_number
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ many requests
+
+    def run_all(self, jobs: Sequence[Callable[[], T]]) -> list[T]:
+        """Run ``jobs`` with at most ``max_concurrency`` at once; results in job order.
+
+        A single job (or ``max_concurrency == 1``) runs in the calling thread. On the first failure, jobs not yet
+        started are cancelled and the failure is raised.
+        """
+        if len(jobs) <= 1 or self.max_concurrency == 1:
+            return [job() for job in jobs]
+        pool = self._get_pool()
+        futures: list[Future] = [pool.submit(job) for job in jobs]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                for other in pending:
+                    other.cancel()
+                raise error
+        return [future.result() for future in futures]
+
+    async def arun_all(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+        """Async ``run_all``: at most ``max_concurrency`` jobs in flight per event loop, shared by all calls."""
+        _, semaphore = self._async_client()
+
+        async def run(job: Callable[[], Awaitable[T]]) -> T:
+            async with semaphore:
+                return await job()
+
+        tasks = [asyncio.ensure_future(run(job)) for job in jobs]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+
+    def _get_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="dashscope-embed")
+        return self._pool
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the sync client and the thread pool."""
+        with self._lock:
+            client, self._client = self._client, None
+            pool, self._pool = self._pool, None
+        if client is not None:
+            client.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client, then the sync resources."""
+        state = self._async_state.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state[0].aclose()
+        self.close()
+
+
+def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"no reply within {timeout} s ({type(exc).__name__})")
+    return APIConnectionError(f"{type(exc).__name__}: {exc}")
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    logger.info("retrying after attempt %d: %s", state.attempt_number, exc)
