@@ -1,0 +1,39 @@
+"""A local DashScope-compatible embedding service, for tests, demos and benchmarks with no network.
+
+It speaks the three wire protocols of Model Studio's embedding APIs:
+
+- native text: ``POST /api/v1/services/embeddings/text-embedding/text-embedding``
+- native multimodal: ``POST /api/v1/services/embeddings/multimodal-embedding/multimodal-embedding``
+- OpenAI-compatible: ``POST /compatible-mode/v1/embeddings``
+
+and enforces each model's documented limits from ``dashscope_embed.catalog`` with the real service's error codes.
+Text vectors come from a pluggable backend (``hash``, ``e5``, ``use``), projected exactly to any dimension the
+model allows; sparse vectors use real Qwen tokenizer tokens. Image and video vectors are deterministic hashes of
+the bytes or URL: wire-faithful, not semantic. Faults (latency, throttling, errors, dropped connections, bad
+replies) can be injected and changed while the service runs.
+
+Entry points: ``LocalService`` (background thread, context manager), ``create_app`` (the ASGI app), ``serve``
+(foreground, the ``dashscope-embed serve`` command).
+"""
+
+from .app import EmbeddingService, ServiceApp, create_app
+from .backends import Backend, get_backend, register_backend
+from .faults import FaultConfig, FaultInjector
+from .runner import LocalService, serve
+from .stats import RequestRecord, ServiceStats, StatsSnapshot
+
+__all__ = [
+    "LocalService",
+    "create_app",
+    "serve",
+    "ServiceApp",
+    "EmbeddingService",
+    "FaultConfig",
+    "FaultInjector",
+    "ServiceStats",
+    "StatsSnapshot",
+    "RequestRecord",
+    "Backend",
+    "get_backend",
+    "register_backend",
+]

@@ -1,0 +1,239 @@
+"""Native multimodal embedding: ``POST /api/v1/services/embeddings/multimodal-embedding/multimodal-embedding``.
+
+Wire-faithful, not semantic for media: text elements go through the text backend (so text-to-text similarity is
+meaningful), but no offline package ships image-text weights, so an image or video vector is a deterministic hash
+of the image's bytes (``data:`` URI) or of the URL string. Equal images give equal vectors; nothing more.
+
+Request (Model Studio "Multimodal embedding API",
+https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference)::
+
+    {"model": "multimodal-embedding-v1",
+     "input": {"contents": [{"text": "..."}, {"image": "https://... | data:image/png;base64,..."},
+                            {"video": "https://..."}]},
+     "parameters": {"dimension": 1024, "enable_fusion": false}}
+
+Reply::
+
+    {"output": {"embeddings": [{"index": 0, "type": "text", "embedding": [...]}, ...]},
+     "usage": {"input_tokens": n, "image_tokens": m}, "request_id": "..."}
+
+Limits per model come from the catalog: ``max_rows`` content elements, ``max_images``, ``max_videos``,
+``max_tokens_per_row`` per text, ``image_max_bytes`` / ``video_max_bytes`` for inline data, ``image_formats``.
+A content element holding several of text/image/video, or ``enable_fusion=true`` (models with ``fusion`` other
+than ``"none"``; always for ``fusion="only"``), yields a fused vector (the normalised mean of the parts) whose
+``type`` is ``"fusion"``. ``image_tokens`` is a fixed ``IMAGE_TOKENS`` per image: the real count depends on the
+image's resolution, which this service does not decode.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import numpy as np
+
+from ..catalog import ModelSpec
+from .backends.base import Backend
+from .endpoint import EndpointResult
+from .projection import project
+from .stats import RequestRecord
+from .validation import (
+    batch_too_large,
+    check_dimension,
+    empty_input,
+    invalid,
+    length_out_of_range,
+    lookup_model,
+    token_count,
+)
+from .vectors import media_vector, native_text_vectors
+
+__all__ = ["describe", "handle", "IMAGE_TOKENS", "MEDIA_KINDS"]
+
+#: ``usage.image_tokens`` charged per image (placeholder: the real figure depends on the resolution).
+IMAGE_TOKENS = 256
+MEDIA_KINDS = ("text", "image", "video")
+_URL_SCHEMES = ("http://", "https://", "oss://")
+_MB = 1024 * 1024
+
+
+@dataclass
+class _Element:
+    parts: list[tuple[str, Any]] = field(default_factory=list)  # (kind, text | bytes)
+
+    @property
+    def type(self) -> str:
+        return self.parts[0][0] if len(self.parts) == 1 else "fusion"
+
+
+def describe(body: dict[str, Any]) -> RequestRecord:
+    """What the request carried, for ``ServiceStats.recent`` (tolerates any body)."""
+    inp = body.get("input")
+    contents = inp.get("contents") if isinstance(inp, dict) else None
+    params = body.get("parameters")
+    return RequestRecord(
+        "multimodal",
+        body.get("model"),
+        len(contents) if isinstance(contents, list) else 0,
+        dict(params) if isinstance(params, dict) else {},
+    )
+
+
+def _decode_data_uri(value: str, where: str) -> tuple[str, bytes]:
+    """``(media_type, payload)`` of a ``data:`` URI."""
+    head, sep, data = value[5:].partition(",")
+    if not sep:
+        raise invalid(f"{where} is not a valid data URI (no comma).", param="input")
+    parts = head.split(";")
+    media_type = parts[0].strip().lower()
+    try:
+        if "base64" in (p.strip().lower() for p in parts[1:]):
+            payload = base64.b64decode(data, validate=True)
+        else:
+            payload = unquote_to_bytes(data)
+    except (binascii.Error, ValueError):
+        raise invalid(f"{where} is not valid base64.", param="input") from None
+    return media_type, payload
+
+
+def _media(kind: str, value: Any, spec: ModelSpec, where: str) -> bytes:
+    """Validate an image or video reference; return the bytes its vector is derived from."""
+    if not isinstance(value, str) or not value.strip():
+        raise empty_input(f"{where} is empty")
+    if value.startswith("data:"):
+        media_type, payload = _decode_data_uri(value, where)
+        major, _, subtype = media_type.partition("/")
+        if major != kind:
+            raise invalid(f"{where} is a data URI of type {media_type or 'unknown'!r}, not an {kind}.", param="input")
+        if kind == "image" and spec.image_formats and subtype not in spec.image_formats:
+            raise invalid(
+                f"{where}: image format {subtype!r} is not supported by {spec.name}; "
+                f"supported: {', '.join(spec.image_formats)}.",
+                param="input",
+            )
+        limit = spec.image_max_bytes if kind == "image" else spec.video_max_bytes
+        if limit is not None and len(payload) > limit:
+            raise invalid(
+                f"{where}: the {kind} is {len(payload)} bytes; {spec.name} accepts at most {limit} bytes "
+                f"({limit / _MB:g} MB).",
+                param="input",
+            )
+        if not payload:
+            raise empty_input(f"{where} holds no data")
+        return payload
+    if not value.startswith(_URL_SCHEMES):
+        raise invalid(
+            f"{where} must be an http(s) or oss:// URL or a data: URI, got {value[:60]!r}.", param="input"
+        )
+    return value.encode("utf-8")
+
+
+def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, int]:
+    """Validate; return (spec, elements, dimension, fuse_all, text_tokens)."""
+    spec = lookup_model(body.get("model"), "multimodal")
+    inp = body.get("input")
+    if inp is None:
+        raise empty_input("input is missing")
+    if not isinstance(inp, dict):
+        raise invalid('input must be an object: {"contents": [...]}.', param="input")
+    contents = inp.get("contents")
+    if contents is None or (isinstance(contents, list) and not contents):
+        raise empty_input("input.contents is empty")
+    if not isinstance(contents, list):
+        raise invalid("input.contents must be a list of objects.", param="input")
+    if len(contents) > spec.max_rows:
+        raise batch_too_large(spec)
+    params = body.get("parameters")
+    if params is None:
+        params = {}
+    elif not isinstance(params, dict):
+        raise invalid("parameters must be an object.", param="parameters")
+    dimension = check_dimension(spec, params.get("dimension"))
+    enable_fusion = params.get("enable_fusion")
+    if enable_fusion and spec.fusion == "none":
+        raise invalid(f"enable_fusion is not supported by {spec.name}.", param="enable_fusion")
+    fuse_all = spec.fusion == "only" or bool(enable_fusion)
+
+    elements: list[_Element] = []
+    images = videos = text_tokens = 0
+    for i, content in enumerate(contents):
+        where = f"input.contents[{i}]"
+        if not isinstance(content, dict):
+            raise invalid(f"{where} must be an object such as {{\"text\": ...}}.", param="input")
+        kinds = [k for k in MEDIA_KINDS if k in content]
+        if not kinds:
+            raise invalid(f"{where} must hold one of: {', '.join(MEDIA_KINDS)}.", param="input")
+        if len(kinds) > 1 and spec.fusion == "none":
+            raise invalid(
+                f"{where} holds {' and '.join(kinds)}; {spec.name} embeds one input per element.", param="input"
+            )
+        element = _Element()
+        for kind in kinds:
+            value = content[kind]
+            if kind == "text":
+                if not isinstance(value, str):
+                    raise invalid(f"{where}.text must be a string.", param="input")
+                if not value.strip():
+                    raise empty_input(f"{where}.text is empty or whitespace")
+                count = token_count(value)
+                if spec.max_tokens_per_row is not None and count > spec.max_tokens_per_row:
+                    raise length_out_of_range(spec.max_tokens_per_row)
+                text_tokens += count
+                element.parts.append(("text", value))
+            else:
+                element.parts.append((kind, _media(kind, value, spec, f"{where}.{kind}")))
+                if kind == "image":
+                    images += 1
+                else:
+                    videos += 1
+        elements.append(element)
+    if images > spec.max_images:
+        raise invalid(
+            f"too many images: {images} in one request; {spec.name} accepts at most {spec.max_images}.",
+            param="input",
+        )
+    if videos > spec.max_videos:
+        raise invalid(
+            f"too many videos: {videos} in one request; {spec.name} accepts at most {spec.max_videos}.",
+            param="input",
+        )
+    return spec, elements, dimension, fuse_all, text_tokens
+
+
+async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> EndpointResult:
+    """Embed a multimodal request; see the module docstring for the shapes and what the vectors mean.
+
+    Raises:
+        ServiceError: 400 with the real service's code for an invalid request.
+    """
+    spec, elements, dimension, fuse_all, text_tokens = _parse(body)
+    texts = [value for e in elements for kind, value in e.parts if kind == "text"]
+    text_native = (
+        await native_text_vectors(backend, texts, text_type="document") if texts else np.empty((0, backend.native_dim))
+    )
+    native = np.empty((len(elements), backend.native_dim), dtype=np.float32)
+    t = 0
+    for i, element in enumerate(elements):
+        parts = []
+        for kind, value in element.parts:
+            if kind == "text":
+                parts.append(text_native[t])
+                t += 1
+            else:
+                parts.append(media_vector(kind, value, backend.native_dim))
+        native[i] = parts[0] if len(parts) == 1 else np.mean(parts, axis=0)
+    if fuse_all:
+        vectors = project(native.mean(axis=0, keepdims=True), dimension)
+        items = [{"index": 0, "type": "fusion", "embedding": vectors[0]}]
+    else:
+        vectors = project(native, dimension)
+        items = [{"index": i, "type": e.type, "embedding": vectors[i]} for i, e in enumerate(elements)]
+    images = sum(1 for e in elements for kind, _ in e.parts if kind == "image")
+    usage: dict[str, int] = {"input_tokens": text_tokens}
+    if images:
+        usage["image_tokens"] = images * IMAGE_TOKENS
+    reply = {"output": {"embeddings": items}, "usage": usage, "request_id": request_id}
+    return EndpointResult(reply, items, len(elements))
