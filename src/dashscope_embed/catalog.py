@@ -40,6 +40,7 @@ REGIONS: tuple[str, ...] = ("beijing", "singapore", "hongkong")
 
 Kind = Literal["text", "multimodal"]
 Fusion = Literal["none", "optional", "only"]
+FusionForm = Literal["parameter", "object", "request"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class ModelSpec:
         sparse: whether ``parameters.output_type`` may ask for sparse vectors.
         openai_compatible: whether ``/compatible-mode/v1/embeddings`` serves this model.
         fusion: multimodal only: ``"none"`` (independent vectors only), ``"optional"`` or ``"only"`` (fused only).
+        fusion_form: how a fused vector is asked for: ``"parameter"`` (separate elements plus
+            ``parameters.enable_fusion=true``; the whole request fuses), ``"object"`` (several keys in one content
+            object) or ``"request"`` (every request yields one fused vector).
+        max_multi_images: images one ``multi_images`` element may hold (0: the key is not accepted).
         image_max_bytes / video_max_bytes: the largest media file, in bytes.
         image_formats: accepted image formats (lower-case file extensions, without dot).
         regions: regions where the model is offered.
@@ -81,6 +86,8 @@ class ModelSpec:
     sparse: bool = False
     openai_compatible: bool = False
     fusion: Fusion = "none"
+    fusion_form: FusionForm | None = None
+    max_multi_images: int = 0
     image_max_bytes: int | None = None
     video_max_bytes: int | None = None
     image_formats: tuple[str, ...] = ()
@@ -113,6 +120,9 @@ class ModelSpec:
 
 
 _IMAGE_FORMATS = ("jpg", "jpeg", "png", "bmp")
+# JPEG, PNG, WEBP, BMP, TIFF, ICO, DIB, ICNS, SGI (qwen3-vl-embedding and the 2026-03-06 tongyi models). GIF is
+# in no model's list.
+_WIDE_IMAGE_FORMATS = _IMAGE_FORMATS + ("webp", "tiff", "tif", "ico", "dib", "icns", "sgi")
 _MB = 1024 * 1024
 
 CATALOG: dict[str, ModelSpec] = {
@@ -183,36 +193,82 @@ CATALOG: dict[str, ModelSpec] = {
             regions=("beijing",),
             source=MULTIMODAL_DOC,
         ),
+        # The undated tongyi models document no element cap (only a token budget per batch); 20 elements and
+        # 20 images keep a request well inside it. Their dimension is fixed per the zh reference (Mar 2026);
+        # the English page (Feb 2026) lists 1152..64, so the catalog takes the narrower, newer statement.
         ModelSpec(
             name="tongyi-embedding-vision-plus",
             kind="multimodal",
-            dimensions=(1152, 1024, 512, 256, 128, 64),
+            dimensions=(1152,),
             default_dimension=1152,
             max_rows=20,
             max_tokens_per_row=1024,
             max_images=20,
             max_videos=1,
+            max_multi_images=8,
             fusion="none",
             image_max_bytes=3 * _MB,
             video_max_bytes=10 * _MB,
             image_formats=_IMAGE_FORMATS,
+            regions=("beijing", "singapore"),
+            price_per_million_tokens_usd=0.09,
             source=MULTIMODAL_DOC,
         ),
         ModelSpec(
             name="tongyi-embedding-vision-flash",
             kind="multimodal",
-            dimensions=(768, 512, 256, 128, 64),
+            dimensions=(768,),
             default_dimension=768,
             max_rows=20,
             max_tokens_per_row=1024,
             max_images=20,
             max_videos=1,
+            max_multi_images=8,
             fusion="none",
             image_max_bytes=3 * _MB,
             video_max_bytes=10 * _MB,
             image_formats=_IMAGE_FORMATS,
+            regions=("beijing", "singapore"),
             source=MULTIMODAL_DOC,
         ),
+        ModelSpec(
+            name="tongyi-embedding-vision-plus-2026-03-06",
+            kind="multimodal",
+            dimensions=(1152, 1024, 512, 256, 128, 64),
+            default_dimension=1152,
+            max_rows=20,
+            max_tokens_per_row=1024,
+            max_images=64,
+            max_videos=8,
+            max_multi_images=64,
+            fusion="optional",
+            fusion_form="object",
+            image_max_bytes=10 * _MB,
+            video_max_bytes=50 * _MB,
+            image_formats=_WIDE_IMAGE_FORMATS,
+            regions=("beijing",),
+            source=MULTIMODAL_DOC,
+        ),
+        ModelSpec(
+            name="tongyi-embedding-vision-flash-2026-03-06",
+            kind="multimodal",
+            dimensions=(768, 512, 256, 128, 64),
+            default_dimension=768,
+            max_rows=20,
+            max_tokens_per_row=1024,
+            max_images=64,
+            max_videos=8,
+            max_multi_images=64,
+            fusion="optional",
+            fusion_form="object",
+            image_max_bytes=10 * _MB,
+            video_max_bytes=50 * _MB,
+            image_formats=_WIDE_IMAGE_FORMATS,
+            regions=("beijing",),
+            source=MULTIMODAL_DOC,
+        ),
+        # Images per request: 5 in the zh reference, 10 in the zh overview, 1 on the Feb 2026 English page; 5 is
+        # the middle, newest reading. Image size: 10 MB in both zh pages (the older English page says 5 MB).
         ModelSpec(
             name="qwen3-vl-embedding",
             kind="multimodal",
@@ -223,25 +279,29 @@ CATALOG: dict[str, ModelSpec] = {
             max_images=5,
             max_videos=1,
             fusion="optional",
-            image_max_bytes=5 * _MB,
+            fusion_form="parameter",
+            image_max_bytes=10 * _MB,
             video_max_bytes=50 * _MB,
-            image_formats=_IMAGE_FORMATS + ("webp", "tiff", "tif", "heic", "gif"),
+            image_formats=_WIDE_IMAGE_FORMATS,
             regions=("beijing",),
             source=MULTIMODAL_DOC,
         ),
+        # Fused only: a request yields one vector and holds each of text, image and video at most once. Its text
+        # and video limits share merged table cells with qwen3-vl-embedding; no format list of its own is given.
         ModelSpec(
             name="qwen2.5-vl-embedding",
             kind="multimodal",
             dimensions=(2048, 1024, 768, 512),
             default_dimension=1024,
             max_rows=3,
-            max_tokens_per_row=None,
+            max_tokens_per_row=32000,
             max_images=1,
             max_videos=1,
             fusion="only",
+            fusion_form="request",
             image_max_bytes=5 * _MB,
             video_max_bytes=50 * _MB,
-            image_formats=_IMAGE_FORMATS,
+            image_formats=_WIDE_IMAGE_FORMATS,
             regions=("beijing",),
             source=MULTIMODAL_DOC,
         ),
