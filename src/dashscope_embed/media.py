@@ -1,0 +1,246 @@
+"""Image and video inputs: turn whatever the caller holds into the string DashScope accepts, or refuse it early.
+
+The multimodal API takes an image as a public URL or a ``data:image/{format};base64,...`` URI, and a video as a
+public URL only ("Multimodal embedding API", https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference).
+Local files and in-memory bytes are therefore inlined as data URIs; their format is read from the magic bytes,
+because an extension can lie and ``BytesIO`` has none. Size and format are checked against the model's catalog
+entry here, so an oversize or unsupported image never costs a request.
+
+Local videos cannot be inlined (the service refuses base64 video). The dashscope SDK can upload a local file to a
+temporary ``oss://`` location; this package passes such ``oss://`` values through (and sends the header that lets
+the service resolve them) but does not upload, so a local video is refused with a message that says what to pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+from urllib.parse import unquote, urlparse
+
+from .catalog import ModelSpec
+from .errors import InvalidInputError
+
+__all__ = [
+    "ImageInput",
+    "VideoInput",
+    "sniff_image_format",
+    "image_to_uri",
+    "video_to_uri",
+    "is_remote",
+    "uses_oss",
+    "OSS_RESOLVE_HEADER",
+]
+
+#: What ``image_to_uri`` accepts: a path (``str`` or ``Path``), ``file://`` URI, http(s)/``oss://`` URL,
+#: ``data:`` URI, raw bytes, or a binary file object such as ``io.BytesIO``.
+ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, io.IOBase]
+#: What ``video_to_uri`` accepts: an http(s) or ``oss://`` URL (anything else is refused with a clear error).
+VideoInput = Union[str, os.PathLike]
+
+#: Header that lets the service read ``oss://`` values produced by DashScope's temporary upload.
+OSS_RESOLVE_HEADER = {"X-DashScope-OssResourceResolve": "enable"}
+
+_REMOTE = ("http://", "https://", "oss://")
+_MB = 1024 * 1024
+
+# Aliases so a catalog entry may list either the extension or the format name.
+_CANONICAL = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "dib": "bmp"}
+
+
+def _canonical(fmt: str) -> str:
+    fmt = fmt.lower().strip().lstrip(".")
+    if fmt.startswith("x-"):
+        fmt = fmt[2:]
+    return _CANONICAL.get(fmt, fmt)
+
+
+def sniff_image_format(data: bytes) -> Optional[str]:
+    """The image format named by ``data``'s magic bytes, or ``None`` when it is not a known image.
+
+    Returns one of ``"jpeg"``, ``"png"``, ``"bmp"``, ``"webp"``, ``"gif"``, ``"tiff"``, ``"ico"``, ``"icns"``,
+    ``"sgi"``.
+    """
+    head = bytes(data[:16])
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "ico"
+    if head.startswith(b"icns"):
+        return "icns"
+    if head.startswith(b"\x01\xda"):
+        return "sgi"
+    return None
+
+
+def is_remote(value: Any) -> bool:
+    """Whether ``value`` is an http(s) or ``oss://`` URL string, which the service fetches itself."""
+    return isinstance(value, str) and value.lower().startswith(_REMOTE)
+
+
+def uses_oss(value: Any) -> bool:
+    """Whether ``value`` is an ``oss://`` URL (the request then needs ``OSS_RESOLVE_HEADER``)."""
+    return isinstance(value, str) and value.lower().startswith("oss://")
+
+
+def _limit_text(limit: int) -> str:
+    return f"{limit} bytes ({limit / _MB:g} MB)"
+
+
+def _size_text(size: int) -> str:
+    return f"{size} bytes ({size / _MB:.2f} MB)"
+
+
+def _check_image(data: bytes, spec: ModelSpec, where: str, *, declared: Optional[str] = None) -> str:
+    """Check size and format; return the canonical format name."""
+    if not data:
+        raise InvalidInputError(f"{where} is empty (0 bytes)")
+    limit = spec.image_max_bytes
+    if limit is not None and len(data) > limit:
+        raise InvalidInputError(
+            f"{where} is {_size_text(len(data))}; {spec.name} accepts images of at most {_limit_text(limit)} "
+            f"(source: {spec.source}). Resize or recompress it, or pass a public URL."
+        )
+    fmt = sniff_image_format(data)
+    if fmt is None:
+        hint = f" (declared {declared!r})" if declared else ""
+        raise InvalidInputError(f"{where} is not a recognised image{hint}: its first bytes match no image format")
+    allowed = {_canonical(f) for f in spec.image_formats}
+    if allowed and fmt not in allowed:
+        raise InvalidInputError(
+            f"{where} is a {fmt.upper()} image ({_size_text(len(data))}); {spec.name} accepts "
+            f"{', '.join(sorted(allowed))} (source: {spec.source})"
+        )
+    return fmt
+
+
+def _data_uri(data: bytes, fmt: str) -> str:
+    # The reference spells inline images as data:image/{format};base64,...
+    return f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _read_stream(value: io.IOBase, where: str) -> bytes:
+    getvalue = getattr(value, "getvalue", None)
+    if callable(getvalue):
+        data = getvalue()
+    else:
+        read = getattr(value, "read", None)
+        if not callable(read):
+            raise InvalidInputError(f"{where} is a {type(value).__name__}, not a readable binary stream")
+        position = value.tell() if value.seekable() else None
+        data = read()
+        if position is not None:
+            value.seek(position)  # leave the caller's stream where it was
+    if isinstance(data, str):
+        raise InvalidInputError(f"{where} is a text stream; open images in binary mode")
+    return bytes(data)
+
+
+def _local_path(value: Union[str, os.PathLike]) -> Path:
+    if isinstance(value, str) and value.lower().startswith("file://"):
+        parsed = urlparse(value)
+        return Path(unquote((parsed.netloc or "") + parsed.path)).expanduser()
+    return Path(os.fspath(value)).expanduser()
+
+
+def _check_data_uri(value: str, spec: ModelSpec, where: str) -> None:
+    header, sep, payload = value.partition(",")
+    if not sep or not header.lower().startswith("data:image/") or ";base64" not in header.lower():
+        raise InvalidInputError(f"{where} must be a data:image/<format>;base64,... URI, got {value[:40]!r}...")
+    declared = header[len("data:image/") :].split(";", 1)[0]
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError(f"{where} is a data URI whose payload is not valid base64") from None
+    fmt = _check_image(data, spec, f"{where} (data URI)", declared=declared)
+    if _canonical(declared) != fmt:
+        raise InvalidInputError(f"{where} declares image/{declared} but its bytes are {fmt.upper()}")
+
+
+def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
+    """The string to send as an ``image`` value for ``value``.
+
+    - http(s) and ``oss://`` URLs: unchanged (the service fetches them; size is checked there).
+    - ``data:`` URIs: unchanged, after checking the declared format matches the bytes, the format and the size.
+    - a local path (``str``, ``Path``, ``file://``), ``bytes`` or a binary stream (``io.BytesIO``): read, format
+      sniffed from the magic bytes, checked, and inlined as ``data:image/{format};base64,...``.
+
+    Args:
+        spec: the model whose ``image_max_bytes`` (bytes) and ``image_formats`` apply.
+        where: how to name the input in errors, e.g. ``"images[3]"``.
+
+    Raises:
+        InvalidInputError: missing file, empty or unrecognised data, a format the model does not accept, or more
+            than ``spec.image_max_bytes`` bytes; the message names the input, its size and the documented limit.
+    """
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidInputError(f"{where} is an empty string")
+        if is_remote(value):
+            return value
+        if value.lower().startswith("data:"):
+            _check_data_uri(value, spec, where)
+            return value
+    if isinstance(value, (str, os.PathLike)):
+        path = _local_path(value)
+        label = f"{where} ({path})"
+        if not path.is_file():
+            raise InvalidInputError(
+                f"{label}: no such file; an image must be an existing file, an http(s) URL or a data: URI"
+            )
+        data = path.read_bytes()
+        return _data_uri(data, _check_image(data, spec, label))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    elif isinstance(value, io.IOBase) or hasattr(value, "read"):
+        data = _read_stream(value, where)
+    else:
+        raise InvalidInputError(
+            f"{where} is a {type(value).__name__}; pass a path, URL, data URI, bytes or a binary stream (BytesIO)"
+        )
+    return _data_uri(data, _check_image(data, spec, where))
+
+
+def video_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
+    """The string to send as a ``video`` value: an http(s) or ``oss://`` URL, unchanged.
+
+    The service takes video by URL only ("value必须是公开可访问的URL"; base64 video is not accepted), so a local
+    file, bytes or a ``data:`` URI is refused before any request. Size (``spec.video_max_bytes``) is checked by the
+    service when it fetches the URL.
+
+    Raises:
+        InvalidInputError: anything but an http(s)/``oss://`` URL; for a local file the message gives its size
+            against the model's limit and says how to make it reachable.
+    """
+    if is_remote(value):
+        return value
+    limit = spec.video_max_bytes
+    limit_note = f"; {spec.name} accepts videos of at most {_limit_text(limit)}" if limit else ""
+    advice = (
+        "DashScope takes video only as a public http(s) URL (or an oss:// URL from DashScope's temporary "
+        f"upload, e.g. dashscope.utils.oss_utils.OssUtils.upload) (source: {spec.source})"
+    )
+    if isinstance(value, str) and value.lower().startswith("data:"):
+        raise InvalidInputError(f"{where} is a data: URI; {advice}")
+    if isinstance(value, (str, os.PathLike)) and str(value).strip():
+        path = _local_path(value)
+        if path.is_file():
+            size = path.stat().st_size
+            raise InvalidInputError(f"{where} ({path}) is a local video file of {_size_text(size)}{limit_note}; {advice}")
+        raise InvalidInputError(f"{where} ({value!s}) is neither a URL nor an existing file; {advice}")
+    if isinstance(value, (bytes, bytearray, memoryview, io.IOBase)):
+        raise InvalidInputError(f"{where} is in-memory video data{limit_note}; {advice}")
+    raise InvalidInputError(f"{where} is a {type(value).__name__}; {advice}")
