@@ -17,12 +17,15 @@ Reply::
     {"output": {"embeddings": [{"index": 0, "type": "text", "embedding": [...]}, ...]},
      "usage": {"input_tokens": n, "image_tokens": m}, "request_id": "..."}
 
-Limits per model come from the catalog: ``max_rows`` content elements, ``max_images``, ``max_videos``,
-``max_tokens_per_row`` per text, ``image_max_bytes`` / ``video_max_bytes`` for inline data, ``image_formats``.
-A content element holding several of text/image/video, or ``enable_fusion=true`` (models with ``fusion`` other
-than ``"none"``; always for ``fusion="only"``), yields a fused vector (the normalised mean of the parts) whose
-``type`` is ``"fusion"``. ``image_tokens`` is a fixed ``IMAGE_TOKENS`` per image: the real count depends on the
-image's resolution, which this service does not decode.
+Limits per model come from the catalog: ``max_rows`` content elements, ``max_images`` (images in ``image`` and
+``multi_images`` elements together), ``max_videos``, ``max_multi_images`` per ``multi_images`` element (0: the key
+is refused), ``max_tokens_per_row`` per text, ``image_max_bytes`` / ``video_max_bytes`` for inline data,
+``image_formats``. Fusion follows the model's ``fusion_form``: ``"parameter"`` models fuse the whole request when
+``parameters.enable_fusion`` is true, ``"object"`` models fuse the keys of one content object, ``"request"`` models
+always return one fused vector (and take each of text, image, video at most once). A fused vector is the normalised
+mean of its parts and has ``type`` ``"fusion"``; a ``multi_images`` element's vector is the mean of its images.
+``usage.image_tokens`` is a fixed ``IMAGE_TOKENS`` per image: the real count depends on the image's resolution,
+which this service does not decode.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ __all__ = ["describe", "handle", "IMAGE_TOKENS", "MEDIA_KINDS"]
 
 #: ``usage.image_tokens`` charged per image (placeholder: the real figure depends on the resolution).
 IMAGE_TOKENS = 256
-MEDIA_KINDS = ("text", "image", "video")
+MEDIA_KINDS = ("text", "image", "video", "multi_images")
 _URL_SCHEMES = ("http://", "https://", "oss://")
 _MB = 1024 * 1024
 
@@ -131,8 +134,8 @@ def _media(kind: str, value: Any, spec: ModelSpec, where: str) -> bytes:
     return value.encode("utf-8")
 
 
-def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, int]:
-    """Validate; return (spec, elements, dimension, fuse_all, text_tokens)."""
+def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, int, int]:
+    """Validate; return (spec, elements, dimension, fuse_all, text_tokens, images)."""
     spec = lookup_model(body.get("model"), "multimodal")
     inp = body.get("input")
     if inp is None:
@@ -153,20 +156,20 @@ def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, 
         raise invalid("parameters must be an object.", param="parameters")
     dimension = check_dimension(spec, params.get("dimension"))
     enable_fusion = params.get("enable_fusion")
-    if enable_fusion and spec.fusion == "none":
+    if enable_fusion and spec.fusion_form != "parameter":
         raise invalid(f"enable_fusion is not supported by {spec.name}.", param="enable_fusion")
-    fuse_all = spec.fusion == "only" or bool(enable_fusion)
+    fuse_all = spec.fusion_form == "request" or bool(enable_fusion)
 
     elements: list[_Element] = []
-    images = videos = text_tokens = 0
+    images = videos = texts = text_tokens = 0
     for i, content in enumerate(contents):
         where = f"input.contents[{i}]"
         if not isinstance(content, dict):
             raise invalid(f"{where} must be an object such as {{\"text\": ...}}.", param="input")
         kinds = [k for k in MEDIA_KINDS if k in content]
         if not kinds:
-            raise invalid(f"{where} must hold one of: {', '.join(MEDIA_KINDS)}.", param="input")
-        if len(kinds) > 1 and spec.fusion == "none":
+            raise invalid(f"{where} must hold one of: {', '.join(MEDIA_KINDS[:3])}.", param="input")
+        if len(kinds) > 1 and spec.fusion_form != "object":
             raise invalid(
                 f"{where} holds {' and '.join(kinds)}; {spec.name} embeds one input per element.", param="input"
             )
@@ -182,7 +185,22 @@ def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, 
                 if spec.max_tokens_per_row is not None and count > spec.max_tokens_per_row:
                     raise length_out_of_range(spec.max_tokens_per_row)
                 text_tokens += count
+                texts += 1
                 element.parts.append(("text", value))
+            elif kind == "multi_images":
+                if not spec.max_multi_images:
+                    raise invalid(f"{where}: multi_images is not supported by {spec.name}.", param="input")
+                if not isinstance(value, list) or not value:
+                    raise empty_input(f"{where}.multi_images is empty")
+                if len(value) > spec.max_multi_images:
+                    raise invalid(
+                        f"{where}.multi_images holds {len(value)} images; {spec.name} accepts at most "
+                        f"{spec.max_multi_images}.",
+                        param="input",
+                    )
+                payloads = [_media("image", v, spec, f"{where}.multi_images[{j}]") for j, v in enumerate(value)]
+                element.parts.append(("multi_images", payloads))
+                images += len(payloads)
             else:
                 element.parts.append((kind, _media(kind, value, spec, f"{where}.{kind}")))
                 if kind == "image":
@@ -200,7 +218,9 @@ def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, 
             f"too many videos: {videos} in one request; {spec.name} accepts at most {spec.max_videos}.",
             param="input",
         )
-    return spec, elements, dimension, fuse_all, text_tokens
+    if spec.fusion_form == "request" and texts > 1:
+        raise invalid(f"too many texts: {texts} in one request; {spec.name} accepts at most 1.", param="input")
+    return spec, elements, dimension, fuse_all, text_tokens, images
 
 
 async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> EndpointResult:
@@ -209,7 +229,7 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
     Raises:
         ServiceError: 400 with the real service's code for an invalid request.
     """
-    spec, elements, dimension, fuse_all, text_tokens = _parse(body)
+    spec, elements, dimension, fuse_all, text_tokens, images = _parse(body)
     texts = [value for e in elements for kind, value in e.parts if kind == "text"]
     text_native = (
         await native_text_vectors(backend, texts, text_type="document") if texts else np.empty((0, backend.native_dim))
@@ -222,6 +242,8 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
             if kind == "text":
                 parts.append(text_native[t])
                 t += 1
+            elif kind == "multi_images":
+                parts.append(np.mean([media_vector("image", v, backend.native_dim) for v in value], axis=0))
             else:
                 parts.append(media_vector(kind, value, backend.native_dim))
         native[i] = parts[0] if len(parts) == 1 else np.mean(parts, axis=0)
@@ -231,7 +253,6 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
     else:
         vectors = project(native, dimension)
         items = [{"index": i, "type": e.type, "embedding": vectors[i]} for i, e in enumerate(elements)]
-    images = sum(1 for e in elements for kind, _ in e.parts if kind == "image")
     usage: dict[str, int] = {"input_tokens": text_tokens}
     if images:
         usage["image_tokens"] = images * IMAGE_TOKENS

@@ -50,7 +50,12 @@ def project(vectors: np.ndarray, dim: int) -> np.ndarray:
     if matrix is None:
         out = np.array(vectors, dtype=np.float32, copy=True)
     else:
-        out = vectors.astype(np.float32, copy=False) @ matrix
+        vectors = vectors.astype(np.float32, copy=False)
+        out = np.empty((vectors.shape[0], dim), dtype=np.float32)
+        # Row by row: a batched matmul picks BLAS kernels by batch size and rounds differently, and the same text
+        # must get the same bits whatever else is in its request.
+        for i in range(vectors.shape[0]):
+            np.matmul(vectors[i], matrix, out=out[i])
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out /= np.maximum(norms, 1e-12)
     return np.ascontiguousarray(out, dtype=np.float32)
