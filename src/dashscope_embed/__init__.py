@@ -31,6 +31,7 @@ from .errors import (
     ResponseFormatError,
     ServerError,
 )
+from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
 from .results import EmbeddingResult, SparseEmbedding, Usage
 from .settings import REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
@@ -38,6 +39,9 @@ from .settings import REGION_ROOTS, ConnectionSettings, normalize_base_url, work
 __all__ = [
     "__version__",
     "DashScopeEmbedder",
+    "MultimodalEmbedder",
+    "MultimodalInput",
+    "MultimodalResult",
     "EmbeddingResult",
     "SparseEmbedding",
     "Usage",
