@@ -1,0 +1,120 @@
+"""Configuration fields shared by the LlamaIndex classes, and the mapping of those fields onto the core engine."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Literal, Optional
+
+from llama_index.core.bridge.pydantic import BaseModel, Field, SecretStr
+from llama_index.core.instrumentation import get_dispatcher
+
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult
+
+from .events import DashScopeEmbeddingUsageEvent
+
+dispatcher = get_dispatcher("llama_index_dashscope_embed")
+
+# The API takes at most 10 texts per request for text-embedding-v3/v4 (25 for v1/v2; catalog.py). The engine splits
+# any framework batch into requests of that size and sends up to max_concurrency of them at once, but LlamaIndex's
+# sync path hands over one framework batch at a time, so a framework batch of 10 would never have more than one
+# request in flight. 100 rows is 10 requests for v3/v4: enough to keep the default 8 concurrent slots busy, while
+# progress bars and instrumentation events still come every 100 rows and a batch that fails costs little to redo.
+DEFAULT_EMBED_BATCH_SIZE = 100
+
+
+class ConnectionFields(BaseModel):
+    """Where and how to reach DashScope; the same names and meaning as ``dashscope_embed.DashScopeEmbedder``."""
+
+    api_key: Optional[SecretStr] = Field(
+        default=None,
+        exclude=True,
+        description="DashScope API key (default: DASHSCOPE_API_KEY). Never serialised, shown or logged.",
+    )
+    base_url: Optional[str] = Field(
+        default=None,
+        description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL, else the region).",
+    )
+    region: Optional[str] = Field(
+        default=None, description="'beijing' (default), 'singapore' or 'hongkong' (default: DASHSCOPE_REGION)."
+    )
+    workspace: Optional[str] = Field(
+        default=None, description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE)."
+    )
+    instruct: Optional[str] = Field(
+        default=None, description="Task instruction sent with query-side calls (text-embedding-v4 only)."
+    )
+    max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per model object.")
+    max_retries: int = Field(
+        default=4, ge=0, description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors)."
+    )
+    timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
+    oversize: Literal["chunk_average", "truncate", "error"] = Field(
+        default="chunk_average",
+        description="Texts over the model's token limit per row: split and average, truncate, or raise.",
+    )
+    transport: Optional[Any] = Field(
+        default=None, exclude=True, repr=False, description="Custom httpx.BaseTransport for sync calls (tests, proxies)."
+    )
+    async_transport: Optional[Any] = Field(
+        default=None, exclude=True, repr=False, description="Custom httpx.AsyncBaseTransport for async calls (tests, proxies)."
+    )
+
+    def _fill_key_from_env(self) -> None:
+        # Held in the field (excluded from every dump) so the key in use survives pickling into worker processes.
+        if self.api_key is None:
+            value = os.environ.get("DASHSCOPE_API_KEY")
+            if value:
+                self.api_key = SecretStr(value)
+
+    def _engine_kwargs(self) -> Dict[str, Any]:
+        return dict(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            region=self.region,
+            workspace=self.workspace,
+            instruct=self.instruct,
+            max_concurrency=self.max_concurrency,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            oversize=self.oversize,
+            transport=self.transport,
+            async_transport=self.async_transport,
+        )
+
+
+# Fields rebuilt from the configuration when a pickled object is restored, so never pickled themselves.
+UNPICKLED_PRIVATE = ("_engine", "_hybrid")
+
+
+def drop_unpicklable(state: Dict[str, Any]) -> Dict[str, Any]:
+    """Remove the engine and transports from a pickled state: ``__init__`` rebuilds them on unpickling."""
+    state = dict(state)
+    fields = dict(state.get("__dict__", {}))
+    fields.pop("transport", None)
+    fields.pop("async_transport", None)
+    state["__dict__"] = fields
+    private = state.get("__pydantic_private__")
+    if private:
+        state["__pydantic_private__"] = {k: v for k, v in private.items() if k not in UNPICKLED_PRIVATE}
+    return state
+
+
+def emit_usage(engine: DashScopeEmbedder, result: EmbeddingResult, text_type: str, output_type: str) -> None:
+    """Dispatch a ``DashScopeEmbeddingUsageEvent`` for one call."""
+    dispatcher.event(
+        DashScopeEmbeddingUsageEvent(
+            model_name=engine.model,
+            text_type=text_type,
+            output_type=output_type,
+            rows=len(result),
+            total_tokens=result.usage.total_tokens,
+            requests=result.usage.requests,
+            request_ids=list(result.request_ids),
+        )
+    )
+
+
+def sparse_pairs(result: EmbeddingResult) -> tuple[List[List[int]], List[List[float]]]:
+    """``(indices, values)`` lists, the shape ``QdrantVectorStore``'s sparse functions return."""
+    vectors = result.sparse or []
+    return [list(v.indices) for v in vectors], [list(v.values) for v in vectors]

@@ -1,0 +1,212 @@
+"""``DashScopeEmbedding``: DashScope text embeddings as a LlamaIndex embedding model."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
+
+from llama_index.core.base.embeddings.base import Embedding
+from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
+from llama_index.core.embeddings.multi_modal_base import MultiModalEmbedding
+from llama_index.core.schema import ImageType
+
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult, InvalidInputError, Usage
+from dashscope_embed.hybrid import HybridEmbedder
+
+from ._common import DEFAULT_EMBED_BATCH_SIZE, ConnectionFields, drop_unpicklable, emit_usage
+
+if TYPE_CHECKING:
+    from .sparse import DashScopeSparseEmbedding
+
+__all__ = ["DashScopeEmbedding"]
+
+logger = logging.getLogger(__name__)
+
+
+class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
+    """Dense text embeddings from Alibaba Cloud Model Studio (DashScope) for LlamaIndex.
+
+    Query-side calls (``get_query_embedding`` and friends) send ``parameters.text_type="query"`` plus ``instruct``
+    when set; document-side calls (``get_text_embedding``, ``get_text_embedding_batch``, node embedding) send
+    ``"document"``. A framework batch of any size becomes as few requests as the model's row limit allows (10 texts
+    for text-embedding-v3/v4, 25 for v1/v2), up to ``max_concurrency`` of them in flight at once, sync or async.
+
+    Args:
+        model_name: DashScope model id (default ``"text-embedding-v4"``); text models only for now.
+        dimensions: output dimension ``d`` (``None``: the model's default, 1024 for v3/v4); checked against the
+            catalog at construction.
+        api_key: ``SecretStr`` (or ``str``); default ``DASHSCOPE_API_KEY``. Excluded from ``to_dict``/``to_json``,
+            repr and logs. May be omitted for a loopback ``base_url`` (the local service).
+        base_url, region, workspace, protocol: where to send requests (see ``dashscope_embed.DashScopeEmbedder``);
+            ``protocol="openai"`` uses the compatible mode (dense only, no ``text_type`` or ``instruct``).
+        instruct: query-side task instruction (text-embedding-v4).
+        output_type: ``"dense"`` (default) or ``"dense&sparse"``: every call also fetches the sparse vectors and
+            keeps them in the shared sparse cache, where ``DashScopeSparseEmbedding`` (and its Qdrant functions)
+            find them, so hybrid indexing costs one request per batch instead of two.
+        max_concurrency: requests in flight at once (sync: threads; async: a semaphore per event loop).
+        max_retries: retries per request (429, 5xx, timeouts, connection errors).
+        timeout: seconds per HTTP request.
+        oversize: texts over the model's 8192-token (v3/v4) row limit: ``"chunk_average"``, ``"truncate"``,
+            ``"error"``.
+        embed_batch_size: texts per framework batch (default 100; not the API's 10-row limit, see ``_common``).
+
+    Attributes:
+        usage: ``Usage(total_tokens, requests)`` billed by this object since it was built (restarts at zero in an
+            unpickled copy, e.g. an ``IngestionPipeline`` worker process).
+
+    Every call also dispatches a ``DashScopeEmbeddingUsageEvent`` (tokens, requests, request ids) through LlamaIndex
+    instrumentation.
+
+    Raises:
+        InvalidInputError: (construction) unknown model, disallowed dimension, or a parameter the model or protocol
+            does not accept; (calls) empty or non-string texts. ``APIError`` subclasses: a request failed after its
+            retries.
+    """
+
+    model_name: str = Field(default="text-embedding-v4", description="DashScope embedding model id.")
+    dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")
+    protocol: Optional[Literal["dashscope", "openai"]] = Field(
+        default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
+    )
+    output_type: Literal["dense", "dense&sparse"] = Field(
+        default="dense",
+        description="'dense&sparse' also fetches sparse vectors (same request) for hybrid retrieval.",
+    )
+    embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0, le=2048)
+
+    _engine: DashScopeEmbedder = PrivateAttr()
+    _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build_engine(self) -> "DashScopeEmbedding":
+        # Builds clients lazily: no network call here, so construction works offline and in unit tests.
+        self._fill_key_from_env()
+        self._engine = DashScopeEmbedder(
+            self.model_name, dimensions=self.dimensions, protocol=self.protocol, **self._engine_kwargs()
+        )
+        self._hybrid = HybridEmbedder(self._engine) if self.output_type == "dense&sparse" else None
+        return self
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Class name used by ``to_dict``/``from_dict``."""
+        return "DashScopeEmbedding"
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def engine(self) -> DashScopeEmbedder:
+        """The core engine doing the work (shares ``usage``)."""
+        return self._engine
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens and requests billed by this object so far (``Usage.total_tokens``, ``Usage.requests``)."""
+        return self._engine.usage
+
+    @property
+    def dimension(self) -> int:
+        """The length ``d`` of every vector this model returns."""
+        return self._engine.dimension
+
+    def to_payload(self) -> Dict[str, Any]:
+        """What instrumentation and callback events show about this model: no key, no headers."""
+        payload = super().to_payload()
+        payload.update(
+            dimension=self._engine.dimension, protocol=self._engine.protocol, output_type=self.output_type
+        )
+        return payload
+
+    # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = drop_unpicklable(BaseModel.__getstate__(self))
+        # Like BaseComponent: leave out what cannot travel (e.g. callback handlers holding locks).
+        for key, value in list(state["__dict__"].items()):
+            try:
+                pickle.dumps(value)
+            except Exception:
+                logger.warning("not pickling attribute %s of %s", key, self.class_name())
+                del state["__dict__"][key]
+        return state
+
+    # ------------------------------------------------------------------ calls
+
+    def _embed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
+        if self._hybrid is not None:
+            result = self._hybrid.dense(texts, text_type=text_type)
+        else:
+            result = self._engine.embed(texts, text_type=text_type)
+        emit_usage(self._engine, result, text_type, self.output_type)
+        return result.dense_lists()
+
+    async def _aembed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
+        result: EmbeddingResult
+        if self._hybrid is not None:
+            result = await self._hybrid.adense(texts, text_type=text_type)
+        else:
+            result = await self._engine.aembed(texts, text_type=text_type)
+        emit_usage(self._engine, result, text_type, self.output_type)
+        return result.dense_lists()
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        """One query vector (``list[float]`` of length ``d``), sent with ``text_type="query"`` and ``instruct``."""
+        return self._embed([query], "query")[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        """Async ``_get_query_embedding``."""
+        return (await self._aembed([query], "query"))[0]
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        """One document vector (``list[float]`` of length ``d``), sent with ``text_type="document"``."""
+        return self._embed([text], "document")[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        """Async ``_get_text_embedding``."""
+        return (await self._aembed([text], "document"))[0]
+
+    def _get_text_embeddings(self, texts: List[str]) -> List[Embedding]:
+        """Document vectors in input order: ``len(texts)`` lists of ``d`` floats, ``ceil(n / rows)`` requests."""
+        return self._embed(texts, "document")
+
+    async def _aget_text_embeddings(self, texts: List[str]) -> List[Embedding]:
+        """Async ``_get_text_embeddings``; requests share the per-loop concurrency bound with every other call."""
+        return await self._aembed(texts, "document")
+
+    # ------------------------------------------------------------------ images (multimodal models come later)
+
+    def _image_error(self) -> InvalidInputError:
+        return InvalidInputError(
+            f"{self.model_name} is a text embedding model and cannot embed images; image embeddings need a "
+            "multimodal model (multimodal-embedding-v1, tongyi-embedding-vision-plus/flash, qwen3-vl-embedding), "
+            "which this version of DashScopeEmbedding does not support yet"
+        )
+
+    def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
+        """Not available for text models.
+
+        Raises:
+            InvalidInputError: always, naming the multimodal models that embed images.
+        """
+        raise self._image_error()
+
+    async def _aget_image_embedding(self, img_file_path: ImageType) -> Embedding:
+        """Not available for text models.
+
+        Raises:
+            InvalidInputError: always, naming the multimodal models that embed images.
+        """
+        raise self._image_error()
+
+    # ------------------------------------------------------------------ hybrid
+
+    def sparse_embedding(self, **overrides: Any) -> "DashScopeSparseEmbedding":
+        """A ``DashScopeSparseEmbedding`` with this model's connection settings, sharing the sparse cache.
+
+        With ``output_type="dense&sparse"`` here, its ``sparse_doc_fn``/``sparse_query_fn`` read the vectors this
+        model already fetched and send nothing for them.
+        """
+        from .sparse import DashScopeSparseEmbedding
+
+        return DashScopeSparseEmbedding.from_dense(self, **overrides)

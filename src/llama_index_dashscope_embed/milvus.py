@@ -1,0 +1,52 @@
+"""A Milvus sparse-embedding function backed by ``DashScopeSparseEmbedding``.
+
+``MilvusVectorStore(enable_sparse=True, sparse_embedding_function=...)`` calls ``encode_documents([node.text])``
+once per node and ``encode_queries([query])`` per search (llama-index-vector-stores-milvus); the sparse cache makes
+the per-node calls free when a ``"dense&sparse"`` dense model embedded the same texts first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List
+
+try:  # optional: only when llama-index-vector-stores-milvus is installed
+    from llama_index.vector_stores.milvus.utils import BaseSparseEmbeddingFunction as _Base
+except Exception:  # pragma: no cover - depends on the environment
+    _Base = object  # type: ignore[assignment,misc]
+
+if TYPE_CHECKING:
+    from .sparse import DashScopeSparseEmbedding
+
+__all__ = ["DashScopeMilvusSparseFunction", "MILVUS_AVAILABLE"]
+
+#: Whether ``DashScopeMilvusSparseFunction`` subclasses Milvus's ``BaseSparseEmbeddingFunction``.
+MILVUS_AVAILABLE = _Base is not object
+
+
+class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
+    """Milvus's sparse-embedding-function interface over a ``DashScopeSparseEmbedding``.
+
+    Every method returns ``{token_id: weight}`` dicts, one per input, in input order.
+
+    Raises:
+        InvalidInputError: empty or non-string texts. APIError: a request failed after its retries.
+    """
+
+    def __init__(self, model: "DashScopeSparseEmbedding") -> None:
+        self.model = model
+
+    def encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
+        """Sparse vectors of queries (``text_type="query"``)."""
+        return [v.as_dict() for v in self.model._sparse(list(queries), "query").sparse or []]
+
+    def encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
+        """Sparse vectors of documents (``text_type="document"``)."""
+        return [v.as_dict() for v in self.model._sparse(list(documents), "document").sparse or []]
+
+    async def async_encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
+        """Async ``encode_queries``."""
+        return [v.as_dict() for v in (await self.model._asparse(list(queries), "query")).sparse or []]
+
+    async def async_encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
+        """Async ``encode_documents``."""
+        return [v.as_dict() for v in (await self.model._asparse(list(documents), "document")).sparse or []]

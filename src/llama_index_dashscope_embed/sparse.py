@@ -1,0 +1,176 @@
+"""``DashScopeSparseEmbedding``: DashScope sparse vectors for LlamaIndex, plus ready-made vector-store functions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Tuple
+
+from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, SparseEmbedding
+from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
+
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult, Usage
+from dashscope_embed.hybrid import HybridEmbedder, SparseCache
+
+from ._common import DEFAULT_EMBED_BATCH_SIZE, ConnectionFields, drop_unpicklable, emit_usage, sparse_pairs
+
+if TYPE_CHECKING:
+    from .base import DashScopeEmbedding
+
+__all__ = ["DashScopeSparseEmbedding"]
+
+TextType = Literal["query", "document"]
+
+
+class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
+    """Sparse (lexical) vectors from text-embedding-v3/v4 as ``{token_id: weight}`` dicts for LlamaIndex.
+
+    Token ids are Qwen tokenizer ids; weights are the service's non-negative floats. Vectors a
+    ``DashScopeEmbedding(output_type="dense&sparse")`` with the same model and service already fetched come from the
+    shared sparse cache (``dashscope_embed.hybrid``) without a request; only the rest are sent, with
+    ``output_type="sparse"``. Query-side calls send ``text_type="query"`` (+ ``instruct``), document-side calls
+    ``"document"``.
+
+    For ``QdrantVectorStore(enable_hybrid=True, ...)`` pass ``sparse_doc_fn=model.sparse_doc_fn`` and
+    ``sparse_query_fn=model.sparse_query_fn``; for Milvus, ``model.milvus_function()``.
+
+    Args:
+        model_name: ``"text-embedding-v4"`` (default) or ``"text-embedding-v3"`` (the models with sparse output).
+        api_key, base_url, region, workspace, instruct, max_concurrency, max_retries, timeout, oversize: as for
+            ``DashScopeEmbedding``. There is no ``dimensions`` (it shapes dense vectors only) and no ``protocol``
+            (the compatible mode has no sparse output).
+        embed_batch_size: texts per framework batch (default 100).
+
+    Attributes:
+        usage: ``Usage(total_tokens, requests)`` this object's own requests were billed (cache hits cost nothing).
+
+    Raises:
+        InvalidInputError: (construction) a model without sparse output; (calls) empty or non-string texts.
+        APIError: a request failed after its retries.
+    """
+
+    model_name: str = Field(default="text-embedding-v4", description="DashScope model id with sparse output.")
+    embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0, le=2048)
+
+    _engine: DashScopeEmbedder = PrivateAttr()
+    _hybrid: HybridEmbedder = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_engine(self) -> "DashScopeSparseEmbedding":
+        self._fill_key_from_env()
+        self._engine = DashScopeEmbedder(self.model_name, protocol="dashscope", **self._engine_kwargs())
+        self._hybrid = HybridEmbedder(self._engine)
+        return self
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Class name."""
+        return "DashScopeSparseEmbedding"
+
+    @classmethod
+    def from_dense(cls, dense: "DashScopeEmbedding", **overrides: Any) -> "DashScopeSparseEmbedding":
+        """The sparse twin of a ``DashScopeEmbedding``: same model, key, service and query instruction.
+
+        Raises:
+            InvalidInputError: the dense model's model or protocol has no sparse output.
+        """
+        fields = dict(
+            model_name=dense.model_name,
+            api_key=dense.api_key,
+            base_url=dense.base_url,
+            region=dense.region,
+            workspace=dense.workspace,
+            instruct=dense.instruct,
+            max_concurrency=dense.max_concurrency,
+            max_retries=dense.max_retries,
+            timeout=dense.timeout,
+            oversize=dense.oversize,
+            transport=dense.transport,
+            async_transport=dense.async_transport,
+        )
+        fields.update(overrides)
+        return cls(**fields)
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def engine(self) -> DashScopeEmbedder:
+        """The core engine doing the work."""
+        return self._engine
+
+    @property
+    def cache(self) -> SparseCache:
+        """The sparse cache shared with dense models configured for ``"dense&sparse"``."""
+        return self._hybrid.cache
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens and requests billed by this object so far."""
+        return self._engine.usage
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return drop_unpicklable(BaseModel.__getstate__(self))
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        # Re-run validation so the engine (and its clients) are rebuilt in the new process.
+        self.__init__(**state["__dict__"])  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ calls
+
+    def _sparse(self, texts: List[str], text_type: TextType) -> EmbeddingResult:
+        result = self._hybrid.sparse(texts, text_type=text_type)
+        emit_usage(self._engine, result, text_type, "sparse")
+        return result
+
+    async def _asparse(self, texts: List[str], text_type: TextType) -> EmbeddingResult:
+        result = await self._hybrid.asparse(texts, text_type=text_type)
+        emit_usage(self._engine, result, text_type, "sparse")
+        return result
+
+    def _get_query_embedding(self, query: str) -> SparseEmbedding:
+        """``{token_id: weight}`` of one query (``text_type="query"``)."""
+        return self._sparse([query], "query").sparse[0].as_dict()  # type: ignore[index]
+
+    async def _aget_query_embedding(self, query: str) -> SparseEmbedding:
+        """Async ``_get_query_embedding``."""
+        return (await self._asparse([query], "query")).sparse[0].as_dict()  # type: ignore[index]
+
+    def _get_text_embedding(self, text: str) -> SparseEmbedding:
+        """``{token_id: weight}`` of one document (``text_type="document"``)."""
+        return self._sparse([text], "document").sparse[0].as_dict()  # type: ignore[index]
+
+    async def _aget_text_embedding(self, text: str) -> SparseEmbedding:
+        """Async ``_get_text_embedding``."""
+        return (await self._asparse([text], "document")).sparse[0].as_dict()  # type: ignore[index]
+
+    def _get_text_embeddings(self, texts: List[str]) -> List[SparseEmbedding]:
+        """``{token_id: weight}`` of each document, in input order, in as few requests as the row limit allows."""
+        return [v.as_dict() for v in self._sparse(texts, "document").sparse or []]
+
+    async def _aget_text_embeddings(self, texts: List[str]) -> List[SparseEmbedding]:
+        """Async ``_get_text_embeddings``."""
+        return [v.as_dict() for v in (await self._asparse(texts, "document")).sparse or []]
+
+    # ------------------------------------------------------------------ vector-store functions
+
+    def sparse_doc_fn(self, texts: List[str]) -> Tuple[List[List[int]], List[List[float]]]:
+        """``QdrantVectorStore(sparse_doc_fn=...)``: ``(indices, values)``, one pair of lists per document.
+
+        Called synchronously by Qdrant (also from its async paths) with the nodes' embed-mode content, the same
+        strings the dense model embedded, so a ``"dense&sparse"`` dense model's batches are read from the cache.
+        """
+        return sparse_pairs(self._sparse(list(texts), "document"))
+
+    def sparse_query_fn(self, texts: List[str]) -> Tuple[List[List[int]], List[List[float]]]:
+        """``QdrantVectorStore(sparse_query_fn=...)``: ``(indices, values)`` for each query (``text_type="query"``)."""
+        return sparse_pairs(self._sparse(list(texts), "query"))
+
+    def milvus_function(self) -> Any:
+        """A Milvus ``BaseSparseEmbeddingFunction`` (``encode_queries``/``encode_documents``) backed by this model.
+
+        It subclasses ``llama_index.vector_stores.milvus.utils.BaseSparseEmbeddingFunction`` when that package is
+        installed and is a plain object with the same methods otherwise.
+        """
+        from .milvus import DashScopeMilvusSparseFunction
+
+        return DashScopeMilvusSparseFunction(self)
