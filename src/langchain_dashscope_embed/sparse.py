@@ -1,0 +1,159 @@
+"""``DashScopeSparseEmbeddings``: DashScope sparse vectors for LangChain vector stores (Qdrant, Milvus)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from pydantic import BaseModel, PrivateAttr, model_validator
+from typing_extensions import Self
+
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult
+from dashscope_embed.hybrid import HybridEmbedder, SparseCache
+
+from ._common import ConnectionFields
+
+try:  # langchain-qdrant's interface and vector type, when installed
+    from langchain_qdrant import SparseEmbeddings as _SparseBase
+    from langchain_qdrant import SparseVector
+
+    QDRANT_AVAILABLE = True
+except Exception:  # pragma: no cover - depends on the environment
+    QDRANT_AVAILABLE = False
+    _SparseBase = object  # type: ignore[assignment,misc]
+
+    class SparseVector(BaseModel, extra="forbid"):  # type: ignore[no-redef]
+        """A sparse vector: unique ``indices`` (token ids) and their ``values`` (weights), same length."""
+
+        indices: List[int]
+        values: List[float]
+
+
+try:  # langchain-milvus's interface, when installed
+    from langchain_milvus.utils.sparse import BaseSparseEmbedding as _MilvusBase
+
+    MILVUS_AVAILABLE = True
+except Exception:  # pragma: no cover - depends on the environment
+    MILVUS_AVAILABLE = False
+    _MilvusBase = object  # type: ignore[assignment,misc]
+
+__all__ = ["DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
+
+
+def _vectors(result: EmbeddingResult) -> List[SparseVector]:
+    return [SparseVector(indices=list(v.indices), values=list(v.values)) for v in result.sparse or []]
+
+
+def _dicts(result: EmbeddingResult) -> List[Dict[int, float]]:
+    return [v.as_dict() for v in result.sparse or []]
+
+
+class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[misc,valid-type]
+    """Sparse (lexical) vectors from text-embedding-v3/v4 for LangChain.
+
+    Usable as langchain-qdrant's ``SparseEmbeddings`` (``embed_documents -> list[SparseVector]``,
+    ``embed_query -> SparseVector``), e.g. ``QdrantVectorStore(retrieval_mode=RetrievalMode.HYBRID,
+    sparse_embedding=DashScopeSparseEmbeddings())``; the ``*_as_dicts``/``*_as_dict`` methods and ``milvus()`` give the
+    ``{token_id: weight}`` form Milvus uses. Token ids are Qwen tokenizer ids, weights non-negative floats.
+
+    Vectors that a ``DashScopeEmbeddings(output_type="dense&sparse")`` with the same model and service already fetched
+    come from the shared sparse cache with no request; the rest are sent with ``output_type="sparse"``. Query calls
+    send ``text_type="query"`` (+ ``instruct``), document calls ``"document"``.
+
+    Args:
+        model: ``"text-embedding-v4"`` (default) or ``"text-embedding-v3"``.
+        api_key, base_url, region, workspace, instruct, max_concurrency, max_retries, timeout, oversize: as for
+            ``DashScopeEmbeddings``. No ``dimensions`` (dense only) and no ``protocol`` (the compatible mode has no
+            sparse output).
+
+    Attributes:
+        usage: ``Usage(total_tokens, requests)`` this object's own requests were billed (cache hits cost nothing).
+
+    Raises:
+        pydantic.ValidationError: (construction) a model without sparse output. InvalidInputError: (calls) empty or
+            non-string texts. APIError: a request failed after its retries.
+    """
+
+    _engine: DashScopeEmbedder = PrivateAttr()
+    _hybrid: HybridEmbedder = PrivateAttr()
+
+    @model_validator(mode="after")
+    def validate_environment(self) -> Self:
+        """Build the engine from the configuration; no network call."""
+        self._engine = DashScopeEmbedder(self.model, protocol="dashscope", **self._engine_kwargs())
+        self._hybrid = HybridEmbedder(self._engine)
+        return self
+
+    @property
+    def cache(self) -> SparseCache:
+        """The sparse cache shared with dense objects configured for ``"dense&sparse"``."""
+        return self._hybrid.cache
+
+    # ------------------------------------------------------------------ langchain-qdrant SparseEmbeddings
+
+    def embed_documents(self, texts: List[str]) -> List[SparseVector]:
+        """One ``SparseVector(indices, values)`` per document, in input order (``text_type="document"``)."""
+        return _vectors(self._hybrid.sparse(list(texts), text_type="document"))
+
+    def embed_query(self, text: str) -> SparseVector:
+        """The ``SparseVector`` of one query (``text_type="query"``)."""
+        return _vectors(self._hybrid.sparse([text], text_type="query"))[0]
+
+    async def aembed_documents(self, texts: List[str]) -> List[SparseVector]:
+        """Async ``embed_documents`` (native)."""
+        return _vectors(await self._hybrid.asparse(list(texts), text_type="document"))
+
+    async def aembed_query(self, text: str) -> SparseVector:
+        """Async ``embed_query`` (native)."""
+        return _vectors(await self._hybrid.asparse([text], text_type="query"))[0]
+
+    # ------------------------------------------------------------------ {token_id: weight} form (Milvus)
+
+    def embed_documents_as_dicts(self, texts: List[str]) -> List[Dict[int, float]]:
+        """``{token_id: weight}`` per document, in input order."""
+        return _dicts(self._hybrid.sparse(list(texts), text_type="document"))
+
+    def embed_query_as_dict(self, text: str) -> Dict[int, float]:
+        """``{token_id: weight}`` of one query."""
+        return _dicts(self._hybrid.sparse([text], text_type="query"))[0]
+
+    async def aembed_documents_as_dicts(self, texts: List[str]) -> List[Dict[int, float]]:
+        """Async ``embed_documents_as_dicts``."""
+        return _dicts(await self._hybrid.asparse(list(texts), text_type="document"))
+
+    async def aembed_query_as_dict(self, text: str) -> Dict[int, float]:
+        """Async ``embed_query_as_dict``."""
+        return _dicts(await self._hybrid.asparse([text], text_type="query"))[0]
+
+    def milvus(self) -> "DashScopeMilvusSparseEmbedding":
+        """This model behind langchain-milvus's ``BaseSparseEmbedding`` interface (dict vectors)."""
+        return DashScopeMilvusSparseEmbedding(self)
+
+
+class DashScopeMilvusSparseEmbedding(_MilvusBase):  # type: ignore[misc,valid-type]
+    """langchain-milvus ``BaseSparseEmbedding`` over a ``DashScopeSparseEmbeddings``: ``{token_id: weight}`` dicts.
+
+    Subclasses ``langchain_milvus.utils.sparse.BaseSparseEmbedding`` when langchain-milvus is installed and is a
+    plain object with the same methods otherwise.
+    """
+
+    def __init__(self, model: DashScopeSparseEmbeddings) -> None:
+        self.model = model
+
+    def embed_query(self, query: str) -> Dict[int, float]:
+        """``{token_id: weight}`` of one query (``text_type="query"``)."""
+        return self.model.embed_query_as_dict(query)
+
+    def embed_documents(self, texts: List[str]) -> List[Dict[int, float]]:
+        """``{token_id: weight}`` per document (``text_type="document"``)."""
+        return self.model.embed_documents_as_dicts(texts)
+
+    async def aembed_query(self, query: str) -> Dict[int, float]:
+        """Async ``embed_query``."""
+        return await self.model.aembed_query_as_dict(query)
+
+    async def aembed_documents(self, texts: List[str]) -> List[Dict[int, float]]:
+        """Async ``embed_documents``."""
+        return await self.model.aembed_documents_as_dicts(texts)
+
+    def __repr__(self) -> str:
+        return f"DashScopeMilvusSparseEmbedding(model={self.model!r})"
