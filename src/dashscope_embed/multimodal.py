@@ -247,18 +247,23 @@ class MultimodalEmbedder:
             f"(source: {self.spec.source})"
         )
 
-    def _unit(self, item: Any, where: str) -> _Unit:
+    def _unit(self, item: Any, where: str, *, bare: bool = False) -> _Unit:
+        """``bare``: the item is a single text/image/video, named ``where`` itself in errors (``images[3]``)."""
         text, images, video = _split_item(item, where)
+
+        def label(part: str) -> str:
+            return where if bare else f"{where}.{part}"
+
         spec = self.spec
         parts = (text is not None) + len(images) + (video is not None)
         if parts == 0:
             raise InvalidInputError(f"{where} holds no text, image or video")
         tokens = 0
         if text is not None:
-            text, tokens = self._text(text, f"{where}.text")
-        uris = [image_to_uri(img, spec, f"{where}.image[{k}]" if len(images) > 1 else f"{where}.image")
+            text, tokens = self._text(text, label("text"))
+        uris = [image_to_uri(img, spec, f"{where}.image[{k}]" if len(images) > 1 else label("image"))
                 for k, img in enumerate(images)]
-        url = video_to_uri(video, spec, f"{where}.video") if video is not None else None
+        url = video_to_uri(video, spec, label("video")) if video is not None else None
         form = spec.fusion_form
 
         if parts == 1 or (text is None and url is None and spec.max_multi_images and form != "parameter"):
@@ -428,15 +433,15 @@ class MultimodalEmbedder:
     # ------------------------------------------------------------------ inputs per method
 
     def _text_units(self, texts: Sequence[str]) -> list[_Unit]:
-        return [self._unit(MultimodalInput(text=t), f"texts[{i}]") for i, t in enumerate(validate_texts(texts))]
+        return [self._unit(MultimodalInput(text=t), f"texts[{i}]", bare=True) for i, t in enumerate(validate_texts(texts))]
 
     def _image_units(self, images: Sequence[ImageInput]) -> list[_Unit]:
         items = _as_list(images, "images")
-        return [self._unit(MultimodalInput(image=img), f"images[{i}]") for i, img in enumerate(items)]
+        return [self._unit(MultimodalInput(image=img), f"images[{i}]", bare=True) for i, img in enumerate(items)]
 
     def _video_units(self, videos: Sequence[str]) -> list[_Unit]:
         items = _as_list(videos, "videos")
-        return [self._unit(MultimodalInput(video=v), f"videos[{i}]") for i, v in enumerate(items)]
+        return [self._unit(MultimodalInput(video=v), f"videos[{i}]", bare=True) for i, v in enumerate(items)]
 
     def _item_units(self, items: Sequence[ItemInput]) -> list[_Unit]:
         if isinstance(items, (str, Mapping, MultimodalInput)):
