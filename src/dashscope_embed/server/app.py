@@ -136,7 +136,7 @@ class EmbeddingService:
         complete = True
         if decision.fault == "error_200":
             self.stats.fault("error_200")
-            error = ServiceError(200, "InternalError.Algo", "An error occurred in model inference, please retry.")
+            error = ServiceError(200, "InternalError", _INTERNAL)
             body = compat_error_body(error, request_id) if protocol == "compat" else native_error_body(error, request_id)
             self.stats.reply(200)
             return json_response(body, 200, request_id)

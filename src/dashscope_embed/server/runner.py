@@ -17,6 +17,7 @@ import uvicorn
 from .app import ServiceApp, create_app
 from .backends import Backend
 from .faults import FaultConfig
+from .projection import warm_projections
 from .stats import ServiceStats
 
 __all__ = ["LocalService", "serve", "startup_line"]
@@ -34,7 +35,9 @@ def startup_line(app: ServiceApp, base_url: str) -> str:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and accepted sockets
+    # inherit the listener's proto. With proto 0, every keep-alive reply waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -84,8 +87,7 @@ def serve(
         ValueError: unknown backend. OSError: the port is taken.
     """
     app = create_app(backend=backend, faults=faults, api_key=api_key)
-    app.backend.warmup()
-    _warm_tokenizer()
+    _warm(app)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
@@ -97,10 +99,14 @@ def serve(
         sock.close()
 
 
-def _warm_tokenizer() -> None:
+def _warm(app: ServiceApp) -> None:
+    """Load the backend and the tokenizer now, and build the projection matrices on a side thread, so that first
+    requests are not slow."""
     from .. import tokens
 
+    app.backend.warmup()
     tokens.get_tokenizer()
+    threading.Thread(target=warm_projections, args=(app.backend.native_dim,), daemon=True).start()
 
 
 class LocalService:
@@ -174,8 +180,7 @@ class LocalService:
         """Load the backend, bind the port, start uvicorn on a thread and wait until it accepts connections."""
         if self._thread is not None:
             return self
-        self.app.backend.warmup()
-        _warm_tokenizer()
+        _warm(self.app)
         self._sock = _bind(self.host, self.port)
         self.port = self._sock.getsockname()[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
