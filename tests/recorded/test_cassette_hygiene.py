@@ -77,7 +77,10 @@ def test_recording_twice_against_the_local_service_gives_identical_cassettes(tmp
     for name, text in first.items():
         committed = cs.CASSETTE_ROOT / name
         if cs.is_local_recording(committed):
-            assert committed.read_text(encoding="utf-8") == text, f"{committed} is not what the local service records"
+            assert committed.read_text(encoding="utf-8") == text, (
+                f"{committed} is not what the local service records now; if the service changed on purpose, re-record: "
+                "pytest tests/recorded --record-mode=rewrite -m vcr"
+            )
 
 
 def test_scrubbing_makes_runs_comparable():
