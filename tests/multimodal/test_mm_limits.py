@@ -63,7 +63,7 @@ def test_unrecognised_bytes_and_mismatched_data_uri(make, fake, tmp_path):
     embedder = make("qwen3-vl-embedding")
     refused(fake, lambda: embedder.embed_images([junk]), str(junk), "not a recognised image")
     refused(fake, lambda: embedder.embed_images([b""]), "images[0] is empty")
-    from conftest import image_bytes
+    from mm_images import image_bytes
     import base64
     lying = "data:image/png;base64," + base64.b64encode(image_bytes("jpeg")).decode()
     refused(fake, lambda: embedder.embed_images([lying]), "declares image/png but its bytes are JPEG")

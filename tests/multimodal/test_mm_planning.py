@@ -37,7 +37,7 @@ def test_one_image_per_request_on_multimodal_embedding_v1(make, fake, write_imag
 def test_texts_images_and_videos_share_requests_within_limits(make, fake, write_image):
     image = write_image("png")
     items = ["t"] * 19 + [{"image": image}, {"video": "https://e.com/a.mp4"}, {"video": "https://e.com/b.mp4"}]
-    make("multimodal-embedding-v1").embed_items(items)
+    make("multimodal-embedding-v1", max_concurrency=1).embed_items(items)
     # 19 texts + 1 image = 20 elements; then the first video; the second video needs a request of its own
     assert sizes(fake) == [20, 1, 1]
 

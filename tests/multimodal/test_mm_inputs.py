@@ -10,7 +10,7 @@ import pytest
 from dashscope_embed import MultimodalInput
 from dashscope_embed.media import image_to_uri, sniff_image_format
 from dashscope_embed.catalog import get_model_spec
-from conftest import image_bytes
+from mm_images import image_bytes
 from mm_fake import element_vector
 
 ACCEPTED = {
@@ -49,7 +49,8 @@ def test_every_form_and_format_goes_on_the_wire_as_documented(model, make, fake,
         for value, wire in forms(path, path.read_bytes(), fmt):
             inputs.append(value)
             expected.append({"image": wire})
-    result = make(model).embed_images(inputs)
+    # one request at a time so the recorded bodies come in request order
+    result = make(model, max_concurrency=1).embed_images(inputs)
 
     assert fake.contents() == expected
     spec = get_model_spec(model)
