@@ -44,7 +44,8 @@ import numpy as np
 import orjson
 
 from ..engine import DashScopeEmbedder
-from .sources import Row, SourceSpec, estimate_rows, fingerprint_file, read_rows
+from ..errors import InvalidInputError
+from .sources import Row, SourceError, SourceSpec, estimate_rows, fingerprint_file, read_rows
 
 __all__ = [
     "BulkJobError",
@@ -731,8 +732,8 @@ def run_bulk_job(
     except BaseException as exc:
         if bar is not None:
             bar.close()
-        if isinstance(exc, (KeyboardInterrupt, BulkJobError)):
-            raise
+        if isinstance(exc, (KeyboardInterrupt, BulkJobError, SourceError, InvalidInputError)):
+            raise  # bad input or options: the message says what to fix; resuming would not help
         if isinstance(exc, Exception):
             state = inspect_work(output)
             raise BulkJobError(
