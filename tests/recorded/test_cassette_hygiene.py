@@ -9,9 +9,10 @@ import yaml
 from dashscope_embed.server import LocalService
 
 import cassette_support as cs
+import adapter_scenarios
 import core_scenarios
 
-SCENARIO_MODULES = [core_scenarios]
+SCENARIO_MODULES = [core_scenarios, adapter_scenarios]
 
 
 def all_cassettes() -> list[Path]:
