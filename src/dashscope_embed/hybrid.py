@@ -159,16 +159,18 @@ class HybridEmbedder:
         Raises:
             InvalidInputError: bad texts or parameters. APIError: a request failed after its retries.
         """
-        result = self.engine.embed(texts, text_type=text_type, output_type="dense&sparse", instruct=instruct)
-        self.cache.put_many(self._keys(list(texts), text_type, instruct), result.sparse or [])
+        items = validate_texts(texts)
+        result = self.engine.embed(items, text_type=text_type, output_type="dense&sparse", instruct=instruct)
+        self.cache.put_many(self._keys(items, text_type, instruct), result.sparse or [])
         return result
 
     async def adense(
         self, texts: Sequence[str], *, text_type: TextType = "document", instruct: Optional[str] = None
     ) -> EmbeddingResult:
         """Async ``dense``."""
-        result = await self.engine.aembed(texts, text_type=text_type, output_type="dense&sparse", instruct=instruct)
-        self.cache.put_many(self._keys(list(texts), text_type, instruct), result.sparse or [])
+        items = validate_texts(texts)
+        result = await self.engine.aembed(items, text_type=text_type, output_type="dense&sparse", instruct=instruct)
+        self.cache.put_many(self._keys(items, text_type, instruct), result.sparse or [])
         return result
 
     # ------------------------------------------------------------------ sparse side (reads the cache)

@@ -85,9 +85,10 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
         """Document vectors: ``len(texts)`` lists of ``d`` floats, in input order (``text_type="document"``).
 
         Raises:
-            InvalidInputError: some text is empty or not a string (positions named). APIError: a request failed.
+            InvalidInputError: ``texts`` is a bare string, or some text is empty or not a string (positions named).
+            APIError: a request failed after its retries.
         """
-        return self._embed(list(texts), "document").dense_lists()
+        return self._embed(texts, "document").dense_lists()
 
     def embed_query(self, text: str) -> list[float]:
         """One query vector, ``d`` floats (``text_type="query"``, + ``instruct``).
@@ -99,7 +100,7 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async ``embed_documents`` (native: requests share a per-event-loop concurrency bound)."""
-        return (await self._aembed(list(texts), "document")).dense_lists()
+        return (await self._aembed(texts, "document")).dense_lists()
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async ``embed_query``."""

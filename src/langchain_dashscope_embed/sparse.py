@@ -92,7 +92,7 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
 
     def embed_documents(self, texts: List[str]) -> List[SparseVector]:
         """One ``SparseVector(indices, values)`` per document, in input order (``text_type="document"``)."""
-        return _vectors(self._hybrid.sparse(list(texts), text_type="document"))
+        return _vectors(self._hybrid.sparse(texts, text_type="document"))
 
     def embed_query(self, text: str) -> SparseVector:
         """The ``SparseVector`` of one query (``text_type="query"``)."""
@@ -100,7 +100,7 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
 
     async def aembed_documents(self, texts: List[str]) -> List[SparseVector]:
         """Async ``embed_documents`` (native)."""
-        return _vectors(await self._hybrid.asparse(list(texts), text_type="document"))
+        return _vectors(await self._hybrid.asparse(texts, text_type="document"))
 
     async def aembed_query(self, text: str) -> SparseVector:
         """Async ``embed_query`` (native)."""
@@ -110,7 +110,7 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
 
     def embed_documents_as_dicts(self, texts: List[str]) -> List[Dict[int, float]]:
         """``{token_id: weight}`` per document, in input order."""
-        return _dicts(self._hybrid.sparse(list(texts), text_type="document"))
+        return _dicts(self._hybrid.sparse(texts, text_type="document"))
 
     def embed_query_as_dict(self, text: str) -> Dict[int, float]:
         """``{token_id: weight}`` of one query."""
@@ -118,7 +118,7 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
 
     async def aembed_documents_as_dicts(self, texts: List[str]) -> List[Dict[int, float]]:
         """Async ``embed_documents_as_dicts``."""
-        return _dicts(await self._hybrid.asparse(list(texts), text_type="document"))
+        return _dicts(await self._hybrid.asparse(texts, text_type="document"))
 
     async def aembed_query_as_dict(self, text: str) -> Dict[int, float]:
         """Async ``embed_query_as_dict``."""

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Literal, Optional
 from llama_index.core.bridge.pydantic import BaseModel, Field, SecretStr
 from llama_index.core.instrumentation import get_dispatcher
 
-from dashscope_embed import DashScopeEmbedder, EmbeddingResult
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult, validate_texts
 
 from .events import DashScopeEmbeddingUsageEvent
 
@@ -118,3 +118,13 @@ def sparse_pairs(result: EmbeddingResult) -> tuple[List[List[int]], List[List[fl
     """``(indices, values)`` lists, the shape ``QdrantVectorStore``'s sparse functions return."""
     vectors = result.sparse or []
     return [list(v.indices) for v in vectors], [list(v.values) for v in vectors]
+
+
+def reject_bare_string(texts: Any) -> None:
+    """Raise ``InvalidInputError`` for a ``str``/``bytes`` where a list of texts belongs.
+
+    LlamaIndex's batch methods iterate their argument, so a bare string would otherwise reach the engine as one
+    "document" per character.
+    """
+    if isinstance(texts, (str, bytes)):
+        validate_texts(texts)

@@ -14,7 +14,7 @@ from llama_index.core.schema import ImageType
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult, InvalidInputError, Usage
 from dashscope_embed.hybrid import HybridEmbedder
 
-from ._common import DEFAULT_EMBED_BATCH_SIZE, ConnectionFields, drop_unpicklable, emit_usage
+from ._common import DEFAULT_EMBED_BATCH_SIZE, ConnectionFields, drop_unpicklable, emit_usage, reject_bare_string
 
 if TYPE_CHECKING:
     from .sparse import DashScopeSparseEmbedding
@@ -132,6 +132,23 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
         return state
 
     # ------------------------------------------------------------------ calls
+
+    def get_text_embedding_batch(self, texts: List[str], show_progress: bool = False, **kwargs: Any) -> List[Embedding]:
+        """Document vectors of ``texts`` in framework batches of ``embed_batch_size``.
+
+        Raises:
+            InvalidInputError: ``texts`` is a bare string (the framework would embed each character) or holds
+                empty or non-string items.
+        """
+        reject_bare_string(texts)
+        return super().get_text_embedding_batch(texts, show_progress, **kwargs)
+
+    async def aget_text_embedding_batch(
+        self, texts: List[str], show_progress: bool = False, **kwargs: Any
+    ) -> List[Embedding]:
+        """Async ``get_text_embedding_batch``."""
+        reject_bare_string(texts)
+        return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     def _embed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
         if self._hybrid is not None:

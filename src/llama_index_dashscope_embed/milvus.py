@@ -37,16 +37,16 @@ class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
 
     def encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
         """Sparse vectors of queries (``text_type="query"``)."""
-        return [v.as_dict() for v in self.model._sparse(list(queries), "query").sparse or []]
+        return [v.as_dict() for v in self.model._sparse(queries, "query").sparse or []]
 
     def encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
         """Sparse vectors of documents (``text_type="document"``)."""
-        return [v.as_dict() for v in self.model._sparse(list(documents), "document").sparse or []]
+        return [v.as_dict() for v in self.model._sparse(documents, "document").sparse or []]
 
     async def async_encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
         """Async ``encode_queries``."""
-        return [v.as_dict() for v in (await self.model._asparse(list(queries), "query")).sparse or []]
+        return [v.as_dict() for v in (await self.model._asparse(queries, "query")).sparse or []]
 
     async def async_encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
         """Async ``encode_documents``."""
-        return [v.as_dict() for v in (await self.model._asparse(list(documents), "document")).sparse or []]
+        return [v.as_dict() for v in (await self.model._asparse(documents, "document")).sparse or []]

@@ -10,7 +10,14 @@ from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, mode
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult, Usage
 from dashscope_embed.hybrid import HybridEmbedder, SparseCache
 
-from ._common import DEFAULT_EMBED_BATCH_SIZE, ConnectionFields, drop_unpicklable, emit_usage, sparse_pairs
+from ._common import (
+    DEFAULT_EMBED_BATCH_SIZE,
+    ConnectionFields,
+    drop_unpicklable,
+    emit_usage,
+    reject_bare_string,
+    sparse_pairs,
+)
 
 if TYPE_CHECKING:
     from .base import DashScopeEmbedding
@@ -117,6 +124,25 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
 
     # ------------------------------------------------------------------ calls
 
+    def get_text_embedding_batch(
+        self, texts: List[str], show_progress: bool = False, **kwargs: Any
+    ) -> List[SparseEmbedding]:
+        """Sparse vectors of ``texts`` in framework batches of ``embed_batch_size``.
+
+        Raises:
+            InvalidInputError: ``texts`` is a bare string (the framework would embed each character) or holds
+                empty or non-string items.
+        """
+        reject_bare_string(texts)
+        return super().get_text_embedding_batch(texts, show_progress, **kwargs)
+
+    async def aget_text_embedding_batch(
+        self, texts: List[str], show_progress: bool = False
+    ) -> List[SparseEmbedding]:
+        """Async ``get_text_embedding_batch``."""
+        reject_bare_string(texts)
+        return await super().aget_text_embedding_batch(texts, show_progress)
+
     def _sparse(self, texts: List[str], text_type: TextType) -> EmbeddingResult:
         result = self._hybrid.sparse(texts, text_type=text_type)
         emit_usage(self._engine, result, text_type, "sparse")
@@ -159,11 +185,11 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
         Called synchronously by Qdrant (also from its async paths) with the nodes' embed-mode content, the same
         strings the dense model embedded, so a ``"dense&sparse"`` dense model's batches are read from the cache.
         """
-        return sparse_pairs(self._sparse(list(texts), "document"))
+        return sparse_pairs(self._sparse(texts, "document"))
 
     def sparse_query_fn(self, texts: List[str]) -> Tuple[List[List[int]], List[List[float]]]:
         """``QdrantVectorStore(sparse_query_fn=...)``: ``(indices, values)`` for each query (``text_type="query"``)."""
-        return sparse_pairs(self._sparse(list(texts), "query"))
+        return sparse_pairs(self._sparse(texts, "query"))
 
     def milvus_function(self) -> Any:
         """A Milvus ``BaseSparseEmbeddingFunction`` (``encode_queries``/``encode_documents``) backed by this model.

@@ -1,13 +1,16 @@
-"""Fixtures for the adapter tests: a scriptable fake DashScope, local services, a clean sparse cache."""
+"""Fixtures for the adapter tests: a scriptable fake DashScope and a clean shared sparse cache."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from dashscope_embed.hybrid import default_sparse_cache
-from fakes import FakeDashScope
+sys.path.insert(0, str(Path(__file__).parent))  # adapter_helpers, imported by the test modules
 
-SECRET = "sk-adapter-test-secret-7f3a9c"
+from dashscope_embed.hybrid import default_sparse_cache  # noqa: E402
+from fakes import FakeDashScope  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +24,3 @@ def _clean_sparse_cache():
 @pytest.fixture
 def fake() -> FakeDashScope:
     return FakeDashScope()
-
-
-def transports(fake: FakeDashScope) -> dict:
-    """Constructor arguments wiring an adapter to ``fake`` for sync and async calls, with fast retries off."""
-    return dict(transport=fake.transport(), async_transport=fake.async_transport(), max_retries=0)

@@ -12,7 +12,7 @@ import pickle
 
 import httpx
 import pytest
-from conftest import SECRET, transports
+from adapter_helpers import SECRET, transports
 from fakes import FakeDashScope
 from langchain_core.embeddings import Embeddings
 from langchain_tests.unit_tests import EmbeddingsUnitTests
@@ -236,3 +236,19 @@ def test_qdrant_hybrid_indexing_pays_once_per_batch():
     before = fake.calls
     assert store.similarity_search("passage 4 on subject 4", k=2)
     assert fake.calls == before + 1
+
+
+def test_a_bare_string_is_refused_not_split_into_characters(fake):
+    model = dense(fake, output_type="dense&sparse")
+    sparse = model.sparse_embeddings()
+    calls = [
+        lambda: model.embed_documents("one whole document"),
+        lambda: asyncio.run(model.aembed_documents("one whole document")),
+        lambda: sparse.embed_documents("one whole document"),
+        lambda: asyncio.run(sparse.aembed_documents("one whole document")),
+        lambda: sparse.embed_documents_as_dicts("one whole document"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="list of strings"):
+            call()
+    assert fake.calls == 0

@@ -13,7 +13,7 @@ import pickle
 
 import httpx
 import pytest
-from conftest import SECRET, transports
+from adapter_helpers import SECRET, transports
 from fakes import FakeDashScope, error_reply
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding
@@ -383,3 +383,20 @@ def test_qdrant_hybrid_indexing_pays_once_per_batch():
     hits = retriever.retrieve("document number 5 about topic 5")
     assert hits and fake.calls == math.ceil(len(DOCS) / 10) + 1  # one request for the query, both halves
     assert sparse.usage.requests == 0
+
+
+def test_a_bare_string_is_refused_not_split_into_characters(fake):
+    model = dense(fake, output_type="dense&sparse")
+    sparse = model.sparse_embedding()
+    calls = [
+        lambda: model.get_text_embedding_batch("one whole document"),
+        lambda: asyncio.run(model.aget_text_embedding_batch("one whole document")),
+        lambda: sparse.get_text_embedding_batch("one whole document"),
+        lambda: asyncio.run(sparse.aget_text_embedding_batch("one whole document")),
+        lambda: sparse.sparse_doc_fn("one whole document"),
+        lambda: sparse.milvus_function().encode_documents("one whole document"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="list of strings"):
+            call()
+    assert fake.calls == 0
