@@ -275,6 +275,11 @@ def test_no_secret_in_repr_str_payload_state_or_logs(fake, caplog):
             assert SECRET not in text
     assert SECRET not in caplog.text
     assert any(r.name == "dashscope_embed" for r in caplog.records)  # the engine did log at DEBUG
+    # IngestionPipeline's cache key is built from to_dict(): the key must not be part of it
+    from llama_index.core.ingestion.pipeline import get_transformation_hash
+
+    nodes = [TextNode(text="x")]
+    assert get_transformation_hash(nodes, model) == get_transformation_hash(nodes, dense(fake, api_key="sk-other"))
 
 
 def test_pickle_rebuilds_a_working_engine(monkeypatch):
