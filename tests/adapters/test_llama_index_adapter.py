@@ -279,7 +279,9 @@ def test_no_secret_in_repr_str_payload_state_or_logs(fake, caplog):
     from llama_index.core.ingestion.pipeline import get_transformation_hash
 
     nodes = [TextNode(text="x")]
-    assert get_transformation_hash(nodes, model) == get_transformation_hash(nodes, dense(fake, api_key="sk-other"))
+    assert get_transformation_hash(nodes, model) == get_transformation_hash(
+        nodes, dense(fake, output_type="dense&sparse", api_key="sk-other")
+    )
 
 
 def test_pickle_rebuilds_a_working_engine(monkeypatch):
