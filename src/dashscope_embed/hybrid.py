@@ -96,7 +96,9 @@ class SparseCache:
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"SparseCache(entries={len(self)}, max_entries={self.max_entries}, hits={self.hits}, misses={self.misses})"
+        return (
+            f"SparseCache(entries={len(self)}, max_entries={self.max_entries}, hits={self.hits}, misses={self.misses})"
+        )
 
 
 _default_cache = SparseCache()
@@ -177,17 +179,15 @@ class HybridEmbedder:
 
     def _lookup(
         self, texts: Sequence[str], text_type: TextType, instruct: Optional[str]
-    ) -> tuple[list[str], list[tuple], list[Optional[SparseEmbedding]], list[str]]:
+    ) -> tuple[list[str], list[Optional[SparseEmbedding]], list[str]]:
         items = validate_texts(texts)
-        keys = self._keys(items, text_type, instruct)
-        found = self.cache.get_many(keys)
+        found = self.cache.get_many(self._keys(items, text_type, instruct))
         missing = list(dict.fromkeys(t for t, v in zip(items, found) if v is None))  # each distinct text once
-        return items, keys, found, missing
+        return items, found, missing
 
     def _merge(
         self,
         items: list[str],
-        keys: list[tuple],
         found: list[Optional[SparseEmbedding]],
         missing: list[str],
         fetched: Optional[EmbeddingResult],
@@ -201,7 +201,11 @@ class HybridEmbedder:
             found = [v if v is not None else fresh[t] for t, v in zip(items, found)]
             usage, request_ids = fetched.usage, fetched.request_ids
         return EmbeddingResult(
-            dense=None, sparse=list(found), usage=usage, request_ids=request_ids, model=self.engine.model  # type: ignore[arg-type]
+            dense=None,
+            sparse=list(found),
+            usage=usage,
+            request_ids=request_ids,
+            model=self.engine.model,  # type: ignore[arg-type]
         )
 
     def sparse(
@@ -218,21 +222,21 @@ class HybridEmbedder:
         Raises:
             InvalidInputError: bad texts. APIError: a request failed after its retries.
         """
-        items, keys, found, missing = self._lookup(texts, text_type, instruct)
+        items, found, missing = self._lookup(texts, text_type, instruct)
         fetched = None
         if missing:
             fetched = self.engine.embed(missing, text_type=text_type, output_type="sparse", instruct=instruct)
-        return self._merge(items, keys, found, missing, fetched, text_type, instruct)
+        return self._merge(items, found, missing, fetched, text_type, instruct)
 
     async def asparse(
         self, texts: Sequence[str], *, text_type: TextType = "document", instruct: Optional[str] = None
     ) -> EmbeddingResult:
         """Async ``sparse``."""
-        items, keys, found, missing = self._lookup(texts, text_type, instruct)
+        items, found, missing = self._lookup(texts, text_type, instruct)
         fetched = None
         if missing:
             fetched = await self.engine.aembed(missing, text_type=text_type, output_type="sparse", instruct=instruct)
-        return self._merge(items, keys, found, missing, fetched, text_type, instruct)
+        return self._merge(items, found, missing, fetched, text_type, instruct)
 
     def __repr__(self) -> str:
         return f"HybridEmbedder(engine={self.engine!r}, cache={self.cache!r})"

@@ -43,7 +43,9 @@ class ConnectionFields(BaseModel):
     )
     max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per object.")
     max_retries: int = Field(
-        default=4, ge=0, description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors)."
+        default=4,
+        ge=0,
+        description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors).",
     )
     timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
     oversize: Literal["chunk_average", "truncate", "error"] = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Dict, List
 
 from pydantic import BaseModel, PrivateAttr, model_validator
 from typing_extensions import Self

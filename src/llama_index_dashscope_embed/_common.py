@@ -32,20 +32,23 @@ class ConnectionFields(BaseModel):
     )
     base_url: Optional[str] = Field(
         default=None,
-        description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL, else the region).",
+        description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL, else region).",
     )
     region: Optional[str] = Field(
         default=None, description="'beijing' (default), 'singapore' or 'hongkong' (default: DASHSCOPE_REGION)."
     )
     workspace: Optional[str] = Field(
-        default=None, description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE)."
+        default=None,
+        description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
     )
     instruct: Optional[str] = Field(
         default=None, description="Task instruction sent with query-side calls (text-embedding-v4 only)."
     )
     max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per model object.")
     max_retries: int = Field(
-        default=4, ge=0, description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors)."
+        default=4,
+        ge=0,
+        description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors).",
     )
     timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
     oversize: Literal["chunk_average", "truncate", "error"] = Field(
@@ -53,10 +56,16 @@ class ConnectionFields(BaseModel):
         description="Texts over the model's token limit per row: split and average, truncate, or raise.",
     )
     transport: Optional[Any] = Field(
-        default=None, exclude=True, repr=False, description="Custom httpx.BaseTransport for sync calls (tests, proxies)."
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Custom httpx.BaseTransport for sync calls (tests, proxies).",
     )
     async_transport: Optional[Any] = Field(
-        default=None, exclude=True, repr=False, description="Custom httpx.AsyncBaseTransport for async calls (tests, proxies)."
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Custom httpx.AsyncBaseTransport for async calls (tests, proxies).",
     )
 
     def _fill_key_from_env(self) -> None:

@@ -113,9 +113,7 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     def to_payload(self) -> Dict[str, Any]:
         """What instrumentation and callback events show about this model: no key, no headers."""
         payload = super().to_payload()
-        payload.update(
-            dimension=self._engine.dimension, protocol=self._engine.protocol, output_type=self.output_type
-        )
+        payload.update(dimension=self._engine.dimension, protocol=self._engine.protocol, output_type=self.output_type)
         return payload
 
     # ------------------------------------------------------------------ pickling (IngestionPipeline workers)

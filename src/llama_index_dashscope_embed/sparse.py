@@ -136,9 +136,7 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
         reject_bare_string(texts)
         return super().get_text_embedding_batch(texts, show_progress, **kwargs)
 
-    async def aget_text_embedding_batch(
-        self, texts: List[str], show_progress: bool = False
-    ) -> List[SparseEmbedding]:
+    async def aget_text_embedding_batch(self, texts: List[str], show_progress: bool = False) -> List[SparseEmbedding]:
         """Async ``get_text_embedding_batch``."""
         reject_bare_string(texts)
         return await super().aget_text_embedding_batch(texts, show_progress)

@@ -9,8 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # adapter_helpers, imported by the test modules
 
-from dashscope_embed.hybrid import default_sparse_cache  # noqa: E402
 from fakes import FakeDashScope  # noqa: E402
+
+from dashscope_embed.hybrid import default_sparse_cache  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -49,7 +49,13 @@ def test_cache_is_safe_under_threads():
 def test_cache_key_follows_the_wire():
     fake = FakeDashScope()
     engine = make_embedder(fake, instruct="Find it")
-    assert sparse_cache_key(engine, "query", "t") == (engine.settings.root, "text-embedding-v4", "query", "Find it", "t")
+    assert sparse_cache_key(engine, "query", "t") == (
+        engine.settings.root,
+        "text-embedding-v4",
+        "query",
+        "Find it",
+        "t",
+    )
     assert sparse_cache_key(engine, "query", "t", "Other")[3] == "Other"
     assert sparse_cache_key(engine, "document", "t", "Other")[3] is None  # documents never carry instruct
 

@@ -119,7 +119,10 @@ async def test_aembed_documents_is_natively_async_and_bounded():
         raise AssertionError("the async path used the sync client")
 
     model = DashScopeEmbeddings(
-        api_key=SECRET, transport=httpx.MockTransport(no_sync), async_transport=fake.async_transport(), max_concurrency=3
+        api_key=SECRET,
+        transport=httpx.MockTransport(no_sync),
+        async_transport=fake.async_transport(),
+        max_concurrency=3,
     )
     results = await asyncio.gather(*(model.aembed_documents([f"{j}/{i}" for i in range(40)]) for j in range(3)))
     assert [len(r) for r in results] == [40, 40, 40]

@@ -130,7 +130,9 @@ def test_llama_index_qdrant_hybrid(service):
         sparse_doc_fn=sparse.sparse_doc_fn,
         sparse_query_fn=sparse.sparse_query_fn,
     )
-    index = VectorStoreIndex(_nodes(), storage_context=StorageContext.from_defaults(vector_store=store), embed_model=model)
+    index = VectorStoreIndex(
+        _nodes(), storage_context=StorageContext.from_defaults(vector_store=store), embed_model=model
+    )
     assert service.stats.requests == math.ceil(len(CORPUS) / 10)  # one dense&sparse request per batch
     retriever = index.as_retriever(vector_store_query_mode=VectorStoreQueryMode.HYBRID, similarity_top_k=3)
     for query, expected in QUERIES:
