@@ -230,3 +230,11 @@ def test_a_retrying_client_gets_as_many_successes_as_a_fault_free_run(service, c
 def test_invalid_fault_config(kwargs):
     with pytest.raises(ValueError):
         FaultConfig(**kwargs)
+
+
+def test_active_only_when_something_is_configured():
+    assert not FaultConfig().active and not FaultConfig(seed=9, retry_after=3).active
+    for change in (dict(latency=0.1), dict(jitter=0.1), dict(rpm=10), dict(schedule={0: "drop"}), dict(shuffle_rate=0.1),
+                   dict(drop_rate=0.1), dict(rate_429=0.1), dict(rate_500=0.1), dict(rate_503=0.1),
+                   dict(error_200_rate=0.1), dict(short_reply_rate=0.1)):
+        assert FaultConfig(**change).active, change

@@ -92,7 +92,10 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         """Whether any fault or delay is configured."""
-        return self != FaultConfig(seed=self.seed, retry_after=self.retry_after)
+        return bool(
+            self.latency or self.jitter or self.rpm is not None or self.schedule or self.shuffle_rate
+            or any(getattr(self, name) for name in _EXCLUSIVE)
+        )
 
 
 _EXCLUSIVE = ("drop_rate", "rate_429", "rate_500", "rate_503", "error_200_rate", "short_reply_rate")
