@@ -59,9 +59,10 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     instrumentation.
 
     Raises:
-        InvalidInputError: (construction) unknown model, disallowed dimension, or a parameter the model or protocol
-            does not accept; (calls) empty or non-string texts. ``APIError`` subclasses: a request failed after its
-            retries.
+        pydantic.ValidationError: (construction) unknown model, disallowed dimension, or a parameter the model or
+            protocol does not accept; the message is the core's ``InvalidInputError`` text.
+        InvalidInputError: (calls) a bare string, empty or non-string texts; image methods (text models only).
+        APIError: (calls) a request failed after its retries (``AuthenticationError``, ``RateLimitError``, ...).
     """
 
     model_name: str = Field(default="text-embedding-v4", description="DashScope embedding model id.")

@@ -50,8 +50,9 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
         usage: ``Usage(total_tokens, requests)`` this object's own requests were billed (cache hits cost nothing).
 
     Raises:
-        InvalidInputError: (construction) a model without sparse output; (calls) empty or non-string texts.
-        APIError: a request failed after its retries.
+        pydantic.ValidationError: (construction) a model without sparse output.
+        InvalidInputError: (calls) a bare string, empty or non-string texts.
+        APIError: (calls) a request failed after its retries.
     """
 
     model_name: str = Field(default="text-embedding-v4", description="DashScope model id with sparse output.")

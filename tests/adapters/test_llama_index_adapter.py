@@ -366,6 +366,7 @@ def test_sparse_cache_is_keyed_by_side_and_instruct(fake):
     assert fake.calls == 3
 
 
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
 def test_qdrant_hybrid_indexing_pays_once_per_batch():
     """VectorStoreIndex + QdrantVectorStore(enable_hybrid=True): one dense&sparse request per 10 texts, no more."""
     qdrant_client = pytest.importorskip("qdrant_client")

@@ -113,6 +113,7 @@ def test_llama_index_ingestion_pipeline_with_cache_and_two_workers(service, monk
         assert retriever.retrieve(query)[0].node.metadata["n"] == expected, query
 
 
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
 def test_llama_index_qdrant_hybrid(service):
     qdrant_client = pytest.importorskip("qdrant_client")
     from llama_index.core import StorageContext, VectorStoreIndex
