@@ -1,20 +1,35 @@
-"""``DashScopeEmbedding``: DashScope text embeddings as a LlamaIndex embedding model."""
+"""``DashScopeEmbedding``: DashScope text and multimodal embeddings as a LlamaIndex embedding model."""
 
 from __future__ import annotations
 
 import logging
 import pickle
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Union
 
 from llama_index.core.base.embeddings.base import Embedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
 from llama_index.core.embeddings.multi_modal_base import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 
-from dashscope_embed import DashScopeEmbedder, EmbeddingResult, InvalidInputError, Usage
+from dashscope_embed import (
+    CATALOG,
+    DashScopeEmbedder,
+    EmbeddingResult,
+    InvalidInputError,
+    MultimodalEmbedder,
+    MultimodalResult,
+    Usage,
+)
 from dashscope_embed.hybrid import HybridEmbedder
 
-from ._common import DEFAULT_EMBED_BATCH_SIZE, ConnectionFields, drop_unpicklable, emit_usage, reject_bare_string
+from ._common import (
+    DEFAULT_EMBED_BATCH_SIZE,
+    ConnectionFields,
+    drop_unpicklable,
+    emit_usage,
+    is_multimodal_model,
+    reject_bare_string,
+)
 
 if TYPE_CHECKING:
     from .sparse import DashScopeSparseEmbedding
@@ -25,30 +40,40 @@ logger = logging.getLogger(__name__)
 
 
 class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
-    """Dense text embeddings from Alibaba Cloud Model Studio (DashScope) for LlamaIndex.
+    """Dense text, image and video embeddings from Alibaba Cloud Model Studio (DashScope) for LlamaIndex.
 
     Query-side calls (``get_query_embedding`` and friends) send ``parameters.text_type="query"`` plus ``instruct``
     when set; document-side calls (``get_text_embedding``, ``get_text_embedding_batch``, node embedding) send
     ``"document"``. A framework batch of any size becomes as few requests as the model's row limit allows (10 texts
     for text-embedding-v3/v4, 25 for v1/v2), up to ``max_concurrency`` of them in flight at once, sync or async.
 
+    With a multimodal ``model_name`` (``multimodal-embedding-v1``, ``tongyi-embedding-vision-*``,
+    ``qwen3-vl-embedding``, ``qwen2.5-vl-embedding``) the object wraps ``dashscope_embed.MultimodalEmbedder``: texts
+    (queries and documents alike, the multimodal endpoint has no ``text_type``), images and videos all go to the
+    native multimodal endpoint and land in one vector space, so the same object serves as ``image_embed_model`` of a
+    ``MultiModalVectorStoreIndex`` for text-to-image and image-to-image retrieval. Images are ``ImageType`` values:
+    a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (what ``ImageNode``s holding base64 become);
+    local data is inlined as base64 after its size and format are checked against the model's limits. Videos
+    (``get_video_embedding``) are public http(s) URLs.
+
     Args:
-        model_name: DashScope model id (default ``"text-embedding-v4"``); text models only for now.
+        model_name: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.
         dimensions: output dimension ``d`` (``None``: the model's default, 1024 for v3/v4); checked against the
             catalog at construction.
         api_key: ``SecretStr`` (or ``str``); default ``DASHSCOPE_API_KEY``. Excluded from ``to_dict``/``to_json``,
             repr and logs. May be omitted for a loopback ``base_url`` (the local service).
         base_url, region, workspace, protocol: where to send requests (see ``dashscope_embed.DashScopeEmbedder``);
             ``protocol="openai"`` uses the compatible mode (dense only, no ``text_type`` or ``instruct``).
-        instruct: query-side task instruction (text-embedding-v4).
-        output_type: ``"dense"`` (default) or ``"dense&sparse"``: every call also fetches the sparse vectors and
-            keeps them in the shared sparse cache, where ``DashScopeSparseEmbedding`` (and its Qdrant functions)
-            find them, so hybrid indexing costs one request per batch instead of two.
+        instruct: query-side task instruction (text-embedding-v4); for multimodal models that accept it
+            (qwen3-vl-embedding) it is sent with every request, texts and images alike.
+        output_type: ``"dense"`` (default) or ``"dense&sparse"`` (text models): every call also fetches the sparse
+            vectors and keeps them in the shared sparse cache, where ``DashScopeSparseEmbedding`` (and its Qdrant
+            functions) find them, so hybrid indexing costs one request per batch instead of two.
         max_concurrency: requests in flight at once (sync: threads; async: a semaphore per event loop).
         max_retries: retries per request (429, 5xx, timeouts, connection errors).
         timeout: seconds per HTTP request.
         oversize: texts over the model's 8192-token (v3/v4) row limit: ``"chunk_average"``, ``"truncate"``,
-            ``"error"``.
+            ``"error"`` (text models; multimodal models refuse an over-long text before sending it).
         embed_batch_size: texts per framework batch (default 100; not the API's 10-row limit, see ``_common``).
 
     Attributes:
@@ -60,8 +85,10 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     Raises:
         pydantic.ValidationError: (construction) unknown model, disallowed dimension, or a parameter the model or
-            protocol does not accept; the message is the core's ``InvalidInputError`` text.
-        InvalidInputError: (calls) a bare string, empty or non-string texts; image methods (text models only).
+            protocol does not accept (``protocol="openai"`` or ``output_type="dense&sparse"`` with a multimodal
+            model); the message is the core's ``InvalidInputError`` text.
+        InvalidInputError: (calls) a bare string, empty or non-string texts; a missing, oversize or unsupported
+            image, a video that is not a URL (before any request); image and video methods of a text model.
         APIError: (calls) a request failed after its retries (``AuthenticationError``, ``RateLimitError``, ...).
     """
 
@@ -76,13 +103,24 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     )
     embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0, le=2048)
 
-    _engine: DashScopeEmbedder = PrivateAttr()
+    _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
     _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _build_engine(self) -> "DashScopeEmbedding":
         # Builds clients lazily: no network call here, so construction works offline and in unit tests.
         self._fill_key_from_env()
+        if is_multimodal_model(self.model_name):
+            if self.output_type != "dense":
+                raise InvalidInputError(
+                    f"output_type {self.output_type!r} is not available for {self.model_name}: multimodal models "
+                    "return dense vectors only"
+                )
+            self._engine = MultimodalEmbedder(
+                self.model_name, dimensions=self.dimensions, protocol=self.protocol, **self._multimodal_kwargs()
+            )
+            self._hybrid = None
+            return self
         self._engine = DashScopeEmbedder(
             self.model_name, dimensions=self.dimensions, protocol=self.protocol, **self._engine_kwargs()
         )
@@ -97,9 +135,14 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     # ------------------------------------------------------------------ introspection
 
     @property
-    def engine(self) -> DashScopeEmbedder:
-        """The core engine doing the work (shares ``usage``)."""
+    def engine(self) -> Union[DashScopeEmbedder, MultimodalEmbedder]:
+        """The core engine doing the work (shares ``usage``): a ``MultimodalEmbedder`` for multimodal models."""
         return self._engine
+
+    @property
+    def is_multimodal(self) -> bool:
+        """Whether this object embeds images and videos (a multimodal ``model_name``)."""
+        return isinstance(self._engine, MultimodalEmbedder)
 
     @property
     def usage(self) -> Usage:
@@ -114,7 +157,8 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     def to_payload(self) -> Dict[str, Any]:
         """What instrumentation and callback events show about this model: no key, no headers."""
         payload = super().to_payload()
-        payload.update(dimension=self._engine.dimension, protocol=self._engine.protocol, output_type=self.output_type)
+        protocol = getattr(self._engine, "protocol", "dashscope")  # the multimodal endpoint is native only
+        payload.update(dimension=self._engine.dimension, protocol=protocol, output_type=self.output_type)
         return payload
 
     # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
@@ -150,6 +194,8 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
         return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     def _embed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
+        if isinstance(self._engine, MultimodalEmbedder):
+            return self._media_lists(self._engine.embed_texts(texts), "text")
         if self._hybrid is not None:
             result = self._hybrid.dense(texts, text_type=text_type)
         else:
@@ -159,6 +205,8 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     async def _aembed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
         result: EmbeddingResult
+        if isinstance(self._engine, MultimodalEmbedder):
+            return self._media_lists(await self._engine.aembed_texts(texts), "text")
         if self._hybrid is not None:
             result = await self._hybrid.adense(texts, text_type=text_type)
         else:
@@ -190,30 +238,75 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
         """Async ``_get_text_embeddings``; requests share the per-loop concurrency bound with every other call."""
         return await self._aembed(texts, "document")
 
-    # ------------------------------------------------------------------ images (multimodal models come later)
+    # ------------------------------------------------------------------ images and videos (multimodal models)
 
-    def _image_error(self) -> InvalidInputError:
-        return InvalidInputError(
-            f"{self.model_name} is a text embedding model and cannot embed images; image embeddings need a "
-            "multimodal model (multimodal-embedding-v1, tongyi-embedding-vision-plus/flash, qwen3-vl-embedding), "
-            "which this version of DashScopeEmbedding does not support yet"
+    def _multimodal(self, what: str) -> MultimodalEmbedder:
+        if isinstance(self._engine, MultimodalEmbedder):
+            return self._engine
+        models = ", ".join(name for name, spec in CATALOG.items() if spec.kind == "multimodal")
+        raise InvalidInputError(
+            f"{self.model_name} is a text embedding model and cannot embed {what}; use a multimodal model_name "
+            f"({models})"
         )
 
+    def _media_lists(self, result: MultimodalResult, kind: str) -> List[Embedding]:
+        emit_usage(self._engine, result, kind, self.output_type)
+        return result.dense_lists()
+
     def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
-        """Not available for text models.
+        """One image vector (``list[float]`` of length ``d``) in the same space as this model's text vectors.
+
+        Args:
+            img_file_path: a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (read whole, not moved).
 
         Raises:
-            InvalidInputError: always, naming the multimodal models that embed images.
+            InvalidInputError: a text model; a missing file, an unrecognised or unsupported format, or an image over
+                the model's size limit (3 MB for multimodal-embedding-v1), before any request.
+            APIError: the request failed after its retries.
         """
-        raise self._image_error()
+        return self._get_image_embeddings([img_file_path])[0]
 
     async def _aget_image_embedding(self, img_file_path: ImageType) -> Embedding:
-        """Not available for text models.
+        """Async ``_get_image_embedding``."""
+        return (await self._aget_image_embeddings([img_file_path]))[0]
+
+    def _get_image_embeddings(self, img_file_paths: List[ImageType]) -> List[Embedding]:
+        """Image vectors in input order: ``len(img_file_paths)`` lists of ``d`` floats.
+
+        The core packs the images into as few requests as the model allows (one image per request for
+        multimodal-embedding-v1) and runs up to ``max_concurrency`` of them at once. Every image is checked before
+        the first request is sent. Raises as ``_get_image_embedding``.
+        """
+        return self._media_lists(self._multimodal("images").embed_images(list(img_file_paths)), "image")
+
+    async def _aget_image_embeddings(self, img_file_paths: List[ImageType]) -> List[Embedding]:
+        """Async ``_get_image_embeddings`` (files are read in the calling thread)."""
+        engine = self._multimodal("images")
+        return self._media_lists(await engine.aembed_images(list(img_file_paths)), "image")
+
+    def get_video_embedding(self, url: str) -> Embedding:
+        """One video vector (``list[float]`` of length ``d``) for a public http(s) (or ``oss://``) video URL.
+
+        The service fetches the URL and enforces the model's video size limit (10 MB for multimodal-embedding-v1,
+        50 MB for qwen3-vl-embedding) itself.
 
         Raises:
-            InvalidInputError: always, naming the multimodal models that embed images.
+            InvalidInputError: a text model; a local file, bytes or ``data:`` URI (video is taken by URL only).
+            APIError: the request failed after its retries.
         """
-        raise self._image_error()
+        return self.get_video_embeddings([url])[0]
+
+    def get_video_embeddings(self, urls: Sequence[str]) -> List[Embedding]:
+        """Video vectors in input order: ``len(urls)`` lists of ``d`` floats. Raises as ``get_video_embedding``."""
+        return self._media_lists(self._multimodal("videos").embed_videos(urls), "video")
+
+    async def aget_video_embedding(self, url: str) -> Embedding:
+        """Async ``get_video_embedding``."""
+        return (await self.aget_video_embeddings([url]))[0]
+
+    async def aget_video_embeddings(self, urls: Sequence[str]) -> List[Embedding]:
+        """Async ``get_video_embeddings``."""
+        return self._media_lists(await self._multimodal("videos").aembed_videos(urls), "video")
 
     # ------------------------------------------------------------------ hybrid
 

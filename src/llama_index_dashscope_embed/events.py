@@ -22,9 +22,10 @@ class DashScopeEmbeddingUsageEvent(BaseEvent):
 
     Attributes:
         model_name: the DashScope model that produced the vectors.
-        text_type: ``"query"`` or ``"document"``, as sent in ``parameters.text_type``.
+        text_type: ``"query"`` or ``"document"``, as sent in ``parameters.text_type`` (text models); for multimodal
+            models, which take no text_type, the kind of input: ``"text"``, ``"image"`` or ``"video"``.
         output_type: ``"dense"``, ``"sparse"`` or ``"dense&sparse"``.
-        rows: texts in the call.
+        rows: inputs (texts, images or videos) in the call.
         total_tokens: tokens billed, the sum of the replies' ``usage.total_tokens`` (0 when served from a cache).
         requests: HTTP requests that succeeded for this call (0 when served from a cache).
         request_ids: the service's ``request_id`` of each of those requests, for support tickets.
