@@ -1,14 +1,14 @@
-"""``DashScopeEmbeddings``: DashScope text embeddings as a LangChain ``Embeddings``."""
+"""``DashScopeEmbeddings``: DashScope text and multimodal embeddings as a LangChain ``Embeddings``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Union
 
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from dashscope_embed import DashScopeEmbedder, EmbeddingResult
+from dashscope_embed import CATALOG, DashScopeEmbedder, EmbeddingResult, InvalidInputError, MultimodalEmbedder
 from dashscope_embed.hybrid import HybridEmbedder
 
 from ._common import ConnectionFields
@@ -20,15 +20,22 @@ __all__ = ["DashScopeEmbeddings"]
 
 
 class DashScopeEmbeddings(ConnectionFields, Embeddings):
-    """Dense text embeddings from Alibaba Cloud Model Studio (DashScope) for LangChain.
+    """Dense text, image and video embeddings from Alibaba Cloud Model Studio (DashScope) for LangChain.
 
     ``embed_query``/``aembed_query`` send ``parameters.text_type="query"`` (+ ``instruct`` when set);
     ``embed_documents``/``aembed_documents`` send ``"document"``. Any number of texts becomes as few requests as
     the model's row limit allows (10 for text-embedding-v3/v4, 25 for v1/v2), up to ``max_concurrency`` in flight at
     once; the async methods are natively async. Each request is retried on its own.
 
+    With a multimodal ``model`` (``multimodal-embedding-v1``, ``tongyi-embedding-vision-*``, ``qwen3-vl-embedding``,
+    ``qwen2.5-vl-embedding``) the object wraps ``dashscope_embed.MultimodalEmbedder``: the text methods go to the
+    native multimodal endpoint (which has no ``text_type``), and ``embed_image(uris)`` / ``embed_video(urls)`` put
+    images and videos into the same vector space. ``embed_image`` follows the convention of langchain-chroma's
+    ``Chroma.add_images`` and ``similarity_search_by_image``, which call ``embed_image(uris=[...])`` with local
+    file paths.
+
     Args:
-        model: DashScope model id (default ``"text-embedding-v4"``).
+        model: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.
         dimensions: output dimension ``d`` (``None``: the model's default, 1024 for v3/v4); checked at construction.
         api_key: ``SecretStr`` or ``str`` (field ``dashscope_api_key``); default ``DASHSCOPE_API_KEY``. Excluded
             from ``model_dump``, hidden in repr. May be omitted for a loopback ``base_url`` (the local service).
@@ -36,18 +43,23 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
             ``DASHSCOPE_HTTP_BASE_URL``), ``DASHSCOPE_REGION``, ``DASHSCOPE_WORKSPACE``.
         protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type or
             instruct).
-        instruct: query-side task instruction (text-embedding-v4).
+        instruct: query-side task instruction (text-embedding-v4); with a multimodal model that accepts it
+            (qwen3-vl-embedding) it is sent with every request.
         output_type: ``"dense"`` (default) or ``"dense&sparse"``: every call also fetches sparse vectors into the
             shared sparse cache, where ``DashScopeSparseEmbeddings`` finds them (hybrid search at one request per
-            batch).
-        max_concurrency, max_retries, timeout (seconds), oversize: see ``dashscope_embed.DashScopeEmbedder``.
+            batch). Text models only.
+        max_concurrency, max_retries, timeout (seconds), oversize: see ``dashscope_embed.DashScopeEmbedder``
+            (``oversize`` applies to text models; multimodal models refuse an over-long text before sending it).
 
     Attributes:
         usage: ``Usage(total_tokens, requests)`` billed by this object since it was built.
 
     Raises:
         pydantic.ValidationError: (construction) unknown model, disallowed dimension, or a parameter the model or
-            protocol does not accept (the message names it). InvalidInputError: (calls) empty or non-string texts.
+            protocol does not accept, e.g. ``protocol="openai"`` or ``output_type="dense&sparse"`` with a
+            multimodal model (the message names it).
+        InvalidInputError: (calls) empty or non-string texts; a missing, oversize or unsupported image, a video
+            that is not a URL (before any request); image and video methods of a text model.
         APIError: a request failed after its retries.
     """
 
@@ -59,12 +71,24 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
         default="dense", description="'dense&sparse' also fetches sparse vectors (same request) for hybrid search."
     )
 
-    _engine: DashScopeEmbedder = PrivateAttr()
+    _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
     _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def validate_environment(self) -> Self:
         """Build the engine from the configuration; no network call."""
+        spec = CATALOG.get(self.model)
+        if spec is not None and spec.kind == "multimodal":
+            if self.output_type != "dense":
+                raise InvalidInputError(
+                    f"output_type {self.output_type!r} is not available for {self.model}: multimodal models return "
+                    "dense vectors only"
+                )
+            kwargs = self._engine_kwargs()
+            kwargs.pop("oversize")  # no multimodal counterpart: over-long texts are refused, not split
+            self._engine = MultimodalEmbedder(self.model, dimensions=self.dimensions, protocol=self.protocol, **kwargs)
+            self._hybrid = None
+            return self
         self._engine = DashScopeEmbedder(
             self.model, dimensions=self.dimensions, protocol=self.protocol, **self._engine_kwargs()
         )
@@ -72,11 +96,15 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
         return self
 
     def _embed(self, texts: list[str], text_type: Literal["query", "document"]) -> EmbeddingResult:
+        if isinstance(self._engine, MultimodalEmbedder):
+            return self._engine.embed_texts(texts)
         if self._hybrid is not None:
             return self._hybrid.dense(texts, text_type=text_type)
         return self._engine.embed(texts, text_type=text_type)
 
     async def _aembed(self, texts: list[str], text_type: Literal["query", "document"]) -> EmbeddingResult:
+        if isinstance(self._engine, MultimodalEmbedder):
+            return await self._engine.aembed_texts(texts)
         if self._hybrid is not None:
             return await self._hybrid.adense(texts, text_type=text_type)
         return await self._engine.aembed(texts, text_type=text_type)
@@ -105,6 +133,50 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
     async def aembed_query(self, text: str) -> list[float]:
         """Async ``embed_query``."""
         return (await self._aembed([text], "query")).dense_lists()[0]
+
+    # ------------------------------------------------------------------ images and videos (multimodal models)
+
+    def _multimodal(self, what: str) -> MultimodalEmbedder:
+        if isinstance(self._engine, MultimodalEmbedder):
+            return self._engine
+        models = ", ".join(name for name, spec in CATALOG.items() if spec.kind == "multimodal")
+        raise InvalidInputError(
+            f"{self.model} is a text embedding model and cannot embed {what}; use a multimodal model ({models})"
+        )
+
+    def embed_image(self, uris: Sequence[Any]) -> list[list[float]]:
+        """Image vectors in the same space as this model's text vectors: ``len(uris)`` lists of ``d`` floats.
+
+        Args:
+            uris: local paths (``str``/``Path``/``file://``), http(s) URLs, ``data:`` URIs, ``bytes`` or ``BytesIO``.
+                Local data is inlined as base64 after its size (3 MB for multimodal-embedding-v1, 10 MB for
+                qwen3-vl-embedding) and format are checked.
+
+        Raises:
+            InvalidInputError: a text model, a bare string instead of a list, a missing file, an unrecognised or
+                unsupported format, an oversize image; all before any request.
+            APIError: a request failed after its retries.
+        """
+        return self._multimodal("images").embed_images(uris).dense_lists()
+
+    async def aembed_image(self, uris: Sequence[Any]) -> list[list[float]]:
+        """Async ``embed_image`` (files are read in the calling thread)."""
+        return (await self._multimodal("images").aembed_images(uris)).dense_lists()
+
+    def embed_video(self, urls: Sequence[str]) -> list[list[float]]:
+        """Video vectors for public http(s) (or ``oss://``) URLs: ``len(urls)`` lists of ``d`` floats.
+
+        The service fetches each URL and enforces the model's video size limit itself.
+
+        Raises:
+            InvalidInputError: a text model; a local file, bytes or ``data:`` URI (video is taken by URL only).
+            APIError: a request failed after its retries.
+        """
+        return self._multimodal("videos").embed_videos(urls).dense_lists()
+
+    async def aembed_video(self, urls: Sequence[str]) -> list[list[float]]:
+        """Async ``embed_video``."""
+        return (await self._multimodal("videos").aembed_videos(urls)).dense_lists()
 
     def sparse_embeddings(self, **overrides: Any) -> "DashScopeSparseEmbeddings":
         """A ``DashScopeSparseEmbeddings`` with this object's model, key and service, sharing the sparse cache."""
