@@ -23,7 +23,9 @@ is refused), ``max_tokens_per_row`` per text, ``image_max_bytes`` / ``video_max_
 ``image_formats``. Fusion follows the model's ``fusion_form``: ``"parameter"`` models fuse the whole request when
 ``parameters.enable_fusion`` is true, ``"object"`` models fuse the keys of one content object, ``"request"`` models
 always return one fused vector (and take each of text, image, video at most once). A fused vector is the normalised
-mean of its parts and has ``type`` ``"fusion"``; a ``multi_images`` element's vector is the mean of its images.
+mean of its parts; a ``multi_images`` element's vector is the mean of its images. Row ``type`` labels follow the
+reference: ``"fusion"`` for a request-wide fused vector (qwen3-vl with ``enable_fusion``, qwen2.5-vl), ``"fused"`` for
+one fused content object (dated tongyi models), ``"vl"`` for qwen3-vl's independent rows, else the input's kind.
 ``usage.image_tokens`` is a fixed ``IMAGE_TOKENS`` per image: the real count depends on the image's resolution,
 which this service does not decode.
 """
@@ -69,7 +71,8 @@ class _Element:
 
     @property
     def type(self) -> str:
-        return self.parts[0][0] if len(self.parts) == 1 else "fusion"
+        # Several keys in one content object: the dated tongyi models label that row "fused".
+        return self.parts[0][0] if len(self.parts) == 1 else "fused"
 
 
 def describe(body: dict[str, Any]) -> RequestRecord:
@@ -252,7 +255,11 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
         items = [{"index": 0, "type": "fusion", "embedding": vectors[0]}]
     else:
         vectors = project(native, dimension)
-        items = [{"index": i, "type": e.type, "embedding": vectors[i]} for i, e in enumerate(elements)]
+        # qwen3-vl labels every independent row "vl", whatever its input kind.
+        independent_label = "vl" if spec.fusion_form == "parameter" else None
+        items = [
+            {"index": i, "type": independent_label or e.type, "embedding": vectors[i]} for i, e in enumerate(elements)
+        ]
     usage: dict[str, int] = {"input_tokens": text_tokens}
     if images:
         usage["image_tokens"] = images * IMAGE_TOKENS
