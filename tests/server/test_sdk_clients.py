@@ -99,6 +99,27 @@ def test_dashscope_multimodal_embedding(svc):
     assert "image_tokens" in r.usage
 
 
+def test_dashscope_v2_client(svc):
+    if not hasattr(dashscope, "Client"):
+        pytest.skip("this dashscope version has no v2 Client")
+    client = dashscope.Client(api_key=KEY, base_url=f"{svc.base_url}/api/v1", max_retries=2)
+    r = client.embeddings.create(model="text-embedding-v4", input=["a", "b"], text_type="query", dimension=128)
+    assert [e.index for e in r.embeddings] == [0, 1] and len(r.embeddings[0].embedding) == 128
+    # retries a 429 after the Retry-After the service sent
+    svc.set_faults(FaultConfig(schedule={0: "429"}, retry_after=0.2))
+    started = time.perf_counter()
+    client.embeddings.create(model="text-embedding-v4", input=["a"])
+    assert time.perf_counter() - started >= 0.2
+    assert svc.stats.by_status == {200: 2, 429: 1}
+    # raises on an HTTP 200 carrying an error code
+    svc.set_faults(FaultConfig(error_200_rate=1.0))
+    with pytest.raises(Exception, match="InternalError"):
+        client.embeddings.create(model="text-embedding-v4", input=["a"])
+    # but accepts a reply with fewer vectors than inputs without a word
+    svc.set_faults(FaultConfig(short_reply_rate=1.0))
+    assert len(client.embeddings.create(model="text-embedding-v4", input=["a", "b"]).embeddings) == 1
+
+
 # ---------------------------------------------------------------- openai SDK
 
 
