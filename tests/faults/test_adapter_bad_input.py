@@ -75,28 +75,17 @@ def test_bad_text_is_refused_before_any_request(fault_service, name):
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(
-            lambda u: lc_dense(u).embed_documents("a whole document passed as one string"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="langchain_dashscope_embed.DashScopeEmbeddings.embed_documents calls list(texts), which "
-                "splits a bare string into characters and embeds each one",
-            ),
-            id="langchain embed_documents",
-        ),
-        pytest.param(
-            lambda u: asyncio.run(lc_dense(u).aembed_documents("a whole document passed as one string")),
-            marks=pytest.mark.xfail(strict=True, reason="aembed_documents calls list(texts) likewise"),
-            id="langchain aembed_documents",
-        ),
-        pytest.param(
-            lambda u: li_dense(u).get_text_embedding_batch("a whole document passed as one string"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="LlamaIndex's get_text_embedding_batch iterates the string and hands the adapter characters",
-            ),
-            id="llama_index get_text_embedding_batch",
-        ),
+        lambda u: lc_dense(u).embed_documents("a whole document passed as one string"),
+        lambda u: asyncio.run(lc_dense(u).aembed_documents("a whole document passed as one string")),
+        lambda u: lc_sparse(u).embed_documents("a whole document passed as one string"),
+        lambda u: li_dense(u).get_text_embedding_batch("a whole document passed as one string"),
+        lambda u: asyncio.run(li_dense(u).aget_text_embedding_batch("a whole document passed as one string")),
+        lambda u: li_sparse(u).get_text_embedding_batch("a whole document passed as one string"),
+    ],
+    ids=[
+        "langchain embed_documents", "langchain aembed_documents", "langchain sparse embed_documents",
+        "llama_index get_text_embedding_batch", "llama_index aget_text_embedding_batch",
+        "llama_index sparse get_text_embedding_batch",
     ],
 )
 def test_a_bare_string_where_a_list_belongs_is_refused(fault_service, call):
