@@ -122,7 +122,9 @@ def drop_unpicklable(state: Dict[str, Any]) -> Dict[str, Any]:
     return state
 
 
-def emit_usage(engine: DashScopeEmbedder | MultimodalEmbedder, result: EmbeddingResult, text_type: str, output_type: str) -> None:
+def emit_usage(
+    engine: DashScopeEmbedder | MultimodalEmbedder, result: EmbeddingResult, text_type: str, output_type: str
+) -> None:
     """Dispatch a ``DashScopeEmbeddingUsageEvent`` for one call."""
     dispatcher.event(
         DashScopeEmbeddingUsageEvent(

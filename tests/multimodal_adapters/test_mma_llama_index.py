@@ -13,10 +13,10 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import SHAPES, draw_image
 from llama_index.core import StorageContext
 from llama_index.core.indices.multi_modal import MultiModalVectorStoreIndex
 from llama_index.core.schema import ImageNode
+from mma_images import SHAPES, draw_image
 from pydantic import ValidationError
 
 from dashscope_embed import InvalidInputError, MultimodalEmbedder
@@ -203,7 +203,10 @@ def test_multimodal_index_async_insert(service, image_files, tmp_path):
     model = mm_model(service)
     nodes = [ImageNode(image_path=str(p), id_=n, metadata={"name": n}) for n, p in image_files.items()]
     index = MultiModalVectorStoreIndex(
-        nodes, storage_context=StorageContext.from_defaults(), embed_model=model, image_embed_model=model,
+        nodes,
+        storage_context=StorageContext.from_defaults(),
+        embed_model=model,
+        image_embed_model=model,
         use_async=True,
     )
     results = index.as_retriever(image_similarity_top_k=1).image_to_image_retrieve(str(image_files["green_square"]))
