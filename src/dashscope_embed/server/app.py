@@ -140,14 +140,14 @@ class EmbeddingService:
             body = compat_error_body(error, request_id) if protocol == "compat" else native_error_body(error, request_id)
             self.stats.reply(200)
             return json_response(body, 200, request_id)
-        rng = random.Random(decision.rng_seed)
+        rng = random.Random(decision.rng_seed) if decision.fault == "short" or decision.shuffle else None
         if decision.fault == "short":
             self.stats.fault("short")
-            del items[rng.randrange(len(items))]
+            del items[rng.randrange(len(items))]  # type: ignore[union-attr]
             complete = False
         if decision.shuffle and len(items) > 1:
             self.stats.fault("shuffle")
-            rng.shuffle(items)
+            rng.shuffle(items)  # type: ignore[union-attr]
         self.stats.reply(200, ok_rows=result.rows if complete else None)
         return json_response(result.body, 200, request_id)
 
