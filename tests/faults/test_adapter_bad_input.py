@@ -113,7 +113,8 @@ def test_an_empty_batch_is_an_empty_answer_without_a_request(fault_service, make
         (dict(protocol="openai", instruct="Find the answer"), r"protocol 'openai' has no instruct"),
         (dict(model="text-embedding-v2", output_type="dense&sparse"), r"sparse"),
         (dict(max_concurrency=0), r"max_concurrency"),
-        (dict(model="multimodal-embedding-v1"), r"multimodal"),
+        # a multimodal model is valid (embed_image and friends), but has no sparse output
+        (dict(model="multimodal-embedding-v1", output_type="dense&sparse"), r"multimodal models return dense"),
     ],
 )
 def test_langchain_bad_configuration_fails_at_construction(fault_service, kwargs, message):
