@@ -221,7 +221,7 @@ def fmt_row(r: dict, ref_speed: float | None = None) -> str:
             f"{r['pct_bound']:.1f}% | {r['cpu_ms_per_request']:.2f} | {r['peak_rss_mb']:.0f} | {check}{'; ours is ' + vs + ' faster' if vs else ''} |")
 
 
-def write_report(path: str, ctx: dict) -> str:
+def render_report(ctx: dict) -> str:
     m = ctx["machine"]
     out = []
     add = out.append
@@ -321,10 +321,7 @@ def write_report(path: str, ctx: dict) -> str:
         add("")
         add(ctx["summary"])
         add("")
-    text = "\n".join(out)
-    with open(path, "w") as f:
-        f.write(text)
-    return text
+    return "\n".join(out) + "\n"
 
 
 def summary_table(rows: list[dict], n: int) -> str:
@@ -447,7 +444,9 @@ def main() -> None:
         ctx["summary"] = summary_table(ctx["sections"]["compare"], ctx["n_compare"])
     with open(args.json, "w") as f:
         json.dump({k: v for k, v in ctx.items()}, f, indent=1, default=str)
-    write_report(args.output, ctx)
+    report = render_report(ctx)
+    with open(args.output, "w", encoding="utf-8") as fh:
+        fh.write(report)
     print(ctx.get("summary", ""))
     print()
     print("\n".join(f"- {t}" for t in ctx["targets"]))
