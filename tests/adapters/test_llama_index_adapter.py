@@ -56,7 +56,7 @@ def test_class_surface_and_defaults(fake):
     assert isinstance(model, MultiModalEmbedding)
     assert DashScopeEmbedding.class_name() == "DashScopeEmbedding"
     assert model.model_name == "text-embedding-v4"
-    assert model.embed_batch_size == 100  # decoupled from the API's 10 rows per request
+    assert model.embed_batch_size == 640  # decoupled from the API's 10 rows per request
     assert model.dimension == 1024
     assert isinstance(model.api_key, SecretStr)
     assert isinstance(DashScopeSparseEmbedding(api_key=SECRET), BaseSparseEmbedding)
