@@ -25,7 +25,7 @@ from .errors import AuthenticationError, BatchSizeError, InvalidInputError
 from .ratelimit import RateLimiter
 from .results import BatchReply, EmbeddingResult, SparseEmbedding, Usage
 from .settings import ConnectionSettings, ResolvedSettings
-from .transport import RequestRunner
+from .transport import RequestRunner, RunnerLifecycle
 from .wire import TextRequest, get_protocol
 
 __all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]
@@ -84,7 +84,7 @@ class _Plan:
     batches: list[tuple[int, int]]  # [start, end) ranges over pieces
 
 
-class DashScopeEmbedder:
+class DashScopeEmbedder(RunnerLifecycle):
     """Embed texts with a DashScope text-embedding model; the core every adapter calls.
 
     Args:
@@ -452,28 +452,6 @@ class DashScopeEmbedder:
     async def aembed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
         """Async ``embed_documents``."""
         return await self.aembed(texts, text_type="document")
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        """Close the sync HTTP client and the thread pool (async clients: ``aclose``)."""
-        self.runner.close()
-
-    async def aclose(self) -> None:
-        """Close the async HTTP client of the running event loop (and the sync resources)."""
-        await self.runner.aclose()
-
-    def __enter__(self) -> "DashScopeEmbedder":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "DashScopeEmbedder":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

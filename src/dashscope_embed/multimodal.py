@@ -40,7 +40,7 @@ from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video
 from .ratelimit import RateLimiter
 from .results import EmbeddingResult, Usage
 from .settings import REGION_ROOTS, ConnectionSettings, ResolvedSettings
-from .transport import RequestRunner
+from .transport import RequestRunner, RunnerLifecycle
 from .wire.native_multimodal import MultimodalReply, MultimodalRequest, NativeMultimodalProtocol
 
 __all__ = ["MultimodalEmbedder", "MultimodalInput", "MultimodalResult", "ItemInput"]
@@ -100,7 +100,7 @@ class _Unit:
         return len(self.contents)
 
 
-class MultimodalEmbedder:
+class MultimodalEmbedder(RunnerLifecycle):
     """Embed texts, images and videos with a DashScope multimodal model.
 
     Args:
@@ -534,28 +534,6 @@ class MultimodalEmbedder:
     async def aembed_items(self, items: Sequence[ItemInput]) -> MultimodalResult:
         """Async ``embed_items``. Same contract."""
         return await self._aembed(self._item_units(items))
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        """Close the sync HTTP client and the thread pool (async clients: ``aclose``)."""
-        self.runner.close()
-
-    async def aclose(self) -> None:
-        """Close the running event loop's async client (and the sync resources)."""
-        await self.runner.aclose()
-
-    def __enter__(self) -> "MultimodalEmbedder":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "MultimodalEmbedder":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 _ITEM_KEYS = ("text", "image", "images", "video")

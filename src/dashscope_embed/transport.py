@@ -25,7 +25,7 @@ from .errors import APIConnectionError, APIError, APITimeoutError
 from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
 
-__all__ = ["RequestRunner", "ParseReply"]
+__all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle"]
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -256,6 +256,32 @@ class RequestRunner:
         if state is not None:
             await state[0].aclose()
         self.close()
+
+
+class RunnerLifecycle:
+    """``close``/``aclose`` and (async) context-manager support for objects that own a ``runner``."""
+
+    runner: RequestRunner
+
+    def close(self) -> None:
+        """Close the sync HTTP client and the thread pool (async clients: ``aclose``)."""
+        self.runner.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async HTTP client, then the sync resources."""
+        await self.runner.aclose()
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:

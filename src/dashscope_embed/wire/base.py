@@ -10,7 +10,7 @@ import orjson
 from ..errors import ResponseFormatError, error_from_reply
 from ..results import BatchReply
 
-__all__ = ["TextRequest", "TextWireProtocol", "load_reply", "order_by_index"]
+__all__ = ["TextRequest", "TextWireProtocol", "load_reply", "order_by_index", "native_items"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,27 @@ def order_by_index(items: list, key: str, n: int, request_id: str | None) -> lis
     for item, index in zip(items, order):
         placed[index] = item
     return placed
+
+
+def native_items(
+    status: int, headers: Mapping[str, str], content: bytes, index_key: str, n: int
+) -> tuple[dict[str, Any], list, Optional[str]]:
+    """Open a native-protocol reply: ``(body, output.embeddings in input order, request_id)``.
+
+    Args:
+        index_key: the field that orders the items (``text_index`` for text, ``index`` for multimodal).
+        n: how many inputs the request held.
+
+    Raises:
+        APIError: non-200 status, or an HTTP 200 whose body carries a non-empty ``code``.
+        ResponseFormatError: no ``output.embeddings`` list, not exactly ``n`` items, or bad indices.
+    """
+    body = load_reply(status, headers, content)
+    if body.get("code"):
+        raise error_from_reply(status, body, headers)
+    request_id = body.get("request_id")
+    output = body.get("output")
+    items = output.get("embeddings") if isinstance(output, dict) else None
+    if not isinstance(items, list):
+        raise ResponseFormatError("reply has no output.embeddings list", status_code=status, request_id=request_id)
+    return body, order_by_index(items, index_key, n, request_id), request_id

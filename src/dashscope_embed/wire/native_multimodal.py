@@ -15,9 +15,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..errors import ResponseFormatError, error_from_reply
 from ..settings import NATIVE_MULTIMODAL_PATH
-from .base import load_reply, order_by_index
+from .base import native_items
 from .native_text import rows_to_matrix
 
 __all__ = ["MultimodalRequest", "MultimodalReply", "NativeMultimodalProtocol", "usage_tokens"]
@@ -104,15 +103,7 @@ class NativeMultimodalProtocol:
             APIError: non-200 status, or an HTTP 200 whose body carries a non-empty ``code``.
             ResponseFormatError: not exactly ``n`` vectors, bad or repeated ``index``, wrong dimension.
         """
-        body = load_reply(status, headers, content)
-        if body.get("code"):
-            raise error_from_reply(status, body, headers)
-        request_id = body.get("request_id")
-        output = body.get("output")
-        items = output.get("embeddings") if isinstance(output, dict) else None
-        if not isinstance(items, list):
-            raise ResponseFormatError("reply has no output.embeddings list", status_code=status, request_id=request_id)
-        items = order_by_index(items, "index", n, request_id)
+        body, items, request_id = native_items(status, headers, content, "index", n)
         dense = rows_to_matrix([item.get("embedding") for item in items], request.expected_dimension, request_id)
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         types = [str(item.get("type") or "") for item in items]

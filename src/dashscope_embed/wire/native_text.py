@@ -12,10 +12,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ResponseFormatError, error_from_reply
+from ..errors import ResponseFormatError
 from ..settings import NATIVE_TEXT_PATH
 from ..results import BatchReply, SparseEmbedding
-from .base import TextRequest, load_reply, order_by_index
+from .base import TextRequest, native_items
 
 __all__ = ["NativeTextProtocol", "rows_to_matrix", "parse_sparse"]
 
@@ -48,15 +48,7 @@ class NativeTextProtocol:
             APIError: non-200 status, or an HTTP 200 whose body carries a non-empty ``code``.
             ResponseFormatError: not exactly ``n`` vectors, bad or repeated ``text_index``, wrong dimension.
         """
-        body = load_reply(status, headers, content)
-        if body.get("code"):
-            raise error_from_reply(status, body, headers)
-        request_id = body.get("request_id")
-        output = body.get("output")
-        items = output.get("embeddings") if isinstance(output, dict) else None
-        if not isinstance(items, list):
-            raise ResponseFormatError("reply has no output.embeddings list", status_code=status, request_id=request_id)
-        items = order_by_index(items, "text_index", n, request_id)
+        body, items, request_id = native_items(status, headers, content, "text_index", n)
         dense = None
         if request.wants_dense:
             dense = rows_to_matrix([item.get("embedding") for item in items], request.dimension, request_id)
