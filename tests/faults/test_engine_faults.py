@@ -14,7 +14,6 @@ import pytest
 
 from dashscope_embed import (
     APIConnectionError,
-    APIError,
     AuthenticationError,
     DashScopeEmbedder,
     RateLimitError,

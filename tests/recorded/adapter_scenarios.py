@@ -7,7 +7,8 @@ never sleep.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cassette_support as cs
 

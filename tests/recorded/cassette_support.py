@@ -21,7 +21,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ DROPPED_RESPONSE_HEADERS = {
     "date", "server", "set-cookie", "x-envoy-upstream-service-time", "req-cost-time", "req-arrive-time", "resp-start-time",
 }
 
-_LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$", re.I)
+_LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$", re.IGNORECASE)
 _REQUEST_ID_FIELD = re.compile(rb'"(request_id|id)":"([^"]+)"')
 _REQUEST_ID_HEADERS = ("x-request-id", "x-dashscope-request-id")
 
@@ -154,8 +154,8 @@ class Target:
     """
 
     kind: str
-    base_url: Optional[str]
-    api_key: Optional[str]
+    base_url: str | None
+    api_key: str | None
 
     def engine_kwargs(self) -> dict[str, Any]:
         """``base_url`` / ``api_key`` keyword arguments for ``DashScopeEmbedder`` and the adapters."""
@@ -167,7 +167,7 @@ class Target:
         return kwargs
 
 
-def real_key() -> Optional[str]:
+def real_key() -> str | None:
     """The key for recording against the real service, if one is configured."""
     return os.environ.get("DASHSCOPE_API_KEY") or None
 

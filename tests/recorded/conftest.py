@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import cassette_support as cs
+import pytest
 
 _HERE = Path(__file__).resolve().parent
 

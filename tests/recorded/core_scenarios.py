@@ -8,11 +8,12 @@ and a replay never sleeps.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
-
-from dashscope_embed import DashScopeEmbedder
+from collections.abc import Callable
+from typing import Any
 
 import cassette_support as cs
+
+from dashscope_embed import DashScopeEmbedder
 
 MODULE = "test_cassettes_core"
 SCENARIOS: dict[str, Callable[[cs.Target], Any]] = {}
@@ -24,7 +25,7 @@ DOCUMENTS = [
 ]
 QUERY = "which regions serve text embeddings?"
 INSTRUCT = "Given a question, retrieve passages that answer it"
-BATCH = [f"document number {i}: {'alpha beta gamma delta'.split()[i % 4]}" for i in range(23)]
+BATCH = [f"document number {i}: {['alpha', 'beta', 'gamma', 'delta'][i % 4]}" for i in range(23)]
 
 
 def scenario(fn: Callable[[cs.Target], Any]) -> Callable[[cs.Target], Any]:

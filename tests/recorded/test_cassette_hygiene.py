@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import adapter_scenarios
+import cassette_support as cs
+import core_scenarios
 import yaml
 
 from dashscope_embed.server import LocalService
-
-import cassette_support as cs
-import adapter_scenarios
-import core_scenarios
 
 SCENARIO_MODULES = [core_scenarios, adapter_scenarios]
 

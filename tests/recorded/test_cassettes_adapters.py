@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+import adapter_scenarios as sc
 import numpy as np
 import pytest
-
-import adapter_scenarios as sc
 
 pytestmark = pytest.mark.vcr
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
+import cassette_support as cs
+import core_scenarios as sc
 import numpy as np
 import pytest
 
 from dashscope_embed import AuthenticationError
-
-import cassette_support as cs
-import core_scenarios as sc
 
 pytestmark = pytest.mark.vcr
 
@@ -138,6 +137,5 @@ def test_unrecorded_request_is_refused_not_sent(target, vcr, record_mode):
         pytest.skip("only meaningful while replaying")
     from vcr.errors import CannotOverwriteExistingCassetteException
 
-    with sc.engine(target) as e:
-        with pytest.raises(CannotOverwriteExistingCassetteException):
-            e.embed_documents(["a text no cassette holds"])
+    with sc.engine(target) as e, pytest.raises(CannotOverwriteExistingCassetteException):
+        e.embed_documents(["a text no cassette holds"])
