@@ -7,6 +7,7 @@ import pytest
 
 from dashscope_embed.server import LocalService
 
+
 @pytest.fixture(scope="session")
 def shared_service():
     with LocalService(backend="hash") as svc:

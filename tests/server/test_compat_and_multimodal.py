@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-import pytest
+from svc_helpers import COMPAT, MULTIMODAL, embed, vectors
 
 from dashscope_embed import tokens
 from dashscope_embed.catalog import get_model_spec
 from dashscope_embed.server.multimodal import IMAGE_TOKENS
-from svc_helpers import COMPAT, MULTIMODAL, embed, vectors
 
 
 def compat(client, **body):

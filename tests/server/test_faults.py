@@ -7,10 +7,10 @@ import time
 import httpx
 import numpy as np
 import pytest
+from svc_helpers import COMPAT, compat_error, embed, native_error, vectors
 
 from dashscope_embed.errors import RateLimitError, ServerError, error_from_reply
 from dashscope_embed.server import FaultConfig, FaultInjector
-from svc_helpers import COMPAT, TEXT, compat_error, embed, native_error, vectors
 
 TEXTS = [f"text number {i}" for i in range(10)]
 
@@ -166,7 +166,7 @@ def test_same_seed_same_faults_other_seed_other_faults(service, client):
 def test_rates_hold_over_many_requests():
     inj = FaultInjector(FaultConfig(seed=0, rate_500=0.2, drop_rate=0.1, shuffle_rate=0.5))
     decisions = [inj.decide() for _ in range(4000)]
-    share = lambda f: sum(d.fault == f for d in decisions) / len(decisions)  # noqa: E731
+    share = lambda f: sum(d.fault == f for d in decisions) / len(decisions)
     assert abs(share("500") - 0.2) < 0.03
     assert abs(share("drop") - 0.1) < 0.03
     assert abs(sum(d.shuffle for d in decisions) / 4000 - 0.5) < 0.03
@@ -225,7 +225,7 @@ def test_a_retrying_client_gets_as_many_successes_as_a_fault_free_run(service, c
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(rate_500=1.5), dict(drop_rate=0.6, rate_429=0.6), dict(latency=-1), dict(rpm=0), dict(schedule={0: "boom"})],
+    [{"rate_500": 1.5}, {"drop_rate": 0.6, "rate_429": 0.6}, {"latency": -1}, {"rpm": 0}, {"schedule": {0: "boom"}}],
 )
 def test_invalid_fault_config(kwargs):
     with pytest.raises(ValueError):
@@ -234,7 +234,7 @@ def test_invalid_fault_config(kwargs):
 
 def test_active_only_when_something_is_configured():
     assert not FaultConfig().active and not FaultConfig(seed=9, retry_after=3).active
-    for change in (dict(latency=0.1), dict(jitter=0.1), dict(rpm=10), dict(schedule={0: "drop"}), dict(shuffle_rate=0.1),
-                   dict(drop_rate=0.1), dict(rate_429=0.1), dict(rate_500=0.1), dict(rate_503=0.1),
-                   dict(error_200_rate=0.1), dict(short_reply_rate=0.1)):
+    for change in ({"latency": 0.1}, {"jitter": 0.1}, {"rpm": 10}, {"schedule": {0: "drop"}}, {"shuffle_rate": 0.1},
+                   {"drop_rate": 0.1}, {"rate_429": 0.1}, {"rate_500": 0.1}, {"rate_503": 0.1},
+                   {"error_200_rate": 0.1}, {"short_reply_rate": 0.1}):
         assert FaultConfig(**change).active, change

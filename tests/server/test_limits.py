@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from svc_helpers import COMPAT, MULTIMODAL, TEXT, compat_error, embed, native_error
 
 from dashscope_embed import tokens
 from dashscope_embed.catalog import CATALOG, get_model_spec
 from dashscope_embed.errors import BatchSizeError, InvalidRequestError, NotFoundError, error_from_reply
-from svc_helpers import COMPAT, MULTIMODAL, TEXT, compat_error, embed, native_error
 
 EMPTY = "Required input parameter missing from request."
 

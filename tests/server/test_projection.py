@@ -47,7 +47,7 @@ def test_projecting_down_keeps_unit_norm_and_the_geometry_of_clustered_vectors()
     assert np.allclose(np.linalg.norm(y, axis=1), 1.0, atol=1e-6)
     off = ~np.eye(60, dtype=bool)
     assert np.corrcoef((x @ x.T)[off], (y @ y.T)[off])[0, 1] > 0.9
-    nearest = lambda m: np.argmax(np.where(off, m @ m.T, -2), axis=1) // 10  # noqa: E731
+    nearest = lambda m: np.argmax(np.where(off, m @ m.T, -2), axis=1) // 10
     assert np.mean(nearest(x) == nearest(y)) > 0.95  # the nearest neighbour stays in the same cluster
 
 

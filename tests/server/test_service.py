@@ -7,11 +7,11 @@ import threading
 
 import httpx
 import pytest
+from svc_helpers import COMPAT, MULTIMODAL, TEXT, compat_error, embed, native_error
 
 from dashscope_embed.errors import AuthenticationError, error_from_reply
 from dashscope_embed.server import FaultConfig, LocalService, create_app
 from dashscope_embed.server.runner import startup_line
-from svc_helpers import COMPAT, MULTIMODAL, TEXT, compat_error, embed, native_error
 
 
 @pytest.fixture(scope="module")

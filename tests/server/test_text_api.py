@@ -7,11 +7,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from svc_helpers import TEXT, embed, vectors
 
 from dashscope_embed import tokens
 from dashscope_embed.catalog import get_model_spec
-
-from svc_helpers import TEXT, embed, vectors
 
 
 def test_reply_shape_and_default_dimension(client):

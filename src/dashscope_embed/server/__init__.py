@@ -23,17 +23,17 @@ from .runner import LocalService, serve
 from .stats import RequestRecord, ServiceStats, StatsSnapshot
 
 __all__ = [
-    "LocalService",
-    "create_app",
-    "serve",
-    "ServiceApp",
+    "Backend",
     "EmbeddingService",
     "FaultConfig",
     "FaultInjector",
+    "LocalService",
+    "RequestRecord",
+    "ServiceApp",
     "ServiceStats",
     "StatsSnapshot",
-    "RequestRecord",
-    "Backend",
+    "create_app",
     "get_backend",
     "register_backend",
+    "serve",
 ]

@@ -11,7 +11,8 @@ import hmac
 import logging
 import random
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,7 +29,7 @@ from .replies import ServiceError, compat_error_body, json_response, native_erro
 from .stats import RequestRecord, ServiceStats
 from .validation import COMPAT_PATH, MULTIMODAL_PATH, TEXT_PATH, parse_body
 
-__all__ = ["create_app", "ServiceApp", "EmbeddingService"]
+__all__ = ["EmbeddingService", "ServiceApp", "create_app"]
 
 logger = logging.getLogger("dashscope_embed.server")
 

@@ -12,9 +12,10 @@ The deliberate exception is kept out of uvicorn's error log by ``install_log_fil
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["ConnectionDropped", "DroppedResponse", "abort_hook", "install_log_filter", "ABORT_SCOPE_KEY"]
+__all__ = ["ABORT_SCOPE_KEY", "ConnectionDropped", "DroppedResponse", "abort_hook", "install_log_filter"]
 
 #: Scope key under which the outer app stores a callable that aborts the connection (returns ``True`` if it could).
 ABORT_SCOPE_KEY = "dashscope_embed.abort"

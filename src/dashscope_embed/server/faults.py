@@ -15,10 +15,11 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
-__all__ = ["FaultConfig", "FaultDecision", "FaultInjector", "FAULT_KINDS"]
+__all__ = ["FAULT_KINDS", "FaultConfig", "FaultDecision", "FaultInjector"]
 
 FaultKind = Literal["drop", "429", "500", "503", "error_200", "short", "shuffle"]
 #: Names accepted in ``FaultConfig.schedule``.
@@ -85,7 +86,7 @@ class FaultConfig:
         if bad:
             raise ValueError(f"unknown fault(s) in schedule {bad}; known: {', '.join(FAULT_KINDS)}")
 
-    def replace(self, **changes: object) -> "FaultConfig":
+    def replace(self, **changes: object) -> FaultConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 

@@ -56,7 +56,7 @@ from .validation import (
 )
 from .vectors import media_vector, native_text_vectors
 
-__all__ = ["describe", "handle", "IMAGE_TOKENS", "MEDIA_KINDS"]
+__all__ = ["IMAGE_TOKENS", "MEDIA_KINDS", "describe", "handle"]
 
 #: ``usage.image_tokens`` charged per image (placeholder: the real figure depends on the resolution).
 IMAGE_TOKENS = 256

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["projection_matrix", "project", "warm_projections", "PROJECTION_SEED"]
+__all__ = ["PROJECTION_SEED", "project", "projection_matrix", "warm_projections"]
 
 #: Seed of every projection matrix: the same (native, target) pair gives the same matrix in every process.
 PROJECTION_SEED = 20240917

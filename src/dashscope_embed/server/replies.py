@@ -11,12 +11,13 @@ observed from the live service):
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from starlette.responses import Response
 
-__all__ = ["ServiceError", "json_response", "native_error_body", "compat_error_body", "COMPAT_CODES"]
+__all__ = ["COMPAT_CODES", "ServiceError", "compat_error_body", "json_response", "native_error_body"]
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 

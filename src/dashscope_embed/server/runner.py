@@ -176,7 +176,7 @@ class LocalService:
         """The faults in force."""
         return self.app.faults
 
-    def start(self) -> "LocalService":
+    def start(self) -> LocalService:
         """Load the backend, bind the port, start uvicorn on a thread and wait until it accepts connections."""
         if self._thread is not None:
             return self
@@ -203,7 +203,7 @@ class LocalService:
         assert self._server is not None and self._sock is not None
         try:
             self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # surfaced by start()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
             self._error = exc
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -223,7 +223,7 @@ class LocalService:
         self._server = None
         self._sock = None
 
-    def __enter__(self) -> "LocalService":
+    def __enter__(self) -> LocalService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ServiceStats", "StatsSnapshot", "RequestRecord"]
+__all__ = ["RequestRecord", "ServiceStats", "StatsSnapshot"]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ observed from the live service and quoted in public bug reports):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -27,19 +28,19 @@ from .backends.base import CACHE_MAX_CHARS
 from .replies import ServiceError
 
 __all__ = [
-    "TextRequest",
-    "parse_body",
-    "lookup_model",
-    "check_texts",
-    "check_dimension",
-    "text_options",
-    "token_count",
+    "COMPAT_PATH",
     "EMPTY_INPUT",
     "EMPTY_MODEL",
     "MODEL_NOT_EXIST",
-    "TEXT_PATH",
     "MULTIMODAL_PATH",
-    "COMPAT_PATH",
+    "TEXT_PATH",
+    "TextRequest",
+    "check_dimension",
+    "check_texts",
+    "lookup_model",
+    "parse_body",
+    "text_options",
+    "token_count",
 ]
 
 TEXT_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
@@ -239,10 +240,10 @@ def text_options(spec: ModelSpec, parameters: Mapping[str, Any]) -> dict[str, An
             raise invalid("instruct must be a string.", param="instruct")
     else:
         instruct = None
-    return dict(
-        dimension=dimension,
-        text_type=text_type,
-        instruct=instruct,
-        dense=output_type != "sparse",
-        sparse=output_type != "dense",
-    )
+    return {
+        "dimension": dimension,
+        "text_type": text_type,
+        "instruct": instruct,
+        "dense": output_type != "sparse",
+        "sparse": output_type != "dense",
+    }

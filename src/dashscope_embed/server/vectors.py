@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +11,7 @@ from .backends.base import Backend
 from .backends.hashing import hash_vector
 from .projection import project
 
-__all__ = ["text_vectors", "native_text_vectors", "media_vector"]
+__all__ = ["media_vector", "native_text_vectors", "text_vectors"]
 
 
 async def native_text_vectors(

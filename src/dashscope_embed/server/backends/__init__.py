@@ -7,7 +7,7 @@ Each named backend is created once per process (``get_backend``), so a model loa
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .base import Backend, apply_instruct
 from .e5 import E5Backend
@@ -15,14 +15,14 @@ from .hash import HashBackend
 from .use import USEBackend
 
 __all__ = [
+    "BACKENDS",
     "Backend",
-    "HashBackend",
     "E5Backend",
+    "HashBackend",
     "USEBackend",
     "apply_instruct",
     "get_backend",
     "register_backend",
-    "BACKENDS",
 ]
 
 #: name -> factory (called once per process, with no arguments).

@@ -7,11 +7,12 @@ for vectors at the backend's ``native_dim`` and projects them to the dimension t
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Backend", "apply_instruct", "CACHE_MAX_CHARS"]
+__all__ = ["CACHE_MAX_CHARS", "Backend", "apply_instruct"]
 
 #: Caches keyed by text skip texts longer than this many characters: a cache of long texts would hold too much
 #: memory, and repeated texts in benchmarks and retries are short chunks.
