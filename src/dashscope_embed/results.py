@@ -47,6 +47,7 @@ class Usage:
     requests: int = 0
 
     def add(self, total_tokens: int, requests: int = 1) -> None:
+        """Count ``requests`` more requests that billed ``total_tokens`` tokens in all."""
         self.total_tokens += total_tokens
         self.requests += requests
 

@@ -27,6 +27,7 @@ class OpenAICompatProtocol:
     path = OPENAI_EMBEDDINGS_PATH
 
     def build_body(self, request: TextRequest, texts: Sequence[str]) -> dict[str, Any]:
+        """``{"model", "input", "encoding_format": "float", "dimensions"?}``; float avoids a base64 decode step."""
         body: dict[str, Any] = {"model": request.model, "input": list(texts), "encoding_format": "float"}
         if request.dimension is not None:
             body["dimensions"] = request.dimension
