@@ -56,3 +56,17 @@ def test_message_without_body():
 
 def test_input_error_is_a_value_error():
     assert issubclass(E.InvalidInputError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "status, code, cls",
+    [
+        (200, "InternalError.Algo", E.ServerError),  # an HTTP 200 carrying the service's own failure: retried
+        (200, "InternalError", E.ServerError),
+        (500, "InternalError.Algo", E.ServerError),
+        (400, "InternalError.Algo.InvalidParameter", E.InvalidRequestError),  # a bad request: never retried
+    ],
+)
+def test_internal_error_codes(status, code, cls):
+    err = E.error_from_reply(status, {"code": code, "message": "Embedding_pipeline_Error: x"})
+    assert type(err) is cls

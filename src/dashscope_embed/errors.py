@@ -167,7 +167,10 @@ def _classify(status: int, code: str | None, message: str) -> type[APIError]:
         return RateLimitError
     if status == 404 or "notfound" in lowered or "not_found" in lowered:
         return NotFoundError
-    if status >= 500 or lowered in ("internalerror", "internal_error", "serviceunavailable"):
+    # "InternalError*" codes are the service's own failures ("please retry"), except the 4xx parameter errors
+    # the algorithm layer reports as "InternalError.Algo.InvalidParameter" (e.g. the batch-size limit).
+    internal = lowered.startswith(("internalerror", "internal_error")) and "invalidparameter" not in lowered
+    if status >= 500 or lowered in ("serviceunavailable", "modelservingerror") or (internal and status < 400):
         return ServerError
     if "batch size" in message.lower() and _BATCH_LIMIT.search(message):
         return BatchSizeError
