@@ -33,12 +33,14 @@ from .errors import (
 )
 from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
+from .routing import EmbeddingRouter
 from .results import EmbeddingResult, SparseEmbedding, Usage
 from .settings import REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
 
 __all__ = [
     "__version__",
     "DashScopeEmbedder",
+    "EmbeddingRouter",
     "MultimodalEmbedder",
     "MultimodalInput",
     "MultimodalResult",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from dashscope_embed import DashScopeEmbedder, Usage
 
 # Private attributes rebuilt from the configuration after unpickling, and fields that cannot be pickled.
-_REBUILT_PRIVATE = ("_engine", "_hybrid")
+_REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
 _UNPICKLED_FIELDS = ("transport", "async_transport")
 
 

@@ -8,8 +8,9 @@ from langchain_core.embeddings import Embeddings
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from dashscope_embed import CATALOG, DashScopeEmbedder, EmbeddingResult, InvalidInputError, MultimodalEmbedder
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult, MultimodalEmbedder
 from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.routing import EmbeddingRouter
 
 from ._common import ConnectionFields
 
@@ -73,41 +74,26 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
 
     _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
     _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
+    _router: EmbeddingRouter = PrivateAttr()
 
     @model_validator(mode="after")
     def validate_environment(self) -> Self:
         """Build the engine from the configuration; no network call."""
-        spec = CATALOG.get(self.model)
-        if spec is not None and spec.kind == "multimodal":
-            if self.output_type != "dense":
-                raise InvalidInputError(
-                    f"output_type {self.output_type!r} is not available for {self.model}: multimodal models return "
-                    "dense vectors only"
-                )
-            kwargs = self._engine_kwargs()
-            kwargs.pop("oversize")  # no multimodal counterpart: over-long texts are refused, not split
-            self._engine = MultimodalEmbedder(self.model, dimensions=self.dimensions, protocol=self.protocol, **kwargs)
-            self._hybrid = None
-            return self
-        self._engine = DashScopeEmbedder(
-            self.model, dimensions=self.dimensions, protocol=self.protocol, **self._engine_kwargs()
+        self._router = EmbeddingRouter(
+            self.model,
+            dimensions=self.dimensions,
+            protocol=self.protocol,
+            output_type=self.output_type,
+            **self._engine_kwargs(),
         )
-        self._hybrid = HybridEmbedder(self._engine) if self.output_type == "dense&sparse" else None
+        self._engine, self._hybrid = self._router.engine, self._router.hybrid
         return self
 
     def _embed(self, texts: list[str], text_type: Literal["query", "document"]) -> EmbeddingResult:
-        if isinstance(self._engine, MultimodalEmbedder):
-            return self._engine.embed_texts(texts)
-        if self._hybrid is not None:
-            return self._hybrid.dense(texts, text_type=text_type)
-        return self._engine.embed(texts, text_type=text_type)
+        return self._router.texts(texts, text_type)
 
     async def _aembed(self, texts: list[str], text_type: Literal["query", "document"]) -> EmbeddingResult:
-        if isinstance(self._engine, MultimodalEmbedder):
-            return await self._engine.aembed_texts(texts)
-        if self._hybrid is not None:
-            return await self._hybrid.adense(texts, text_type=text_type)
-        return await self._engine.aembed(texts, text_type=text_type)
+        return await self._router.atexts(texts, text_type)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Document vectors: ``len(texts)`` lists of ``d`` floats, in input order (``text_type="document"``).
@@ -136,14 +122,6 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
 
     # ------------------------------------------------------------------ images and videos (multimodal models)
 
-    def _multimodal(self, what: str) -> MultimodalEmbedder:
-        if isinstance(self._engine, MultimodalEmbedder):
-            return self._engine
-        models = ", ".join(name for name, spec in CATALOG.items() if spec.kind == "multimodal")
-        raise InvalidInputError(
-            f"{self.model} is a text embedding model and cannot embed {what}; use a multimodal model ({models})"
-        )
-
     def embed_image(self, uris: Sequence[Any]) -> list[list[float]]:
         """Image vectors in the same space as this model's text vectors: ``len(uris)`` lists of ``d`` floats.
 
@@ -157,11 +135,11 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
                 unsupported format, an oversize image; all before any request.
             APIError: a request failed after its retries.
         """
-        return self._multimodal("images").embed_images(uris).dense_lists()
+        return self._router.images(uris).dense_lists()
 
     async def aembed_image(self, uris: Sequence[Any]) -> list[list[float]]:
         """Async ``embed_image`` (files are read in the calling thread)."""
-        return (await self._multimodal("images").aembed_images(uris)).dense_lists()
+        return (await self._router.aimages(uris)).dense_lists()
 
     def embed_video(self, urls: Sequence[str]) -> list[list[float]]:
         """Video vectors for public http(s) (or ``oss://``) URLs: ``len(urls)`` lists of ``d`` floats.
@@ -172,11 +150,11 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
             InvalidInputError: a text model; a local file, bytes or ``data:`` URI (video is taken by URL only).
             APIError: a request failed after its retries.
         """
-        return self._multimodal("videos").embed_videos(urls).dense_lists()
+        return self._router.videos(urls).dense_lists()
 
     async def aembed_video(self, urls: Sequence[str]) -> list[list[float]]:
         """Async ``embed_video``."""
-        return (await self._multimodal("videos").aembed_videos(urls)).dense_lists()
+        return (await self._router.avideos(urls)).dense_lists()
 
     def sparse_embeddings(self, **overrides: Any) -> "DashScopeSparseEmbeddings":
         """A ``DashScopeSparseEmbeddings`` with this object's model, key and service, sharing the sparse cache."""

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Literal, Optional
 from llama_index.core.bridge.pydantic import BaseModel, Field, SecretStr
 from llama_index.core.instrumentation import get_dispatcher
 
-from dashscope_embed import CATALOG, DashScopeEmbedder, EmbeddingResult, MultimodalEmbedder, validate_texts
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult, MultimodalEmbedder, validate_texts
 
 from .events import DashScopeEmbeddingUsageEvent
 
@@ -92,23 +92,9 @@ class ConnectionFields(BaseModel):
             async_transport=self.async_transport,
         )
 
-    def _multimodal_kwargs(self) -> Dict[str, Any]:
-        # ``oversize`` has no multimodal counterpart: the multimodal endpoint takes no text_type and the core refuses
-        # an over-long text before sending it instead of splitting it.
-        kwargs = self._engine_kwargs()
-        kwargs.pop("oversize")
-        return kwargs
-
-
-def is_multimodal_model(model_name: str) -> bool:
-    """Whether the catalog lists ``model_name`` as a multimodal model (unknown names: ``False``, so the text
-    engine reports them with the list of known models)."""
-    spec = CATALOG.get(model_name)
-    return spec is not None and spec.kind == "multimodal"
-
 
 # Fields rebuilt from the configuration when a pickled object is restored, so never pickled themselves.
-UNPICKLED_PRIVATE = ("_engine", "_hybrid")
+UNPICKLED_PRIVATE = ("_engine", "_hybrid", "_router")
 
 
 def drop_unpicklable(state: Dict[str, Any]) -> Dict[str, Any]:

@@ -12,22 +12,19 @@ from llama_index.core.embeddings.multi_modal_base import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 
 from dashscope_embed import (
-    CATALOG,
     DashScopeEmbedder,
     EmbeddingResult,
-    InvalidInputError,
     MultimodalEmbedder,
-    MultimodalResult,
     Usage,
 )
 from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.routing import EmbeddingRouter
 
 from ._common import (
     DEFAULT_EMBED_BATCH_SIZE,
     ConnectionFields,
     drop_unpicklable,
     emit_usage,
-    is_multimodal_model,
     reject_bare_string,
 )
 
@@ -105,26 +102,20 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
     _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
+    _router: EmbeddingRouter = PrivateAttr()
 
     @model_validator(mode="after")
     def _build_engine(self) -> "DashScopeEmbedding":
         # Builds clients lazily: no network call here, so construction works offline and in unit tests.
         self._fill_key_from_env()
-        if is_multimodal_model(self.model_name):
-            if self.output_type != "dense":
-                raise InvalidInputError(
-                    f"output_type {self.output_type!r} is not available for {self.model_name}: multimodal models "
-                    "return dense vectors only"
-                )
-            self._engine = MultimodalEmbedder(
-                self.model_name, dimensions=self.dimensions, protocol=self.protocol, **self._multimodal_kwargs()
-            )
-            self._hybrid = None
-            return self
-        self._engine = DashScopeEmbedder(
-            self.model_name, dimensions=self.dimensions, protocol=self.protocol, **self._engine_kwargs()
+        self._router = EmbeddingRouter(
+            self.model_name,
+            dimensions=self.dimensions,
+            protocol=self.protocol,
+            output_type=self.output_type,
+            **self._engine_kwargs(),
         )
-        self._hybrid = HybridEmbedder(self._engine) if self.output_type == "dense&sparse" else None
+        self._engine, self._hybrid = self._router.engine, self._router.hybrid
         return self
 
     @classmethod
@@ -142,7 +133,7 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     @property
     def is_multimodal(self) -> bool:
         """Whether this object embeds images and videos (a multimodal ``model_name``)."""
-        return isinstance(self._engine, MultimodalEmbedder)
+        return self._router.is_multimodal
 
     @property
     def usage(self) -> Usage:
@@ -157,8 +148,7 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     def to_payload(self) -> Dict[str, Any]:
         """What instrumentation and callback events show about this model: no key, no headers."""
         payload = super().to_payload()
-        protocol = getattr(self._engine, "protocol", "dashscope")  # the multimodal endpoint is native only
-        payload.update(dimension=self._engine.dimension, protocol=protocol, output_type=self.output_type)
+        payload.update(dimension=self._router.dimension, protocol=self._router.protocol, output_type=self.output_type)
         return payload
 
     # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
@@ -194,24 +184,15 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
         return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     def _embed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
-        if isinstance(self._engine, MultimodalEmbedder):
-            return self._media_lists(self._engine.embed_texts(texts), "text")
-        if self._hybrid is not None:
-            result = self._hybrid.dense(texts, text_type=text_type)
-        else:
-            result = self._engine.embed(texts, text_type=text_type)
-        emit_usage(self._engine, result, text_type, self.output_type)
-        return result.dense_lists()
+        return self._lists(self._router.texts(texts, text_type), text_type)
 
     async def _aembed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
-        result: EmbeddingResult
-        if isinstance(self._engine, MultimodalEmbedder):
-            return self._media_lists(await self._engine.aembed_texts(texts), "text")
-        if self._hybrid is not None:
-            result = await self._hybrid.adense(texts, text_type=text_type)
-        else:
-            result = await self._engine.aembed(texts, text_type=text_type)
-        emit_usage(self._engine, result, text_type, self.output_type)
+        return self._lists(await self._router.atexts(texts, text_type), text_type)
+
+    def _lists(self, result: EmbeddingResult, side: str) -> List[Embedding]:
+        # multimodal endpoints take no text_type: their events name the kind of input instead
+        kind = "text" if self._router.is_multimodal and side in ("query", "document") else side
+        emit_usage(self._engine, result, kind, self.output_type)
         return result.dense_lists()
 
     def _get_query_embedding(self, query: str) -> Embedding:
@@ -240,19 +221,6 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     # ------------------------------------------------------------------ images and videos (multimodal models)
 
-    def _multimodal(self, what: str) -> MultimodalEmbedder:
-        if isinstance(self._engine, MultimodalEmbedder):
-            return self._engine
-        models = ", ".join(name for name, spec in CATALOG.items() if spec.kind == "multimodal")
-        raise InvalidInputError(
-            f"{self.model_name} is a text embedding model and cannot embed {what}; use a multimodal model_name "
-            f"({models})"
-        )
-
-    def _media_lists(self, result: MultimodalResult, kind: str) -> List[Embedding]:
-        emit_usage(self._engine, result, kind, self.output_type)
-        return result.dense_lists()
-
     def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
         """One image vector (``list[float]`` of length ``d``) in the same space as this model's text vectors.
 
@@ -277,12 +245,11 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
         multimodal-embedding-v1) and runs up to ``max_concurrency`` of them at once. Every image is checked before
         the first request is sent. Raises as ``_get_image_embedding``.
         """
-        return self._media_lists(self._multimodal("images").embed_images(list(img_file_paths)), "image")
+        return self._lists(self._router.images(list(img_file_paths)), "image")
 
     async def _aget_image_embeddings(self, img_file_paths: List[ImageType]) -> List[Embedding]:
         """Async ``_get_image_embeddings`` (files are read in the calling thread)."""
-        engine = self._multimodal("images")
-        return self._media_lists(await engine.aembed_images(list(img_file_paths)), "image")
+        return self._lists(await self._router.aimages(list(img_file_paths)), "image")
 
     def get_video_embedding(self, url: str) -> Embedding:
         """One video vector (``list[float]`` of length ``d``) for a public http(s) (or ``oss://``) video URL.
@@ -298,7 +265,7 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     def get_video_embeddings(self, urls: Sequence[str]) -> List[Embedding]:
         """Video vectors in input order: ``len(urls)`` lists of ``d`` floats. Raises as ``get_video_embedding``."""
-        return self._media_lists(self._multimodal("videos").embed_videos(urls), "video")
+        return self._lists(self._router.videos(urls), "video")
 
     async def aget_video_embedding(self, url: str) -> Embedding:
         """Async ``get_video_embedding``."""
@@ -306,7 +273,7 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     async def aget_video_embeddings(self, urls: Sequence[str]) -> List[Embedding]:
         """Async ``get_video_embeddings``."""
-        return self._media_lists(await self._multimodal("videos").aembed_videos(urls), "video")
+        return self._lists(await self._router.avideos(urls), "video")
 
     # ------------------------------------------------------------------ hybrid
 
