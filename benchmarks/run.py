@@ -303,7 +303,7 @@ def render_report(ctx: dict) -> str:
                     f" {r['missing']} | {outcome} |")
             else:
                 add(f"| {label} | - | {r.get('requests', '?')} | {r.get('status_429', '?')} | - | - |"
-                    f" raised {r.get('error', '')[:140]} |")
+                    f" raised {' '.join(r.get('error', '').split())[:140]} |")  # one table row per client
         add("")
     if "overhead" in sections:
         add("## 4. Client CPU per reply, no network (`benchmarks/client_overhead.py`)")
