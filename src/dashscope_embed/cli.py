@@ -173,24 +173,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limit_native_memory() -> None:
-    """Keep the bulk job's resident memory flat: Arrow's default allocator (mimalloc/jemalloc) keeps freed chunk
-    buffers cached, and glibc gives each worker thread its own malloc arena; both look like growth in RSS. The
-    system allocator with at most two arenas returns that memory instead (measured: peak RSS 300 -> ~210 MB on
-    100,000 rows at 1024 dimensions). Only the command-line process is changed, never a library user's."""
-    import ctypes
-    import ctypes.util
-
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-8, 2)  # M_ARENA_MAX (glibc); elsewhere the call fails harmlessly
-    except (OSError, AttributeError):
-        pass
-
-
 def cmd_embed(args: argparse.Namespace) -> int:
     from .jobs.bulk import run_bulk_job
     from .jobs.connection import resolve_endpoint
@@ -203,7 +185,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
         path=args.input, format=fmt, text_field=args.text_field, column=args.column, id_field=args.id_field,
         delimiter="\t" if args.input.suffix.lower() == ".tsv" else ",",
     )
-    _limit_native_memory()
     with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend) as endpoint:
         if endpoint.local_backend:
             print(f"using the {endpoint.description}", file=sys.stderr, flush=True)

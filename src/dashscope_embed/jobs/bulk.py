@@ -526,6 +526,18 @@ def _schema(has_id_field: bool, dimension: int, dense: bool, sparse: bool) -> An
     return pa.schema(fields)
 
 
+def _release_arrow_memory() -> None:
+    """Hand Arrow's freed buffers back to the OS.
+
+    Arrow's allocator keeps freed buffers cached for reuse; with a part written every ``chunk_size`` rows from
+    several threads, that cache grew the bulk job's RSS with the input (measured: 306 MB peak for 60,000 rows at
+    1024 dimensions, flat at ~100 MB with part writing left out). Releasing after each part keeps it bounded.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _write_part(work: Path, chunk: _Chunk, schema: Any, key: str, dense: bool, sparse: bool, dimension: int) -> None:
     import hashlib
 
@@ -572,6 +584,8 @@ def _write_part(work: Path, chunk: _Chunk, schema: Any, key: str, dense: bool, s
         pq.write_table(table, handle, compression="zstd")
         handle.flush()
         os.fsync(handle.fileno())
+    del table, columns, matrix
+    _release_arrow_memory()
     os.replace(tmp, final)
     _fsync_dir(work)
 
@@ -605,6 +619,7 @@ def _merge(work: Path, output: Path, schema: Any, key: str, starts: list[int], t
                 for group in range(part.num_row_groups):
                     # one part (at most chunk_size rows) in memory at a time
                     writer.write_table(part.read_row_group(group).replace_schema_metadata(final_schema.metadata))
+                    _release_arrow_memory()
         finally:
             writer.close()
         handle.flush()
