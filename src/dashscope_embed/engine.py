@@ -17,14 +17,13 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 
 import httpx
 import numpy as np
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from . import tokens as _tokens
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, ModelSpec, get_model_spec
 from .errors import AuthenticationError, BatchSizeError, InvalidInputError
-from .ratelimit import RateLimiter
 from .results import BatchReply, EmbeddingResult, SparseEmbedding, Usage
-from .settings import ConnectionSettings, ResolvedSettings
+from .settings import ResolvedSettings, resolve_connection
 from .transport import RequestRunner, RunnerLifecycle
 from .wire import TextRequest, get_protocol
 
@@ -155,14 +154,10 @@ class DashScopeEmbedder(RunnerLifecycle):
 
         self.spec = model_spec or get_model_spec(model, catalog_overrides)
         self.model = self.spec.name
-        try:
-            connection = ConnectionSettings(
-                api_key=api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-                timeout=timeout,
-            )
-        except ValidationError as exc:
-            raise InvalidInputError(_validation_message(exc)) from None
-        self.settings: ResolvedSettings = connection.resolved()
+        self.settings: ResolvedSettings = resolve_connection(
+            api_key=api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
+            timeout=timeout,
+        )
         self.protocol = self.settings.protocol
         self.dimension = self.spec.check_dimension(dimensions)
         self._dimension_param = dimensions
@@ -171,26 +166,23 @@ class DashScopeEmbedder(RunnerLifecycle):
         self.output_type = output_type
         self.instruct = instruct
         self._check_features(output_type=output_type, instruct=instruct, text_type=None)
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
         if oversize not in _OVERSIZE_POLICIES:
             raise InvalidInputError(f"oversize {oversize!r} is not one of {', '.join(_OVERSIZE_POLICIES)}")
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.oversize = oversize
-        self.rate_limiter = RateLimiter(requests_per_minute, tokens_per_minute)
-        self.runner = RequestRunner(
+        self.runner = RequestRunner.create(
             self.settings,
             max_concurrency=max_concurrency,
             max_retries=max_retries,
             retry_base_delay=retry_base_delay,
             retry_max_delay=retry_max_delay,
-            rate_limiter=self.rate_limiter,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
             transport=transport,
             async_transport=async_transport,
         )
+        self.rate_limiter = self.runner.rate_limiter
         self._wire = get_protocol(self.protocol)
         self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
         self.usage = Usage()  # running totals over the engine's life
@@ -456,14 +448,6 @@ class DashScopeEmbedder(RunnerLifecycle):
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(x) for x in error["loc"])
-        parts.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
 
 
 def _average_pieces(

@@ -30,16 +30,15 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import httpx
 import numpy as np
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from . import tokens as _tokens
 from .catalog import CATALOG, ModelSpec, get_model_spec
-from .engine import _validation_message, validate_texts
+from .engine import validate_texts
 from .errors import AuthenticationError, BatchSizeError, InvalidInputError
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
-from .ratelimit import RateLimiter
 from .results import EmbeddingResult, Usage
-from .settings import REGION_ROOTS, ConnectionSettings, ResolvedSettings
+from .settings import REGION_ROOTS, ResolvedSettings, resolve_connection
 from .transport import RequestRunner, RunnerLifecycle
 from .wire.native_multimodal import MultimodalReply, MultimodalRequest, NativeMultimodalProtocol
 
@@ -164,13 +163,9 @@ class MultimodalEmbedder(RunnerLifecycle):
                 f"protocol {protocol!r} is not available for multimodal embeddings: the OpenAI-compatible "
                 f"endpoint serves no multimodal model (source: {self.spec.source}); use protocol='dashscope'"
             )
-        try:
-            connection = ConnectionSettings(
-                api_key=api_key, base_url=base_url, region=region, workspace=workspace, timeout=timeout
-            )
-        except ValidationError as exc:
-            raise InvalidInputError(_validation_message(exc)) from None
-        self.settings: ResolvedSettings = connection.resolved()
+        self.settings: ResolvedSettings = resolve_connection(
+            api_key=api_key, base_url=base_url, region=region, workspace=workspace, timeout=timeout
+        )
         self._check_region()
         self.dimension = self.spec.check_dimension(dimensions)
         # A fixed-dimension model documents no dimension parameter; sending one risks a rejection for nothing.
@@ -183,23 +178,20 @@ class MultimodalEmbedder(RunnerLifecycle):
             )
         self.instruct = instruct
         self.parameters = extra
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
-        self.rate_limiter = RateLimiter(requests_per_minute, tokens_per_minute)
-        self.runner = RequestRunner(
+        self.runner = RequestRunner.create(
             self.settings,
             max_concurrency=max_concurrency,
             max_retries=max_retries,
             retry_base_delay=retry_base_delay,
             retry_max_delay=retry_max_delay,
-            rate_limiter=self.rate_limiter,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
             transport=transport,
             async_transport=async_transport,
         )
+        self.rate_limiter = self.runner.rate_limiter
         self._wire = NativeMultimodalProtocol()
         self._max_elements = self.spec.max_rows  # lowered when the service names a smaller batch size
         self.usage = Usage()

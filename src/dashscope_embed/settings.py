@@ -11,7 +11,7 @@ import os
 import re
 from typing import Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import InvalidInputError
 
@@ -20,6 +20,7 @@ __all__ = [
     "REGION_IDS",
     "DEFAULT_REGION",
     "ConnectionSettings",
+    "resolve_connection",
     "normalize_base_url",
     "workspace_root",
     "NATIVE_TEXT_PATH",
@@ -174,3 +175,25 @@ class ResolvedSettings(BaseModel):
         if self.workspace:
             headers["X-DashScope-WorkSpace"] = self.workspace
         return headers
+
+
+def resolve_connection(**fields: object) -> ResolvedSettings:
+    """``ConnectionSettings(**fields).resolved()``: environment fallbacks applied, URL normalised.
+
+    Raises:
+        InvalidInputError: a field is invalid (bad region, base URL, protocol or timeout); the message names it.
+    """
+    try:
+        connection = ConnectionSettings(**fields)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise InvalidInputError(validation_message(exc)) from None
+    return connection.resolved()
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error as ``field: reason; ...`` without pydantic's boilerplate."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(x) for x in error["loc"])
+        parts.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
