@@ -115,7 +115,7 @@ def test_sync_concurrency_is_bounded(write_image):
                             transport=fake.transport()) as embedder:
         result = embedder.embed_images(paths)
     assert fake.calls == 12 and result.dense.shape == (12, 1024)
-    assert 1 < fake.max_in_flight <= 3
+    assert fake.max_in_flight in (2, 3)  # overlapped, and never beyond the bound
 
 
 async def test_async_concurrency_is_bounded(write_image):
@@ -125,7 +125,7 @@ async def test_async_concurrency_is_bounded(write_image):
                                   async_transport=fake.async_transport()) as embedder:
         result = await embedder.aembed_images(paths)
     assert fake.calls == 12 and result.dense.shape == (12, 1024)
-    assert 1 < fake.max_in_flight <= 4
+    assert fake.max_in_flight in (2, 3, 4)  # overlapped, and never beyond the bound
 
 
 def test_http_200_with_code_is_an_error(write_image):
