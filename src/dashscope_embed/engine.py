@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from . import tokens as _tokens
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, ModelSpec, get_model_spec
-from .errors import AuthenticationError, BatchSizeError, InvalidInputError
+from .errors import BatchSizeError, InvalidInputError
 from .results import BatchReply, EmbeddingResult, SparseEmbedding, Usage
 from .settings import ResolvedSettings, resolve_connection
 from .transport import RequestRunner, RunnerLifecycle
@@ -171,7 +171,7 @@ class DashScopeEmbedder(RunnerLifecycle):
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.oversize = oversize
-        self.runner = RequestRunner.create(
+        self.runner = RequestRunner(
             self.settings,
             max_concurrency=max_concurrency,
             max_retries=max_retries,
@@ -318,13 +318,6 @@ class DashScopeEmbedder(RunnerLifecycle):
             return 0
         return sum(_tokens.count_tokens(t) for t in texts)
 
-    def _check_key(self) -> None:
-        if self.settings.api_key is None and not self.settings.is_local:
-            raise AuthenticationError(
-                "no API key: pass api_key=... or set DASHSCOPE_API_KEY "
-                "(get one at https://help.aliyun.com/en/model-studio/get-api-key)"
-            )
-
     # ------------------------------------------------------------------ sync path
 
     def _send(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
@@ -379,7 +372,7 @@ class DashScopeEmbedder(RunnerLifecycle):
         """
         items = validate_texts(texts)
         request = self._request(text_type, output_type, instruct)
-        self._check_key()
+        self.settings.require_key()
         plan = self._plan(items)
         if not plan.batches:
             return self._assemble(plan, [], request)
@@ -429,7 +422,7 @@ class DashScopeEmbedder(RunnerLifecycle):
         """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
         items = validate_texts(texts)
         request = self._request(text_type, output_type, instruct)
-        self._check_key()
+        self.settings.require_key()
         plan = self._plan(items)
         if not plan.batches:
             return self._assemble(plan, [], request)

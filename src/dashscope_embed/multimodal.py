@@ -35,7 +35,7 @@ from pydantic import SecretStr
 from . import tokens as _tokens
 from .catalog import CATALOG, ModelSpec, get_model_spec
 from .engine import validate_texts
-from .errors import AuthenticationError, BatchSizeError, InvalidInputError
+from .errors import BatchSizeError, InvalidInputError
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
 from .results import EmbeddingResult, Usage
 from .settings import REGION_ROOTS, ResolvedSettings, resolve_connection
@@ -180,7 +180,7 @@ class MultimodalEmbedder(RunnerLifecycle):
         self.parameters = extra
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
-        self.runner = RequestRunner.create(
+        self.runner = RequestRunner(
             self.settings,
             max_concurrency=max_concurrency,
             max_retries=max_retries,
@@ -216,13 +216,6 @@ class MultimodalEmbedder(RunnerLifecycle):
                     f"{self.model} is not offered in region {region!r} (offered in: {', '.join(self.spec.regions)}; "
                     f"source: {self.spec.source})"
                 )
-
-    def _check_key(self) -> None:
-        if self.settings.api_key is None and not self.settings.is_local:
-            raise AuthenticationError(
-                "no API key: pass api_key=... or set DASHSCOPE_API_KEY "
-                "(get one at https://help.aliyun.com/en/model-studio/get-api-key)"
-            )
 
     # ------------------------------------------------------------------ items -> units
 
@@ -351,7 +344,7 @@ class MultimodalEmbedder(RunnerLifecycle):
         )
 
     def _prepare(self, units: list[_Unit]) -> list[list[_Unit]]:
-        self._check_key()
+        self.settings.require_key()
         return [[units[i] for i in group] for group in self._pack(units, self._max_elements)]
 
     def _call(self, units: Sequence[_Unit]) -> tuple[str, dict, Any, dict]:

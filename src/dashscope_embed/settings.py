@@ -165,6 +165,20 @@ class ResolvedSettings(BaseModel):
         """True for a loopback root (the local service), where a missing key is allowed."""
         return bool(re.match(r"^https?://(127\.|localhost|\[::1\])", self.root, re.I))
 
+    def require_key(self) -> None:
+        """Check that a request may be sent: a key is set, or the root is loopback (the local service).
+
+        Raises:
+            AuthenticationError: no key for a DashScope root; raised before any request.
+        """
+        if self.api_key is None and not self.is_local:
+            from .errors import AuthenticationError
+
+            raise AuthenticationError(
+                "no API key: pass api_key=... or set DASHSCOPE_API_KEY "
+                "(get one at https://help.aliyun.com/en/model-studio/get-api-key)"
+            )
+
     def headers(self) -> dict[str, str]:
         """Request headers: bearer key (when set), JSON content type, workspace (when set)."""
         from . import __version__

@@ -43,8 +43,11 @@ class RequestRunner:
         max_retries: retries after the first attempt of each request.
         retry_base_delay / retry_max_delay: backoff seconds: ``base * 2**(attempt-1)`` capped at ``max``, with
             jitter; a ``Retry-After`` (or ``retry-after-ms``) from the service takes precedence.
-        rate_limiter: client-side pacing (requests and tokens per minute).
+        requests_per_minute / tokens_per_minute: client-side pacing (``RateLimiter``), or ``None`` for none.
         transport / async_transport: custom httpx transports (tests, proxies).
+
+    Raises:
+        InvalidInputError: ``max_concurrency`` < 1, ``max_retries`` < 0 (or not ints), or a rate limit <= 0.
     """
 
     def __init__(
@@ -55,16 +58,24 @@ class RequestRunner:
         max_retries: int,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        rate_limiter: Optional[RateLimiter] = None,
+        requests_per_minute: Optional[float] = None,
+        tokens_per_minute: Optional[float] = None,
         transport: Optional[httpx.BaseTransport] = None,
         async_transport: Optional[httpx.AsyncBaseTransport] = None,
     ) -> None:
+        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
+            raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        try:
+            self.rate_limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
         self.settings = settings
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
-        self.rate_limiter = rate_limiter or RateLimiter()
         self._transport = transport
         self._async_transport = async_transport
         self._lock = threading.Lock()
@@ -72,44 +83,6 @@ class RequestRunner:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
             weakref.WeakKeyDictionary()
-        )
-
-    @classmethod
-    def create(
-        cls,
-        settings: ResolvedSettings,
-        *,
-        max_concurrency: int,
-        max_retries: int,
-        retry_base_delay: float = 0.5,
-        retry_max_delay: float = 30.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
-    ) -> "RequestRunner":
-        """A runner for an engine's public arguments, checked first.
-
-        Raises:
-            InvalidInputError: ``max_concurrency`` < 1, ``max_retries`` < 0 (or not ints), or a rate limit <= 0.
-        """
-        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
-            raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
-        try:
-            limiter = RateLimiter(requests_per_minute, tokens_per_minute)
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from None
-        return cls(
-            settings,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            rate_limiter=limiter,
-            transport=transport,
-            async_transport=async_transport,
         )
 
     # ------------------------------------------------------------------ clients
