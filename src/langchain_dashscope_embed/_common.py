@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from dashscope_embed import DashScopeEmbedder, Usage
+from dashscope_embed.options import EngineOptions
 
 # Private attributes rebuilt from the configuration after unpickling, and fields that cannot be pickled.
 _REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
 _UNPICKLED_FIELDS = ("transport", "async_transport")
 
 
-class ConnectionFields(BaseModel):
+class ConnectionFields(EngineOptions):
     """Where and how to reach DashScope; the same meaning as ``dashscope_embed.DashScopeEmbedder``'s arguments."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
@@ -38,26 +39,6 @@ class ConnectionFields(BaseModel):
         default_factory=from_env("DASHSCOPE_WORKSPACE", default=None),
         description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
     )
-    instruct: Optional[str] = Field(
-        default=None, description="Task instruction sent with query-side calls (text-embedding-v4 only)."
-    )
-    max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per object.")
-    max_retries: int = Field(
-        default=4,
-        ge=0,
-        description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors).",
-    )
-    timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
-    oversize: Literal["chunk_average", "truncate", "error"] = Field(
-        default="chunk_average",
-        description="Texts over the model's token limit per row: split and average, truncate, or raise.",
-    )
-    transport: Optional[Any] = Field(
-        default=None, exclude=True, repr=False, description="Custom httpx.BaseTransport (tests, proxies)."
-    )
-    async_transport: Optional[Any] = Field(
-        default=None, exclude=True, repr=False, description="Custom httpx.AsyncBaseTransport (tests, proxies)."
-    )
 
     def _engine_kwargs(self) -> dict[str, Any]:
         return dict(
@@ -65,13 +46,7 @@ class ConnectionFields(BaseModel):
             base_url=self.base_url,
             region=self.region,
             workspace=self.workspace,
-            instruct=self.instruct,
-            max_concurrency=self.max_concurrency,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            oversize=self.oversize,
-            transport=self.transport,
-            async_transport=self.async_transport,
+            **self.engine_options(),
         )
 
     def _connection_fields(self) -> dict[str, Any]:

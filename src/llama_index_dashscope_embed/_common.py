@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Literal, Optional
+from typing import Any, Dict, List, Optional
 
-from llama_index.core.bridge.pydantic import BaseModel, Field, SecretStr
+from llama_index.core.bridge.pydantic import Field, SecretStr
 from llama_index.core.instrumentation import get_dispatcher
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult, MultimodalEmbedder, validate_texts
+from dashscope_embed.options import EngineOptions
 
 from .events import DashScopeEmbeddingUsageEvent
 
@@ -24,7 +25,7 @@ dispatcher = get_dispatcher("llama_index_dashscope_embed")
 DEFAULT_EMBED_BATCH_SIZE = 640
 
 
-class ConnectionFields(BaseModel):
+class ConnectionFields(EngineOptions):
     """Where and how to reach DashScope; the same names and meaning as ``dashscope_embed.DashScopeEmbedder``."""
 
     api_key: Optional[SecretStr] = Field(
@@ -43,32 +44,6 @@ class ConnectionFields(BaseModel):
         default=None,
         description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
     )
-    instruct: Optional[str] = Field(
-        default=None, description="Task instruction sent with query-side calls (text-embedding-v4 only)."
-    )
-    max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per model object.")
-    max_retries: int = Field(
-        default=4,
-        ge=0,
-        description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors).",
-    )
-    timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
-    oversize: Literal["chunk_average", "truncate", "error"] = Field(
-        default="chunk_average",
-        description="Texts over the model's token limit per row: split and average, truncate, or raise.",
-    )
-    transport: Optional[Any] = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="Custom httpx.BaseTransport for sync calls (tests, proxies).",
-    )
-    async_transport: Optional[Any] = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="Custom httpx.AsyncBaseTransport for async calls (tests, proxies).",
-    )
 
     def _fill_key_from_env(self) -> None:
         # Held in the field (excluded from every dump) so the key in use survives pickling into worker processes.
@@ -83,13 +58,7 @@ class ConnectionFields(BaseModel):
             base_url=self.base_url,
             region=self.region,
             workspace=self.workspace,
-            instruct=self.instruct,
-            max_concurrency=self.max_concurrency,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            oversize=self.oversize,
-            transport=self.transport,
-            async_transport=self.async_transport,
+            **self.engine_options(),
         )
 
 
