@@ -164,6 +164,7 @@ def _err(message: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """``dashscope-embed serve``: run the local service in the foreground until interrupted; returns 0."""
     from .server import serve
     from .server.faults import FaultConfig
 
@@ -174,6 +175,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    """``dashscope-embed embed``: resumable bulk embedding of INPUT into Parquet; returns 0.
+
+    Raises:
+        UsageError: the input is not a file. ConnectionError_: no key, base URL or ``--local`` was given.
+        BulkJobError / APIError: the job failed (finished rows stay on disk for a rerun).
+    """
     from .jobs.bulk import run_bulk_job
     from .jobs.connection import resolve_endpoint
     from .jobs.sources import SourceSpec, detect_format
@@ -204,6 +211,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """``dashscope-embed eval``: print nDCG, Recall and MRR at k for a judged set; returns 0.
+
+    Raises:
+        ValueError: a malformed judged set. APIError: a request failed.
+    """
     from .jobs.connection import resolve_endpoint
     from .jobs.evaluate import evaluate_embedder, format_table, load_judged_set
 
@@ -222,6 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``dashscope-embed demo``: index documents with both frameworks and answer questions; returns its status."""
     from .jobs.demo import run_demo
 
     return run_demo(args)

@@ -45,6 +45,7 @@ class RateLimiter:
 
     @property
     def enabled(self) -> bool:
+        """Whether any limit is set (``reserve`` always returns 0 otherwise)."""
         return self.requests_per_minute is not None or self.tokens_per_minute is not None
 
     def reserve(self, tokens: int = 0) -> float:

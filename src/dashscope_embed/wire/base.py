@@ -33,10 +33,12 @@ class TextRequest:
 
     @property
     def wants_dense(self) -> bool:
+        """Whether the reply carries dense vectors (``output_type`` unset, ``dense`` or ``dense&sparse``)."""
         return self.output_type in (None, "dense", "dense&sparse")
 
     @property
     def wants_sparse(self) -> bool:
+        """Whether the reply carries sparse vectors (``output_type`` ``sparse`` or ``dense&sparse``)."""
         return self.output_type in ("sparse", "dense&sparse")
 
 
