@@ -18,12 +18,11 @@ model, and the query/document side (plus the query instruction), not on the dens
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Hashable, Literal, Optional, Sequence
 
 from .engine import DashScopeEmbedder, validate_texts
 from .errors import InvalidInputError
+from .lru import LRUCache
 from .results import EmbeddingResult, SparseEmbedding, Usage
 
 __all__ = ["SparseCache", "HybridEmbedder", "default_sparse_cache", "sparse_cache_key"]
@@ -37,7 +36,7 @@ TextType = Literal["query", "document"]
 DEFAULT_MAX_ENTRIES = 4096
 
 
-class SparseCache:
+class SparseCache(LRUCache[SparseEmbedding]):
     """A bounded, thread-safe LRU map from ``sparse_cache_key(...)`` to ``SparseEmbedding``.
 
     Stored vectors keep ``indices`` and ``values`` only (``tokens`` is dropped to bound memory), so a vector read
@@ -54,51 +53,11 @@ class SparseCache:
     """
 
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        if not isinstance(max_entries, int) or max_entries < 1:
-            raise InvalidInputError(f"max_entries must be an int >= 1, got {max_entries!r}")
-        self.max_entries = max_entries
-        self._data: OrderedDict[Hashable, SparseEmbedding] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        super().__init__(max_entries)
 
-    def get_many(self, keys: Sequence[Hashable]) -> list[Optional[SparseEmbedding]]:
-        """The cached vector for each key, ``None`` where absent (counts hits and misses)."""
-        out: list[Optional[SparseEmbedding]] = []
-        with self._lock:
-            for key in keys:
-                vec = self._data.get(key)
-                if vec is None:
-                    self.misses += 1
-                else:
-                    self.hits += 1
-                    self._data.move_to_end(key)
-                out.append(vec)
-        return out
-
-    def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:
+    def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]
         """Store ``vectors[i]`` under ``keys[i]``, evicting the least recently used beyond ``max_entries``."""
-        with self._lock:
-            for key, vec in zip(keys, vectors):
-                self._data[key] = SparseEmbedding(vec.indices, vec.values)
-                self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every vector and zero the counters."""
-        with self._lock:
-            self._data.clear()
-            self.hits = 0
-            self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return (
-            f"SparseCache(entries={len(self)}, max_entries={self.max_entries}, hits={self.hits}, misses={self.misses})"
-        )
+        super().put_many((key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors))
 
 
 _default_cache = SparseCache()

@@ -9,17 +9,15 @@ frequency, L2-normalised per text: deterministic and lexical (BM25-like), not th
 from __future__ import annotations
 
 import math
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 
 from .. import tokens
+from ..lru import LRUCache
 from .backends.base import CACHE_MAX_CHARS
 
 __all__ = ["sparse_embedding"]
 
-_cache: OrderedDict[str, list[dict[str, object]]] = OrderedDict()
-_CACHE_SIZE = 16384
-_lock = threading.Lock()
+_cache: LRUCache[list[dict[str, object]]] = LRUCache(16384)
 
 
 def sparse_embedding(text: str) -> list[dict[str, object]]:
@@ -28,11 +26,9 @@ def sparse_embedding(text: str) -> list[dict[str, object]]:
     Entries are ordered by first occurrence; tokens that decode to whitespace only carry no term and are left out.
     Values are ``(1 + ln tf) / norm`` rounded to 6 digits, where the norm makes the vector's L2 norm 1.
     """
-    with _lock:
-        hit = _cache.get(text)
-        if hit is not None:
-            _cache.move_to_end(text)
-            return hit
+    hit = _cache.get(text)
+    if hit is not None:
+        return hit
     counts = Counter(tokens.encode(text))
     pieces = []
     for token_id, tf in counts.items():
@@ -43,8 +39,5 @@ def sparse_embedding(text: str) -> list[dict[str, object]]:
     result = [{"index": tid, "value": round(w / norm, 6), "token": piece} for tid, piece, w in pieces]
     if len(text) > CACHE_MAX_CHARS:
         return result
-    with _lock:
-        _cache[text] = result
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(text, result)
     return result

@@ -7,12 +7,11 @@ protocol behaviour and for load benchmarks, where a model's cost would only add 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
+from ...lru import LRUCache
 from .base import CACHE_MAX_CHARS, apply_instruct
 from .hashing import hash_vector
 
@@ -34,9 +33,7 @@ class HashBackend:
 
     def __init__(self, native_dim: int = 256, cache_size: int = 16384) -> None:
         self.native_dim = native_dim
-        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LRUCache[np.ndarray] = LRUCache(cache_size)
 
     def warmup(self) -> None:
         """Nothing to load."""
@@ -44,21 +41,14 @@ class HashBackend:
     def embed(self, texts: Sequence[str], *, text_type: str, instruct: str | None = None) -> np.ndarray:
         """Hash vectors of shape ``(len(texts), native_dim)``; see ``Backend.embed``."""
         out = np.empty((len(texts), self.native_dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            key = (apply_instruct(text, text_type, instruct), text_type)
-            with self._lock:
-                vector = self._cache.get(key)
-                if vector is not None:
-                    self._cache.move_to_end(key)
+        keys = [(apply_instruct(text, text_type, instruct), text_type) for text in texts]
+        fresh = []
+        for i, (key, vector) in enumerate(zip(keys, self._cache.get_many(keys))):
             if vector is None:
                 vector = hash_vector(f"text\0{key[1]}\0{key[0]}".encode("utf-8", "surrogatepass"), self.native_dim)
-                if len(key[0]) > CACHE_MAX_CHARS:
-                    out[i] = vector
-                    continue
-                with self._lock:
-                    self._cache[key] = vector
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
+                if len(key[0]) <= CACHE_MAX_CHARS:
+                    fresh.append((key, vector))
             out[i] = vector
+        self._cache.put_many(fresh)
         return out
 

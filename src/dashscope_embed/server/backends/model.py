@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ...lru import LRUCache
 from .base import CACHE_MAX_CHARS, apply_instruct
 
 __all__ = ["ModelBackend"]
@@ -41,9 +41,7 @@ class ModelBackend:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._cache_lock = threading.Lock()
+        self._cache: LRUCache[np.ndarray] = LRUCache(cache_size)
 
     def _load(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -69,14 +67,11 @@ class ModelBackend:
         keys = [(apply_instruct(t, text_type, instruct), mode) for t in texts]
         out = np.empty((len(keys), self.native_dim), dtype=np.float32)
         missing: dict[tuple[str, str], list[int]] = {}
-        with self._cache_lock:
-            for i, key in enumerate(keys):
-                vector = self._cache.get(key)
-                if vector is None:
-                    missing.setdefault(key, []).append(i)
-                else:
-                    self._cache.move_to_end(key)
-                    out[i] = vector
+        for i, (key, vector) in enumerate(zip(keys, self._cache.get_many(keys))):
+            if vector is None:
+                missing.setdefault(key, []).append(i)
+            else:
+                out[i] = vector
         if missing:
             todo = list(missing)
             model = self.model()
@@ -84,12 +79,8 @@ class ModelBackend:
                 vectors = np.asarray(self._encode(model, [k[0] for k in todo], text_type), dtype=np.float32)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors / np.maximum(norms, 1e-12)
-            with self._cache_lock:
-                for key, vector in zip(todo, vectors):
-                    for i in missing[key]:
-                        out[i] = vector
-                    if len(key[0]) <= CACHE_MAX_CHARS:
-                        self._cache[key] = vector
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+            for key, vector in zip(todo, vectors):
+                for i in missing[key]:
+                    out[i] = vector
+            self._cache.put_many((k, v) for k, v in zip(todo, vectors) if len(k[0]) <= CACHE_MAX_CHARS)
         return out
