@@ -7,21 +7,16 @@ import asyncio
 import pytest
 
 from dashscope_embed import DashScopeEmbedder
-from dashscope_embed.server import LocalService
 
 
 @pytest.fixture(scope="session")
-def fault_service_session():
-    with LocalService(backend="hash") as service:
-        yield service
+def fault_service_session(hash_service_session):
+    return hash_service_session
 
 
 @pytest.fixture
-def fault_service(fault_service_session):
-    fault_service_session.set_faults(None)
-    fault_service_session.reset_stats()
-    yield fault_service_session
-    fault_service_session.set_faults(None)
+def fault_service(hash_service):
+    return hash_service
 
 
 @pytest.fixture

@@ -10,20 +10,17 @@ import pytest
 from dashscope_embed import DashScopeEmbedder, InvalidInputError
 from dashscope_embed.hybrid import HybridEmbedder, SparseCache, default_sparse_cache, sparse_cache_key
 from dashscope_embed.results import SparseEmbedding
-from dashscope_embed.server import LocalService
 
 TEXTS = [f"hybrid passage {i}" for i in range(12)]
 
 
-@pytest.fixture(scope="module")
-def service():
-    with LocalService(backend="hash") as svc:
-        yield svc
+@pytest.fixture
+def service(hash_service):
+    return hash_service
 
 
 @pytest.fixture
 def engine(service):
-    service.reset_stats()
     with DashScopeEmbedder("text-embedding-v4", dimensions=64, base_url=service.base_url, max_retries=0) as e:
         yield e
 
