@@ -8,7 +8,7 @@ import hashlib
 import random
 import threading
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 import httpx
 import numpy as np

@@ -1,6 +1,5 @@
 """Splitting into requests within per-request limits, fusion forms per model, bounded concurrency, reply errors."""
 
-import httpx
 import numpy as np
 import orjson
 import pytest
