@@ -69,6 +69,9 @@ class ModelSpec:
         image_formats: accepted image formats (lower-case file extensions, without dot).
         regions: regions where the model is offered.
         price_per_million_tokens_usd: list price per million input tokens (Singapore), for cost estimates.
+        price_per_million_tokens_cny: real-time list price per million input tokens (China (Beijing)).
+        batch_price_per_million_tokens_cny: the Batch File API price per million input tokens (China (Beijing)),
+            ``None`` when the model is not offered through the Batch File API.
         source: the documentation page these facts come from.
     """
 
@@ -93,6 +96,8 @@ class ModelSpec:
     image_formats: tuple[str, ...] = ()
     regions: tuple[str, ...] = REGIONS
     price_per_million_tokens_usd: float | None = None
+    price_per_million_tokens_cny: float | None = None
+    batch_price_per_million_tokens_cny: float | None = None
     source: str = TEXT_DOC
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -140,6 +145,8 @@ CATALOG: dict[str, ModelSpec] = {
             sparse=True,
             openai_compatible=True,
             price_per_million_tokens_usd=0.07,
+            price_per_million_tokens_cny=0.5,
+            batch_price_per_million_tokens_cny=0.25,
         ),
         ModelSpec(
             name="text-embedding-v3",
@@ -152,6 +159,8 @@ CATALOG: dict[str, ModelSpec] = {
             sparse=True,
             openai_compatible=True,
             price_per_million_tokens_usd=0.07,
+            price_per_million_tokens_cny=0.5,
+            batch_price_per_million_tokens_cny=0.25,
         ),
         ModelSpec(
             name="text-embedding-v2",
@@ -164,6 +173,8 @@ CATALOG: dict[str, ModelSpec] = {
             openai_compatible=True,
             regions=("beijing",),
             price_per_million_tokens_usd=0.1,
+            price_per_million_tokens_cny=0.7,
+            batch_price_per_million_tokens_cny=0.35,
         ),
         ModelSpec(
             name="text-embedding-v1",
@@ -176,6 +187,8 @@ CATALOG: dict[str, ModelSpec] = {
             openai_compatible=True,
             regions=("beijing",),
             price_per_million_tokens_usd=0.1,
+            price_per_million_tokens_cny=0.7,
+            batch_price_per_million_tokens_cny=0.35,
         ),
         ModelSpec(
             name="multimodal-embedding-v1",
