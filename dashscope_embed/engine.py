@@ -9,67 +9,25 @@ every vector back at its input position. A request that succeeded is never sent 
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
-import httpx
 import numpy as np
-from pydantic import SecretStr
 
 from . import tokens as _tokens
-from .catalog import OUTPUT_TYPES, TEXT_TYPES, ModelSpec, get_model_spec
-from .errors import BatchSizeError, InvalidInputError
-from .results import BatchReply, EmbeddingResult, SparseEmbedding, Usage
-from .settings import ResolvedSettings, resolve_connection
-from .transport import RequestRunner, RunnerLifecycle
+from .base import BaseEmbedder, Call, chunks, validate_texts
+from .catalog import OUTPUT_TYPES, TEXT_TYPES
+from .errors import InvalidInputError
+from .results import BatchReply, EmbeddingResult, SparseEmbedding
 from .wire import TextRequest, get_protocol
 
-__all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]
+__all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]  # validate_texts: re-exported from base
 
 logger = logging.getLogger("dashscope_embed")
 
 OversizePolicy = Literal["chunk_average", "truncate", "error"]
 _OVERSIZE_POLICIES = ("chunk_average", "truncate", "error")
-
-
-def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
-    """Check that ``texts`` is a list of non-empty strings; return it as a list.
-
-    Raises:
-        InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
-            or empty/whitespace-only; the message names every offending index (the first 20) and why.
-    """
-    if isinstance(texts, (str, bytes)):
-        raise InvalidInputError(f"{what} must be a list of strings, got a single {type(texts).__name__}")
-    try:
-        items = list(texts)
-    except TypeError:
-        raise InvalidInputError(f"{what} must be a list of strings, got {type(texts).__name__}") from None
-    bad: list[str] = []
-    count = 0
-    for i, text in enumerate(items):
-        reason = None
-        if text is None:
-            reason = "None"
-        elif not isinstance(text, str):
-            reason = f"not a string ({type(text).__name__})"
-        elif not text.strip():
-            reason = "empty" if not text else "whitespace only"
-        if reason:
-            count += 1
-            if len(bad) < 20:
-                bad.append(f"[{i}] {reason}")
-    if bad:
-        more = f" and {count - len(bad)} more" if count > len(bad) else ""
-        raise InvalidInputError(
-            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input): "
-            + ", ".join(bad)
-            + more
-        )
-    return items
 
 
 @dataclass
@@ -83,7 +41,7 @@ class _Plan:
     batches: list[tuple[int, int]]  # [start, end) ranges over pieces
 
 
-class DashScopeEmbedder(RunnerLifecycle):
+class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
     """Embed texts with a DashScope text-embedding model; the core every adapter calls.
 
     Args:
@@ -108,95 +66,56 @@ class DashScopeEmbedder(RunnerLifecycle):
         requests_per_minute / tokens_per_minute: optional client-side pacing (see ``RateLimiter``).
         model_spec: a full ``ModelSpec`` to use instead of the catalog entry (e.g. a new model).
         catalog_overrides: fields of the catalog entry to change, e.g. ``{"max_rows": 6}``.
-        retry_base_delay / retry_max_delay: seconds; backoff is ``base * 2**attempt`` capped at ``max`` with
-            jitter, and a ``Retry-After`` from the service takes precedence.
+        retry_base_delay / retry_max_delay: backoff seconds, as ``RequestRunner`` computes them (a
+            ``Retry-After`` from the service takes precedence).
         transport / async_transport: custom httpx transports (tests, proxies).
 
+    The options other than ``output_type`` and ``oversize`` are ``BaseEmbedder``'s, shared with
+    ``MultimodalEmbedder``.
+
     Raises:
-        InvalidInputError: unknown model, disallowed dimension, output_type, instruct or protocol combination.
+        InvalidInputError: unknown model, disallowed dimension, output_type, instruct or protocol combination,
+            a region the model is not offered in.
     """
 
     def __init__(
         self,
         model: str = "text-embedding-v4",
         *,
-        dimensions: Optional[int] = None,
-        api_key: Optional[str | SecretStr] = None,
-        base_url: Optional[str] = None,
-        region: Optional[str] = None,
-        workspace: Optional[str] = None,
-        protocol: Optional[Literal["dashscope", "openai"]] = None,
-        instruct: Optional[str] = None,
         output_type: str = "dense",
-        max_concurrency: int = 8,
-        max_retries: int = 4,
-        timeout: float = 60.0,
         oversize: OversizePolicy = "chunk_average",
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        model_spec: Optional[ModelSpec] = None,
-        catalog_overrides: Optional[Mapping[str, Any]] = None,
-        retry_base_delay: float = 0.5,
-        retry_max_delay: float = 30.0,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        **options: Any,
     ) -> None:
-        self._init_args = dict(
-            model=model, dimensions=dimensions, base_url=base_url, region=region, workspace=workspace,
-            protocol=protocol, instruct=instruct, output_type=output_type, max_concurrency=max_concurrency,
-            max_retries=max_retries, timeout=timeout, oversize=oversize, requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute, model_spec=model_spec, catalog_overrides=catalog_overrides,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-        )
-        if isinstance(api_key, str):
-            api_key = SecretStr(api_key)
-        self._api_key = api_key
-
-        self.spec = model_spec or get_model_spec(model, catalog_overrides)
-        self.model = self.spec.name
-        self.settings: ResolvedSettings = resolve_connection(
-            api_key=api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout,
-        )
-        self.protocol = self.settings.protocol
-        self.dimension = self.spec.check_dimension(dimensions)
-        self._dimension_param = dimensions
+        # Checked before the base builds anything, so a bad value fails without side effects.
         if output_type not in OUTPUT_TYPES:
             raise InvalidInputError(f"output_type {output_type!r} is not one of {', '.join(OUTPUT_TYPES)}")
-        self.output_type = output_type
-        self.instruct = instruct
-        self._check_features(output_type=output_type, instruct=instruct, text_type=None)
         if oversize not in _OVERSIZE_POLICIES:
             raise InvalidInputError(f"oversize {oversize!r} is not one of {', '.join(_OVERSIZE_POLICIES)}")
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
+        super().__init__(model, output_type=output_type, oversize=oversize, **options)
+        self.protocol = self.settings.protocol
+        self._dimension_param = options.get("dimensions")
+        self.output_type = output_type
         self.oversize = oversize
-        self.runner = RequestRunner(
-            self.settings,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            transport=transport,
-            async_transport=async_transport,
-        )
-        self.rate_limiter = self.runner.rate_limiter
+        self._check_features(output_type=output_type, instruct=self.instruct, text_type=None)
         self._wire = get_protocol(self.protocol)
-        self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
-        self.usage = Usage()  # running totals over the engine's life
-        self._lock = threading.Lock()
+
+    def _check_kind(self, protocol: Optional[str]) -> None:
+        if self.spec.kind != "text":
+            raise InvalidInputError(
+                f"{self.spec.name} is a multimodal model; DashScopeEmbedder embeds text with text models "
+                f"(text-embedding-v1..v4); use MultimodalEmbedder"
+            )
+
+    def _group_size(self, group: Sequence[str]) -> int:
+        return len(group)
+
+    def _split(self, group: Sequence[str], limit: int) -> list[Sequence[str]]:
+        return chunks(group, limit)
 
     # ------------------------------------------------------------------ configuration checks
 
     def _check_features(self, *, output_type: str, instruct: Optional[str], text_type: Optional[str]) -> None:
         spec = self.spec
-        if spec.kind != "text":
-            raise InvalidInputError(
-                f"{spec.name} is a multimodal model; DashScopeEmbedder embeds text with text models "
-                f"(text-embedding-v1..v4)"
-            )
         if output_type != "dense" and not spec.sparse:
             raise InvalidInputError(
                 f"output_type {output_type!r} is not supported by {spec.name}: sparse vectors need "
@@ -215,26 +134,8 @@ class DashScopeEmbedder(RunnerLifecycle):
             if instruct is not None:
                 raise InvalidInputError("protocol 'openai' has no instruct parameter; use protocol='dashscope'")
 
-    @property
-    def max_rows(self) -> int:
-        """Rows per request now in force (the catalog's, or less if the service named a smaller limit)."""
-        return self._max_rows
-
     def __repr__(self) -> str:
-        return (
-            f"DashScopeEmbedder(model={self.model!r}, dimension={self.dimension}, protocol={self.protocol!r}, "
-            f"root={self.settings.root!r}, output_type={self.output_type!r}, "
-            f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
-        )
-
-    # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"init": self._init_args, "api_key": self._api_key, "max_rows": self._max_rows}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
-        self._max_rows = state["max_rows"]
+        return super().__repr__()[:-1] + f", output_type={self.output_type!r})"
 
     # ------------------------------------------------------------------ planning
 
@@ -295,22 +196,11 @@ class DashScopeEmbedder(RunnerLifecycle):
         return _Plan(pieces, owners, weights, len(texts), batches)
 
     def _assemble(self, plan: _Plan, replies: list[BatchReply], request: TextRequest) -> EmbeddingResult:
-        usage = Usage()
-        request_ids: list[str] = []
-        for reply in replies:
-            usage.add(reply.total_tokens, 1)
-            if reply.request_id:
-                request_ids.append(reply.request_id)
-        dense = None
-        if request.wants_dense:
-            dense = np.concatenate([r.dense for r in replies]) if replies else np.empty((0, self.dimension), np.float32)
-        sparse = None
-        if request.wants_sparse:
-            sparse = [s for r in replies for s in (r.sparse or [])]
+        usage, request_ids, dense_rows = self._totals(replies)
+        dense = dense_rows if request.wants_dense else None
+        sparse = [s for r in replies for s in (r.sparse or [])] if request.wants_sparse else None
         if plan.owners is not None:
             dense, sparse = _average_pieces(plan, dense, sparse)
-        with self._lock:
-            self.usage.add(usage.total_tokens, usage.requests)
         return EmbeddingResult(dense=dense, sparse=sparse, usage=usage, request_ids=request_ids, model=self.model)
 
     def _tokens_for_limiter(self, texts: Sequence[str]) -> int:
@@ -320,32 +210,14 @@ class DashScopeEmbedder(RunnerLifecycle):
 
     # ------------------------------------------------------------------ sync path
 
-    def _send(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
-        reply = self.runner.send(
-            self._wire.path,
-            self._wire.build_body(request, texts),
-            lambda status, headers, content: self._wire.parse_reply(request, status, headers, content, len(texts)),
-            tokens=self._tokens_for_limiter(texts),
-        )
-        logger.debug("embedded %d rows, request_id=%s, tokens=%d", len(texts), reply.request_id, reply.total_tokens)
-        return reply
+    def _call(self, request: TextRequest, texts: Sequence[str]) -> Call:
+        n = len(texts)
 
-    def _run_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
-        if len(texts) > self._max_rows:  # a limit learned after this batch was planned
-            return [r for part in _chunks(texts, self._max_rows) for r in self._run_batch(request, part)]
-        try:
-            return [self._send(request, texts)]
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, texts) for r in self._run_batch(request, part)]
+        def parse(status: int, headers: Any, content: bytes) -> BatchReply:
+            return self._wire.parse_reply(request, status, headers, content, n)
 
-    def _resplit(self, exc: BatchSizeError, texts: Sequence[str]) -> list[Sequence[str]]:
-        """Parts of at most the limit the service named, remembered for later plans."""
-        if exc.limit < 1 or exc.limit >= len(texts):
-            raise exc
-        with self._lock:
-            self._max_rows = min(self._max_rows, exc.limit)
-        logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
-        return _chunks(texts, exc.limit)
+        body = self._wire.build_body(request, texts)
+        return self._wire.path, body, parse, {"tokens": self._tokens_for_limiter(texts)}
 
     def embed(
         self,
@@ -376,8 +248,7 @@ class DashScopeEmbedder(RunnerLifecycle):
         plan = self._plan(items)
         if not plan.batches:
             return self._assemble(plan, [], request)
-        jobs = [functools.partial(self._run_batch, request, plan.pieces[a:b]) for a, b in plan.batches]
-        replies = [r for batch in self.runner.run_all(jobs) for r in batch]
+        replies = self._run_groups(request, [plan.pieces[a:b] for a, b in plan.batches])
         return self._assemble(plan, replies, request)
 
     def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
@@ -395,22 +266,6 @@ class DashScopeEmbedder(RunnerLifecycle):
 
     # ------------------------------------------------------------------ async path
 
-    async def _asend(self, request: TextRequest, texts: Sequence[str]) -> BatchReply:
-        return await self.runner.asend(
-            self._wire.path,
-            self._wire.build_body(request, texts),
-            lambda status, headers, content: self._wire.parse_reply(request, status, headers, content, len(texts)),
-            tokens=self._tokens_for_limiter(texts),
-        )
-
-    async def _arun_batch(self, request: TextRequest, texts: Sequence[str]) -> list[BatchReply]:
-        if len(texts) > self._max_rows:
-            return [r for part in _chunks(texts, self._max_rows) for r in await self._arun_batch(request, part)]
-        try:
-            return [await self._asend(request, texts)]
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, texts) for r in await self._arun_batch(request, part)]
-
     async def aembed(
         self,
         texts: Sequence[str],
@@ -426,9 +281,8 @@ class DashScopeEmbedder(RunnerLifecycle):
         plan = self._plan(items)
         if not plan.batches:
             return self._assemble(plan, [], request)
-        jobs = [functools.partial(self._arun_batch, request, plan.pieces[a:b]) for a, b in plan.batches]
-        replies = await self.runner.arun_all(jobs)
-        return self._assemble(plan, [r for batch in replies for r in batch], request)
+        replies = await self._arun_groups(request, [plan.pieces[a:b] for a, b in plan.batches])
+        return self._assemble(plan, replies, request)
 
     async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
         """Async ``embed_query``."""
@@ -437,10 +291,6 @@ class DashScopeEmbedder(RunnerLifecycle):
     async def aembed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
         """Async ``embed_documents``."""
         return await self.aembed(texts, text_type="document")
-
-
-def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _average_pieces(

@@ -22,24 +22,16 @@ Limits and fusion forms: "Multimodal embedding API", https://help.aliyun.com/en/
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
-import httpx
-import numpy as np
-from pydantic import SecretStr
-
 from . import tokens as _tokens
-from .catalog import CATALOG, ModelSpec, get_model_spec
-from .engine import validate_texts
-from .errors import BatchSizeError, InvalidInputError
+from .base import BaseEmbedder, Call, validate_texts
+from .catalog import CATALOG
+from .errors import InvalidInputError
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
-from .results import EmbeddingResult, Usage
-from .settings import REGION_ROOTS, ResolvedSettings, resolve_connection
-from .transport import RequestRunner, RunnerLifecycle
+from .results import EmbeddingResult
 from .wire.native_multimodal import MultimodalReply, MultimodalRequest, NativeMultimodalProtocol
 
 __all__ = ["MultimodalEmbedder", "MultimodalInput", "MultimodalResult", "ItemInput"]
@@ -99,7 +91,7 @@ class _Unit:
         return len(self.contents)
 
 
-class MultimodalEmbedder(RunnerLifecycle):
+class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
     """Embed texts, images and videos with a DashScope multimodal model.
 
     Args:
@@ -128,30 +120,22 @@ class MultimodalEmbedder(RunnerLifecycle):
         self,
         model: str = "qwen3-vl-embedding",
         *,
-        dimensions: Optional[int] = None,
-        api_key: Optional[str | SecretStr] = None,
-        base_url: Optional[str] = None,
-        region: Optional[str] = None,
-        workspace: Optional[str] = None,
-        protocol: Optional[str] = None,
-        instruct: Optional[str] = None,
         parameters: Optional[Mapping[str, Any]] = None,
-        max_concurrency: int = 8,
-        max_retries: int = 4,
-        timeout: float = 60.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        model_spec: Optional[ModelSpec] = None,
-        catalog_overrides: Optional[Mapping[str, Any]] = None,
-        retry_base_delay: float = 0.5,
-        retry_max_delay: float = 30.0,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        **options: Any,
     ) -> None:
-        if isinstance(api_key, str):
-            api_key = SecretStr(api_key)
-        self.spec = model_spec or get_model_spec(model, catalog_overrides)
-        self.model = self.spec.name
+        extra = dict(parameters or {})
+        reserved = sorted(set(extra) & set(_RESERVED_PARAMETERS))
+        if reserved:
+            raise InvalidInputError(
+                f"parameters {reserved} are set by MultimodalEmbedder itself (dimensions=, instruct=, fused items)"
+            )
+        super().__init__(model, parameters=parameters, **options)
+        # A fixed-dimension model documents no dimension parameter; sending one risks a rejection for nothing.
+        self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) > 1 else None
+        self.parameters = extra
+        self._wire = NativeMultimodalProtocol()
+
+    def _check_kind(self, protocol: Optional[str]) -> None:
         if self.spec.kind != "multimodal":
             known = ", ".join(name for name, s in CATALOG.items() if s.kind == "multimodal")
             raise InvalidInputError(
@@ -163,59 +147,17 @@ class MultimodalEmbedder(RunnerLifecycle):
                 f"protocol {protocol!r} is not available for multimodal embeddings: the OpenAI-compatible "
                 f"endpoint serves no multimodal model (source: {self.spec.source}); use protocol='dashscope'"
             )
-        self.settings: ResolvedSettings = resolve_connection(
-            api_key=api_key, base_url=base_url, region=region, workspace=workspace, timeout=timeout
-        )
-        self._check_region()
-        self.dimension = self.spec.check_dimension(dimensions)
-        # A fixed-dimension model documents no dimension parameter; sending one risks a rejection for nothing.
-        self._dimension_param = dimensions if len(self.spec.dimensions) > 1 else None
-        extra = dict(parameters or {})
-        reserved = sorted(set(extra) & set(_RESERVED_PARAMETERS))
-        if reserved:
-            raise InvalidInputError(
-                f"parameters {reserved} are set by MultimodalEmbedder itself (dimensions=, instruct=, fused items)"
-            )
-        self.instruct = instruct
-        self.parameters = extra
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
-        self.runner = RequestRunner(
-            self.settings,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            transport=transport,
-            async_transport=async_transport,
-        )
-        self.rate_limiter = self.runner.rate_limiter
-        self._wire = NativeMultimodalProtocol()
-        self._max_elements = self.spec.max_rows  # lowered when the service names a smaller batch size
-        self.usage = Usage()
-        self._lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        return (
-            f"MultimodalEmbedder(model={self.model!r}, dimension={self.dimension}, root={self.settings.root!r}, "
-            f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
-        )
+    def _group_size(self, group: Sequence[_Unit]) -> int:
+        return sum(u.elements for u in group)
+
+    def _split(self, group: Sequence[_Unit], limit: int) -> list[Sequence[_Unit]]:
+        return [[group[i] for i in g] for g in self._pack(group, limit)]
 
     @property
     def can_fuse(self) -> bool:
         """Whether the model returns fused vectors for multi-part items."""
         return self.spec.fusion != "none"
-
-    def _check_region(self) -> None:
-        # Only a region's shared root says which region this is; custom and workspace roots are trusted.
-        for region, root in REGION_ROOTS.items():
-            if self.settings.root == root and region not in self.spec.regions:
-                raise InvalidInputError(
-                    f"{self.model} is not offered in region {region!r} (offered in: {', '.join(self.spec.regions)}; "
-                    f"source: {self.spec.source})"
-                )
 
     # ------------------------------------------------------------------ items -> units
 
@@ -343,11 +285,11 @@ class MultimodalEmbedder(RunnerLifecycle):
             expected_dimension=self.dimension,
         )
 
-    def _prepare(self, units: list[_Unit]) -> list[list[_Unit]]:
+    def _groups(self, units: list[_Unit]) -> list[Sequence[_Unit]]:
         self.settings.require_key()
-        return [[units[i] for i in group] for group in self._pack(units, self._max_elements)]
+        return self._split(units, self._max_rows)
 
-    def _call(self, units: Sequence[_Unit]) -> tuple[str, dict, Any, dict]:
+    def _call(self, context: Any, units: Sequence[_Unit]) -> Call:
         request = self._request_for(units)
         contents = [c for u in units for c in u.contents]
         body = self._wire.build_body(request, contents)
@@ -360,60 +302,23 @@ class MultimodalEmbedder(RunnerLifecycle):
         kwargs = dict(tokens=sum(u.tokens for u in units), headers=OSS_RESOLVE_HEADER if oss else None)
         return self._wire.path, body, parse, kwargs
 
-    def _resplit(self, exc: BatchSizeError, units: Sequence[_Unit]) -> list[list[_Unit]]:
-        """Re-pack at the element limit the service named, remembered for later calls."""
-        if len(units) < 2 or exc.limit < 1:
-            raise exc
-        with self._lock:
-            self._max_elements = min(self._max_elements, exc.limit)
-        logger.warning("%s accepts at most %d content elements per request; re-splitting", self.model, exc.limit)
-        groups = self._pack(units, exc.limit)
-        if len(groups) < 2:
-            raise exc
-        return [[units[i] for i in g] for g in groups]
-
-    def _run(self, units: Sequence[_Unit]) -> list[MultimodalReply]:
-        path, body, parse, kwargs = self._call(units)
-        try:
-            return [self.runner.send(path, body, parse, **kwargs)]
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, units) for r in self._run(part)]
-
-    async def _arun(self, units: Sequence[_Unit]) -> list[MultimodalReply]:
-        path, body, parse, kwargs = self._call(units)
-        try:
-            return [await self.runner.asend(path, body, parse, **kwargs)]
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, units) for r in await self._arun(part)]
-
     def _assemble(self, replies: list[MultimodalReply]) -> MultimodalResult:
-        usage = Usage()
-        for reply in replies:
-            usage.add(reply.total_tokens, 1)
-        dense = (
-            np.concatenate([r.dense for r in replies]) if replies else np.empty((0, self.dimension), np.float32)
-        )
-        with self._lock:
-            self.usage.add(usage.total_tokens, usage.requests)
+        usage, request_ids, dense = self._totals(replies)
         return MultimodalResult(
             dense=dense,
             sparse=None,
             usage=usage,
-            request_ids=[r.request_id for r in replies if r.request_id],
+            request_ids=request_ids,
             model=self.model,
             types=[t for r in replies for t in r.types],
             usage_details=[r.usage for r in replies],
         )
 
     def _embed(self, units: list[_Unit]) -> MultimodalResult:
-        groups = self._prepare(units)
-        jobs = [functools.partial(self._run, group) for group in groups]
-        return self._assemble([r for batch in self.runner.run_all(jobs) for r in batch])
+        return self._assemble(self._run_groups(None, self._groups(units)))
 
     async def _aembed(self, units: list[_Unit]) -> MultimodalResult:
-        groups = self._prepare(units)
-        jobs = [functools.partial(self._arun, group) for group in groups]
-        return self._assemble([r for batch in await self.runner.arun_all(jobs) for r in batch])
+        return self._assemble(await self._arun_groups(None, self._groups(units)))
 
     # ------------------------------------------------------------------ inputs per method
 

@@ -1,0 +1,293 @@
+"""What the text and multimodal engines share: options, connection, runner, re-splitting, totals, pickling.
+
+``DashScopeEmbedder`` (text) and ``MultimodalEmbedder`` differ in how they turn inputs into request bodies and
+how they pack them into requests; everything else lives here once: resolving the model spec and the connection,
+checking the dimension and the region, building the ``RequestRunner``, sending one group of inputs with a re-split
+when the service names a smaller batch size (remembered for later calls), adding up usage, and pickling (an engine
+travels to ``IngestionPipeline(num_workers>1)`` and Ray workers as its configuration, and rebuilds its clients there).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar
+
+import httpx
+import numpy as np
+from pydantic import SecretStr
+
+from .catalog import ModelSpec, get_model_spec
+from .errors import BatchSizeError, InvalidInputError
+from .results import Usage
+from .settings import REGION_ROOTS, ResolvedSettings, resolve_connection
+from .transport import ParseReply, RequestRunner, RunnerLifecycle
+
+__all__ = ["BaseEmbedder", "Call", "validate_texts"]
+
+logger = logging.getLogger("dashscope_embed")
+
+#: One group of inputs that travels as one request (a slice of texts, or a list of multimodal units).
+G = TypeVar("G", bound=Sequence[Any])
+#: A parsed reply of one request.
+R = TypeVar("R")
+#: ``(path, body, parse, send keyword arguments)`` for one request.
+Call = tuple[str, dict, ParseReply, dict]
+
+
+def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
+    """Check that ``texts`` is a list of non-empty strings; return it as a list.
+
+    Raises:
+        InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
+            or empty/whitespace-only; the message names every offending index (the first 20) and why.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise InvalidInputError(f"{what} must be a list of strings, got a single {type(texts).__name__}")
+    try:
+        items = list(texts)
+    except TypeError:
+        raise InvalidInputError(f"{what} must be a list of strings, got {type(texts).__name__}") from None
+    bad: list[str] = []
+    count = 0
+    for i, text in enumerate(items):
+        reason = None
+        if text is None:
+            reason = "None"
+        elif not isinstance(text, str):
+            reason = f"not a string ({type(text).__name__})"
+        elif not text.strip():
+            reason = "empty" if not text else "whitespace only"
+        if reason:
+            count += 1
+            if len(bad) < 20:
+                bad.append(f"[{i}] {reason}")
+    if bad:
+        more = f" and {count - len(bad)} more" if count > len(bad) else ""
+        raise InvalidInputError(
+            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input): "
+            + ", ".join(bad)
+            + more
+        )
+    return items
+
+
+class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
+    """The part of an engine that does not depend on the kind of input.
+
+    Subclasses set ``_KIND`` (the catalog ``kind`` they serve), implement ``_check_kind`` (a clear error for a
+    model of the other kind), ``_group_size`` (what a group counts against ``max_rows``), ``_split`` (a group cut
+    into parts within a limit, in order) and ``_call`` (the request for one group).
+
+    Args (shared by both engines, keyword-only after ``model``):
+        model: catalog model id; ``model_spec`` replaces the catalog entry, ``catalog_overrides`` adjusts it.
+        dimensions: output dimension, checked against the spec before anything is sent (``None``: the default).
+        api_key, base_url, region, workspace, protocol, timeout (seconds): the connection (``settings``).
+        instruct: task instruction (see each engine).
+        max_concurrency: requests in flight at once (>= 1); max_retries: retries per request (>= 0).
+        requests_per_minute / tokens_per_minute: client-side pacing (``RateLimiter``), or ``None``.
+        retry_base_delay / retry_max_delay: backoff seconds (the formula is ``RequestRunner``'s).
+        transport / async_transport: custom httpx transports (tests, proxies); not pickled.
+
+    Raises:
+        InvalidInputError: unknown model, a model of the other kind, disallowed dimension, a region the model is
+            not offered in, bad concurrency/retry/pacing values.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dimensions: Optional[int] = None,
+        api_key: Optional[str | SecretStr] = None,
+        base_url: Optional[str] = None,
+        region: Optional[str] = None,
+        workspace: Optional[str] = None,
+        protocol: Optional[str] = None,
+        instruct: Optional[str] = None,
+        max_concurrency: int = 8,
+        max_retries: int = 4,
+        timeout: float = 60.0,
+        requests_per_minute: Optional[float] = None,
+        tokens_per_minute: Optional[float] = None,
+        model_spec: Optional[ModelSpec] = None,
+        catalog_overrides: Optional[Mapping[str, Any]] = None,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 30.0,
+        transport: Optional[httpx.BaseTransport] = None,
+        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        **options: Any,
+    ) -> None:
+        # Everything but the key and the transports: what a pickled copy is rebuilt from.
+        self._init_args: dict[str, Any] = dict(
+            model=model, dimensions=dimensions, base_url=base_url, region=region, workspace=workspace,
+            protocol=protocol, instruct=instruct, max_concurrency=max_concurrency, max_retries=max_retries,
+            timeout=timeout, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+            model_spec=model_spec, catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay, **options,
+        )
+        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides)
+        self.model = self.spec.name
+        self._check_kind(protocol)
+        self.settings: ResolvedSettings = resolve_connection(
+            api_key=self._api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
+            timeout=timeout,
+        )
+        self._check_region()
+        self.dimension = self.spec.check_dimension(dimensions)
+        self.instruct = instruct
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.runner = RequestRunner(
+            self.settings,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            transport=transport,
+            async_transport=async_transport,
+        )
+        self.rate_limiter = self.runner.rate_limiter
+        self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
+        self.usage = Usage()  # running totals over the engine's life
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ hooks for the subclasses
+
+    def _check_kind(self, protocol: Optional[str]) -> None:
+        raise NotImplementedError
+
+    def _group_size(self, group: G) -> int:
+        raise NotImplementedError
+
+    def _split(self, group: G, limit: int) -> list[G]:
+        raise NotImplementedError
+
+    def _call(self, context: Any, group: G) -> Call:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ configuration
+
+    def _check_region(self) -> None:
+        # Only a region's shared root says which region this is; custom and workspace roots are trusted.
+        for region, root in REGION_ROOTS.items():
+            if self.settings.root == root and region not in self.spec.regions:
+                raise InvalidInputError(
+                    f"{self.model} is not offered in region {region!r} (offered in: {', '.join(self.spec.regions)}; "
+                    f"source: {self.spec.source})"
+                )
+
+    @property
+    def max_rows(self) -> int:
+        """Rows (text models) or content elements (multimodal models) per request now in force: the catalog's,
+        or less once the service named a smaller limit."""
+        return self._max_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(model={self.model!r}, dimension={self.dimension}, "
+            f"protocol={self.settings.protocol!r}, root={self.settings.root!r}, "
+            f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
+        )
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"init": self._init_args, "api_key": self._api_key, "max_rows": self._max_rows}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
+        self._max_rows = state["max_rows"]
+
+    # ------------------------------------------------------------------ sending groups
+
+    def _resplit(self, exc: BatchSizeError, group: G) -> list[G]:
+        """Parts of at most the limit the service named, remembered for later plans.
+
+        Raises:
+            BatchSizeError: ``exc`` again when the group cannot be cut smaller.
+        """
+        if exc.limit < 1:
+            raise exc
+        parts = self._split(group, exc.limit)
+        if len(parts) < 2:
+            raise exc
+        with self._lock:
+            self._max_rows = min(self._max_rows, exc.limit)
+        logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
+        return parts
+
+    def _learned_parts(self, group: G) -> Optional[list[G]]:
+        # A limit learned after this group was planned: cut it now rather than be refused again.
+        if self._group_size(group) > self._max_rows:
+            parts = self._split(group, self._max_rows)
+            if len(parts) > 1:
+                return parts
+        return None
+
+    def _run_group(self, context: Any, group: G) -> list[R]:
+        parts = self._learned_parts(group)
+        if parts is not None:
+            return [r for part in parts for r in self._run_group(context, part)]
+        path, body, parse, kwargs = self._call(context, group)
+        try:
+            reply = self.runner.send(path, body, parse, **kwargs)
+        except BatchSizeError as exc:
+            return [r for part in self._resplit(exc, group) for r in self._run_group(context, part)]
+        self._log_reply(group, reply)
+        return [reply]
+
+    async def _arun_group(self, context: Any, group: G) -> list[R]:
+        parts = self._learned_parts(group)
+        if parts is not None:
+            return [r for part in parts for r in await self._arun_group(context, part)]
+        path, body, parse, kwargs = self._call(context, group)
+        try:
+            reply = await self.runner.asend(path, body, parse, **kwargs)
+        except BatchSizeError as exc:
+            return [r for part in self._resplit(exc, group) for r in await self._arun_group(context, part)]
+        self._log_reply(group, reply)
+        return [reply]
+
+    def _log_reply(self, group: G, reply: Any) -> None:
+        logger.debug(
+            "%s embedded %d inputs, request_id=%s, tokens=%d", self.model, len(group), reply.request_id,
+            reply.total_tokens,
+        )
+
+    def _run_groups(self, context: Any, groups: Sequence[G]) -> list[R]:
+        """Every group's replies, in group order; up to ``max_concurrency`` requests at once (threads)."""
+        jobs = [functools.partial(self._run_group, context, g) for g in groups]
+        return [r for batch in self.runner.run_all(jobs) for r in batch]
+
+    async def _arun_groups(self, context: Any, groups: Sequence[G]) -> list[R]:
+        """Async ``_run_groups`` (a semaphore per event loop)."""
+        jobs = [functools.partial(self._arun_group, context, g) for g in groups]
+        return [r for batch in await self.runner.arun_all(jobs) for r in batch]
+
+    # ------------------------------------------------------------------ totals
+
+    def _totals(self, replies: Sequence[Any]) -> tuple[Usage, list[str], np.ndarray]:
+        """Usage and request ids of ``replies`` (added to the engine's running ``usage``) and their dense rows
+        stacked in reply order: ``(n, d)`` float32 (``(0, d)`` for no replies; rows of replies without dense
+        vectors are left out)."""
+        usage = Usage()
+        request_ids: list[str] = []
+        for reply in replies:
+            usage.add(reply.total_tokens, 1)
+            if reply.request_id:
+                request_ids.append(reply.request_id)
+        with self._lock:
+            self.usage.add(usage.total_tokens, usage.requests)
+        blocks = [r.dense for r in replies if r.dense is not None]
+        dense = np.concatenate(blocks) if blocks else np.empty((0, self.dimension), np.float32)
+        return usage, request_ids, dense
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """``items`` cut into consecutive slices of at most ``size``."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
