@@ -178,7 +178,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     """``dashscope-embed embed``: resumable bulk embedding of INPUT into Parquet; returns 0.
 
     Raises:
-        UsageError: the input is not a file. ConnectionError_: no key, base URL or ``--local`` was given.
+        UsageError: the input is not a file. NoCredentialsError: no key, base URL or ``--local`` was given.
         BulkJobError / APIError: the job failed (finished rows stay on disk for a rerun).
     """
     from .jobs.bulk import run_bulk_job
@@ -249,7 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     from .errors import APIError, DashScopeError, InvalidInputError
     from .jobs.bulk import BulkJobError
-    from .jobs.connection import ConnectionError_
+    from .jobs.connection import NoCredentialsError
     from .jobs.sources import SourceError
 
     try:
@@ -257,7 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted" + ("; rerun the same command to resume" if args.command == "embed" else ""))
         return 130
-    except (UsageError, ConnectionError_, SourceError, InvalidInputError) as exc:
+    except (UsageError, NoCredentialsError, SourceError, InvalidInputError) as exc:
         _err(str(exc))
         return 2
     except BulkJobError as exc:

@@ -1,34 +1,43 @@
-"""Engine options as pydantic fields, declared once for every framework adapter.
+"""The adapters' configuration fields, declared once in the core.
 
-The adapters' configuration classes inherit these fields (LlamaIndex and LangChain models are both pydantic v2),
-so defaults, bounds and descriptions cannot drift apart. Connection fields (key, base URL, region, workspace) stay
-in each adapter, because each framework reads the environment its own way.
+LlamaIndex and LangChain models are both pydantic v2, so each adapter class inherits these fields: defaults,
+bounds, descriptions, environment defaults, the refusal of unknown arguments and what may be pickled cannot drift
+apart between the two frameworks. Each field has the meaning of the ``DashScopeEmbedder`` argument of the same name.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-__all__ = ["EngineOptions"]
+from .settings import environment_defaults
+
+__all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "picklable_state"]
+
+# Private attributes an adapter rebuilds from its fields after unpickling, and fields that cannot be pickled.
+REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
+UNPICKLED_FIELDS = ("transport", "async_transport")
 
 
 class EngineOptions(BaseModel):
-    """Fields with the meaning of ``DashScopeEmbedder``'s arguments of the same names.
+    """How the engine sends requests.
 
     Attributes:
-        instruct: query-side task instruction (text-embedding-v4; qwen3-vl-embedding sends it with every request).
+        instruct: query-side task instruction (models whose catalog entry has ``instruct``; qwen3-vl-embedding sends
+            it with every request).
         max_concurrency: requests in flight at once per object (>= 1).
         max_retries: retries per request after the first attempt (429, 5xx, timeouts, connection errors; >= 0).
         timeout: seconds per HTTP request (> 0).
-        oversize: texts over the model's token limit per row (8,192 for text-embedding-v3/v4): ``"chunk_average"``,
-            ``"truncate"`` or ``"error"``.
-        transport / async_transport: custom httpx transports (tests, proxies); never dumped or shown.
+        oversize: texts over the model's token limit per row (``ModelSpec.max_tokens_per_row``):
+            ``"chunk_average"``, ``"truncate"`` or ``"error"``.
+        requests_per_minute / tokens_per_minute: client-side pacing of this object's requests (``RateLimiter``;
+            tokens are Qwen tokens), ``None`` for none.
+        transport / async_transport: custom httpx transports (tests, proxies); never dumped, shown or pickled.
     """
 
     instruct: Optional[str] = Field(
-        default=None, description="Task instruction sent with query-side calls (text-embedding-v4 only)."
+        default=None, description="Task instruction sent with query-side calls (models that accept instruct)."
     )
     max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per object.")
     max_retries: int = Field(
@@ -41,6 +50,12 @@ class EngineOptions(BaseModel):
         default="chunk_average",
         description="Texts over the model's token limit per row: split and average, truncate, or raise.",
     )
+    requests_per_minute: Optional[float] = Field(
+        default=None, gt=0, description="Client-side pacing: requests per minute for this object (None: none)."
+    )
+    tokens_per_minute: Optional[float] = Field(
+        default=None, gt=0, description="Client-side pacing: Qwen tokens per minute for this object (None: none)."
+    )
     transport: Optional[Any] = Field(
         default=None, exclude=True, repr=False, description="Custom httpx.BaseTransport (tests, proxies)."
     )
@@ -51,3 +66,112 @@ class EngineOptions(BaseModel):
     def engine_options(self) -> dict[str, Any]:
         """These fields as keyword arguments for ``DashScopeEmbedder`` / ``EmbeddingRouter``."""
         return {name: getattr(self, name) for name in EngineOptions.model_fields}
+
+
+class ConnectionOptions(EngineOptions):
+    """Where to reach DashScope, plus ``EngineOptions``; unknown constructor arguments are refused.
+
+    Attributes:
+        dashscope_api_key: the key (constructor argument ``api_key`` or ``dashscope_api_key``; default
+            ``DASHSCOPE_API_KEY``). Excluded from every dump and repr; pickled (as ``SecretStr``) so worker
+            processes get the key they need. Also readable as ``api_key``.
+        base_url: host root, ``.../api/v1`` or ``.../compatible-mode/v1`` (default ``DASHSCOPE_BASE_URL``, else
+            ``DASHSCOPE_HTTP_BASE_URL``, else the region's root).
+        region: a region name or id (see ``dashscope_embed.settings``; default ``DASHSCOPE_REGION``, else Beijing).
+        workspace: Model Studio workspace id, sent as ``X-DashScope-WorkSpace`` (default ``DASHSCOPE_WORKSPACE``).
+
+    Raises:
+        pydantic.ValidationError: an argument no field has (the message names it, e.g. ``dimension``, which is
+            ``dimensions`` here), or a value out of bounds.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+    dashscope_api_key: Optional[SecretStr] = Field(
+        default=None,
+        alias="api_key",
+        exclude=True,
+        repr=False,
+        description="DashScope API key (default: DASHSCOPE_API_KEY). Never dumped, shown or logged.",
+    )
+    base_url: Optional[str] = Field(
+        default=None,
+        description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL, else region).",
+    )
+    region: Optional[str] = Field(
+        default=None, description="Region name or id, e.g. 'beijing', 'singapore' (default: DASHSCOPE_REGION)."
+    )
+    workspace: Optional[str] = Field(
+        default=None,
+        description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_defaults(cls, data: Any) -> Any:
+        # Unknown arguments are refused by ``extra="forbid"`` (pydantic names each one: "Extra inputs are not
+        # permitted"); here only the environment fills what the caller left unset.
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        env = environment_defaults()
+        if data.get("api_key") is None and data.get("dashscope_api_key") is None:
+            data.pop("api_key", None)
+            if "api_key" in env:
+                data["dashscope_api_key"] = env["api_key"]
+        for name in ("base_url", "region", "workspace"):
+            if data.get(name) is None and name in env:
+                data[name] = env[name]
+        return data
+
+    @property
+    def api_key(self) -> Optional[SecretStr]:
+        """The key in use (``SecretStr``), or ``None``."""
+        return self.dashscope_api_key
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the core engine: the connection and every ``EngineOptions`` field."""
+        return dict(
+            api_key=self.dashscope_api_key,
+            base_url=self.base_url,
+            region=self.region,
+            workspace=self.workspace,
+            **self.engine_options(),
+        )
+
+    def connection_fields(self) -> dict[str, Any]:
+        """The ``ConnectionOptions`` fields by name (the key included), to build a sibling object (the sparse twin
+        of a dense model) with the same settings."""
+        return {name: getattr(self, name) for name in ConnectionOptions.model_fields}
+
+
+class DenseOptions(ConnectionOptions):
+    """``ConnectionOptions`` plus what shapes dense vectors.
+
+    Attributes:
+        dimensions: output dimension ``d`` (``None``: the model's default), checked against the catalog when the
+            object is built.
+        protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type,
+            instruct or sparse).
+        output_type: ``"dense"`` or ``"dense&sparse"`` (models with sparse output: every call also fills the
+            shared sparse cache, so hybrid indexing costs one request per batch).
+    """
+
+    dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")
+    protocol: Optional[Literal["dashscope", "openai"]] = Field(
+        default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
+    )
+    output_type: Literal["dense", "dense&sparse"] = Field(
+        default="dense", description="'dense&sparse' also fetches sparse vectors (same request) for hybrid search."
+    )
+
+
+def picklable_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic ``__getstate__`` dict without the transports and the engine objects an adapter rebuilds from its
+    fields on unpickling (clients, pools and locks cannot be pickled; the configuration can)."""
+    state = dict(state)
+    state["__dict__"] = {k: v for k, v in state.get("__dict__", {}).items() if k not in UNPICKLED_FIELDS}
+    private = state.get("__pydantic_private__")
+    if private:
+        state["__pydantic_private__"] = {k: v for k, v in private.items() if k not in REBUILT_PRIVATE}
+    return state

@@ -17,7 +17,7 @@ from .hybrid import HybridEmbedder
 from .multimodal import MultimodalEmbedder, MultimodalResult
 from .results import EmbeddingResult, Usage
 
-__all__ = ["EmbeddingRouter", "is_multimodal_model"]
+__all__ = ["EmbeddingRouter", "is_multimodal_model", "sparse_embedder"]
 
 TextType = Literal["query", "document"]
 
@@ -27,6 +27,23 @@ def is_multimodal_model(model: str) -> bool:
     with the list of known models)."""
     spec = CATALOG.get(model)
     return spec is not None and spec.kind == "multimodal"
+
+
+def sparse_embedder(model: str, **options: Any) -> HybridEmbedder:
+    """The sparse side of hybrid search for ``model``, as both frameworks' sparse classes use it.
+
+    Sparse vectors exist only on the native protocol (the compatible mode returns dense vectors only), so the engine
+    is always built with ``protocol="dashscope"``, whatever the base URL's spelling; the returned
+    ``HybridEmbedder`` reads the process-wide sparse cache a ``"dense&sparse"`` dense model fills.
+
+    Args:
+        model: a text model whose catalog entry has ``sparse``.
+        **options: ``DashScopeEmbedder`` keyword arguments (connection, instruct, concurrency, retries, pacing).
+
+    Raises:
+        InvalidInputError: a model without sparse output, or whatever ``DashScopeEmbedder`` refuses.
+    """
+    return HybridEmbedder(DashScopeEmbedder(model, protocol="dashscope", **options))
 
 
 class EmbeddingRouter:

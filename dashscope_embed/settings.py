@@ -20,6 +20,7 @@ __all__ = [
     "REGION_IDS",
     "DEFAULT_REGION",
     "ConnectionSettings",
+    "environment_defaults",
     "resolve_connection",
     "normalize_base_url",
     "workspace_root",
@@ -94,6 +95,32 @@ def _env(*names: str, environ: Mapping[str, str] | None = None) -> Optional[str]
     return None
 
 
+def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The connection fields the environment sets: the one place ``DASHSCOPE_*`` variables are read.
+
+    Returns:
+        A dict with any of ``api_key`` (``SecretStr``, from ``DASHSCOPE_API_KEY``), ``base_url``
+        (``DASHSCOPE_BASE_URL``, else the SDK's ``DASHSCOPE_HTTP_BASE_URL``), ``region`` (``DASHSCOPE_REGION``)
+        and ``workspace`` (``DASHSCOPE_WORKSPACE``); variables that are unset or empty are left out.
+    """
+    found: dict[str, object] = {}
+    key = _env("DASHSCOPE_API_KEY", environ=environ)
+    if key:
+        found["api_key"] = SecretStr(key)
+    for field, names in _ENV_NAMES.items():
+        value = _env(*names, environ=environ)
+        if value:
+            found[field] = value
+    return found
+
+
+_ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "base_url": ("DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"),
+    "region": ("DASHSCOPE_REGION",),
+    "workspace": ("DASHSCOPE_WORKSPACE",),
+}
+
+
 class ConnectionSettings(BaseModel):
     """Where and how to reach DashScope. Fields left ``None`` fall back to the environment.
 
@@ -131,19 +158,17 @@ class ConnectionSettings(BaseModel):
         Raises:
             InvalidInputError: bad region, base URL or protocol combination.
         """
-        key = self.api_key
-        if key is None:
-            env_key = _env("DASHSCOPE_API_KEY", environ=environ)
-            key = SecretStr(env_key) if env_key else None
-        base = self.base_url or _env("DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL", environ=environ)
+        env = environment_defaults(environ)
+        key = self.api_key or env.get("api_key")
+        base = self.base_url or env.get("base_url")
         implied: Optional[str] = None
         if base:
-            root, implied = normalize_base_url(base)
+            root, implied = normalize_base_url(str(base))
         else:
-            region = self.region or _env("DASHSCOPE_REGION", environ=environ) or DEFAULT_REGION
-            root = REGION_ROOTS[_canonical_region(region)]
+            region = self.region or env.get("region") or DEFAULT_REGION
+            root = REGION_ROOTS[_canonical_region(str(region))]
         protocol = self.protocol or implied or "dashscope"
-        workspace = self.workspace or _env("DASHSCOPE_WORKSPACE", environ=environ)
+        workspace = self.workspace or env.get("workspace")
         return ResolvedSettings(
             api_key=key, root=root, protocol=protocol, workspace=workspace, timeout=self.timeout
         )

@@ -6,7 +6,7 @@
 
     embeddings = DashScopeEmbeddings(dimensions=512)                 # dense, text-embedding-v4
     hybrid = DashScopeEmbeddings(output_type="dense&sparse")         # dense + cached sparse, one request
-    sparse = hybrid.sparse_embeddings()                              # langchain-qdrant SparseEmbeddings
+    sparse = hybrid.sparse_model()                                    # langchain-qdrant SparseEmbeddings
     QdrantVectorStore.from_texts(texts, embedding=hybrid, sparse_embedding=sparse, location=":memory:",
                                  retrieval_mode=RetrievalMode.HYBRID)
 """

@@ -1,60 +1,26 @@
-"""Configuration fields shared by the LangChain classes, and their mapping onto the core engine."""
+"""What the LangChain classes share: the core's connection fields, LangChain's model config, pickling."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field
 
-from dashscope_embed import DashScopeEmbedder, Usage
-from dashscope_embed.options import EngineOptions
-
-# Private attributes rebuilt from the configuration after unpickling, and fields that cannot be pickled.
-_REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
-_UNPICKLED_FIELDS = ("transport", "async_transport")
+from dashscope_embed import Usage
+from dashscope_embed.base import BaseEmbedder
+from dashscope_embed.options import ConnectionOptions, picklable_state
 
 
-class ConnectionFields(EngineOptions):
-    """Where and how to reach DashScope; the same meaning as ``dashscope_embed.DashScopeEmbedder``'s arguments."""
+class ConnectionFields(ConnectionOptions):
+    """``dashscope_embed.options.ConnectionOptions`` with LangChain's ``model`` field (LlamaIndex names it
+    ``model_name``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
     model: str = Field(default="text-embedding-v4", description="DashScope embedding model id.")
-    dashscope_api_key: Optional[SecretStr] = Field(
-        alias="api_key",
-        default_factory=secret_from_env("DASHSCOPE_API_KEY", default=None),
-        exclude=True,
-        description="DashScope API key (default: DASHSCOPE_API_KEY). Never dumped, shown or logged.",
-    )
-    base_url: Optional[str] = Field(
-        default_factory=from_env(["DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"], default=None),
-        description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL).",
-    )
-    region: Optional[str] = Field(
-        default_factory=from_env("DASHSCOPE_REGION", default=None),
-        description="'beijing' (default), 'singapore' or 'hongkong' (default: DASHSCOPE_REGION).",
-    )
-    workspace: Optional[str] = Field(
-        default_factory=from_env("DASHSCOPE_WORKSPACE", default=None),
-        description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
-    )
-
-    def _engine_kwargs(self) -> dict[str, Any]:
-        return dict(
-            api_key=self.dashscope_api_key,
-            base_url=self.base_url,
-            region=self.region,
-            workspace=self.workspace,
-            **self.engine_options(),
-        )
-
-    def _connection_fields(self) -> dict[str, Any]:
-        """The shared fields by name (the key included), to build a sibling object with the same settings."""
-        return {name: getattr(self, name) for name in ConnectionFields.model_fields}
 
     @property
-    def engine(self) -> DashScopeEmbedder:
+    def engine(self) -> BaseEmbedder:
         """The core engine doing the work."""
         return self._engine  # type: ignore[attr-defined]
 
@@ -64,12 +30,7 @@ class ConnectionFields(EngineOptions):
         return self._engine.usage  # type: ignore[attr-defined]
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k not in _UNPICKLED_FIELDS}
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {k: v for k, v in private.items() if k not in _REBUILT_PRIVATE}
-        return state
+        return picklable_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Validate again so the engine and its clients are rebuilt in the new process.

@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Union
+import warnings
+from typing import Any, Literal, Optional, Sequence, Union
 
 from langchain_core.embeddings import Embeddings
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import PrivateAttr, model_validator
 from typing_extensions import Self
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult, MultimodalEmbedder
 from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.options import DenseOptions
 from dashscope_embed.routing import EmbeddingRouter
 
 from ._common import ConnectionFields
-
-if TYPE_CHECKING:
-    from .sparse import DashScopeSparseEmbeddings
+from .sparse import DashScopeSparseEmbeddings
 
 __all__ = ["DashScopeEmbeddings"]
 
 
-class DashScopeEmbeddings(ConnectionFields, Embeddings):
+class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
     """Dense text, image and video embeddings from Alibaba Cloud Model Studio (DashScope) for LangChain.
 
     ``embed_query``/``aembed_query`` send ``parameters.text_type="query"`` (+ ``instruct`` when set);
     ``embed_documents``/``aembed_documents`` send ``"document"``. Any number of texts becomes as few requests as
-    the model's row limit allows (10 for text-embedding-v3/v4, 25 for v1/v2), up to ``max_concurrency`` in flight at
-    once; the async methods are natively async. Each request is retried on its own.
+    the model's row limit allows (the catalog's ``max_rows``, see ``dashscope-embed models``), up to
+    ``max_concurrency`` in flight at once; the async methods are natively async. Each request is retried on its own.
 
-    With a multimodal ``model`` (``multimodal-embedding-v1``, ``tongyi-embedding-vision-*``, ``qwen3-vl-embedding``,
-    ``qwen2.5-vl-embedding``) the object wraps ``dashscope_embed.MultimodalEmbedder``: the text methods go to the
+    With a multimodal ``model`` (catalog ``kind="multimodal"``) the object wraps ``dashscope_embed.MultimodalEmbedder``: the text methods go to the
     native multimodal endpoint (which has no ``text_type``), and ``embed_image(uris)`` / ``embed_video(urls)`` put
     images and videos into the same vector space. ``embed_image`` follows the convention of langchain-chroma's
     ``Chroma.add_images`` and ``similarity_search_by_image``, which call ``embed_image(uris=[...])`` with local
@@ -37,40 +36,34 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
 
     Args:
         model: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.
-        dimensions: output dimension ``d`` (``None``: the model's default, 1024 for v3/v4); checked at construction.
+        dimensions: output dimension ``d`` (``None``: the model's default); checked at construction.
         api_key: ``SecretStr`` or ``str`` (field ``dashscope_api_key``); default ``DASHSCOPE_API_KEY``. Excluded
             from ``model_dump``, hidden in repr. May be omitted for a loopback ``base_url`` (the local service).
         base_url / region / workspace: where to send requests; defaults ``DASHSCOPE_BASE_URL`` (or
             ``DASHSCOPE_HTTP_BASE_URL``), ``DASHSCOPE_REGION``, ``DASHSCOPE_WORKSPACE``.
         protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type or
             instruct).
-        instruct: query-side task instruction (text-embedding-v4); with a multimodal model that accepts it
-            (qwen3-vl-embedding) it is sent with every request.
+        instruct: query-side task instruction (models whose catalog entry has ``instruct``); with a multimodal model
+            that accepts it it is sent with every request.
         output_type: ``"dense"`` (default) or ``"dense&sparse"``: every call also fetches sparse vectors into the
             shared sparse cache, where ``DashScopeSparseEmbeddings`` finds them (hybrid search at one request per
             batch). Text models only.
-        max_concurrency, max_retries, timeout (seconds), oversize: see ``dashscope_embed.DashScopeEmbedder``
-            (``oversize`` applies to text models; multimodal models refuse an over-long text before sending it).
+        max_concurrency, max_retries, timeout (seconds), oversize, requests_per_minute, tokens_per_minute: see
+            ``dashscope_embed.DashScopeEmbedder`` (``oversize`` applies to text models; multimodal models refuse an
+            over-long text before sending it).
 
     Attributes:
         usage: ``Usage(total_tokens, requests)`` billed by this object since it was built.
 
     Raises:
-        pydantic.ValidationError: (construction) unknown model, disallowed dimension, or a parameter the model or
+        pydantic.ValidationError: (construction) an unknown argument (e.g. ``dimension`` for ``dimensions``),
+            unknown model, disallowed dimension, or a parameter the model or
             protocol does not accept, e.g. ``protocol="openai"`` or ``output_type="dense&sparse"`` with a
             multimodal model (the message names it).
         InvalidInputError: (calls) empty or non-string texts; a missing, oversize or unsupported image, a video
             that is not a URL (before any request); image and video methods of a text model.
         APIError: a request failed after its retries.
     """
-
-    dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")
-    protocol: Optional[Literal["dashscope", "openai"]] = Field(
-        default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
-    )
-    output_type: Literal["dense", "dense&sparse"] = Field(
-        default="dense", description="'dense&sparse' also fetches sparse vectors (same request) for hybrid search."
-    )
 
     _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
     _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
@@ -84,7 +77,7 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
             dimensions=self.dimensions,
             protocol=self.protocol,
             output_type=self.output_type,
-            **self._engine_kwargs(),
+            **self.engine_kwargs(),
         )
         self._engine, self._hybrid = self._router.engine, self._router.hybrid
         return self
@@ -156,10 +149,18 @@ class DashScopeEmbeddings(ConnectionFields, Embeddings):
         """Async ``embed_video``."""
         return (await self._router.avideos(urls)).dense_lists()
 
-    def sparse_embeddings(self, **overrides: Any) -> "DashScopeSparseEmbeddings":
-        """A ``DashScopeSparseEmbeddings`` with this object's model, key and service, sharing the sparse cache."""
-        from .sparse import DashScopeSparseEmbeddings
+    def sparse_model(self, **overrides: Any) -> DashScopeSparseEmbeddings:
+        """A ``DashScopeSparseEmbeddings`` with this object's model, key, service and options, sharing the sparse
+        cache (with ``output_type="dense&sparse"`` here, the texts this object embedded cost no second request).
 
-        fields = self._connection_fields()
+        Raises:
+            pydantic.ValidationError: the model has no sparse output, or an unknown override.
+        """
+        fields = dict(self.connection_fields(), model=self.model)
         fields.update(overrides)
         return DashScopeSparseEmbeddings(**fields)
+
+    def sparse_embeddings(self, **overrides: Any) -> DashScopeSparseEmbeddings:
+        """Deprecated name of ``sparse_model`` (the same in both frameworks' adapters)."""
+        warnings.warn("sparse_embeddings() is now sparse_model()", DeprecationWarning, stacklevel=2)
+        return self.sparse_model(**overrides)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Dict, List
 
 from pydantic import BaseModel, PrivateAttr, model_validator
@@ -9,16 +10,14 @@ from typing_extensions import Self
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult
 from dashscope_embed.hybrid import HybridEmbedder, SparseCache
+from dashscope_embed.routing import sparse_embedder
 
 from ._common import ConnectionFields
 
 try:  # langchain-qdrant's interface and vector type, when installed
     from langchain_qdrant import SparseEmbeddings as _SparseBase
     from langchain_qdrant import SparseVector
-
-    QDRANT_AVAILABLE = True
 except Exception:  # pragma: no cover - depends on the environment
-    QDRANT_AVAILABLE = False
     _SparseBase = object  # type: ignore[assignment,misc]
 
     class SparseVector(BaseModel, extra="forbid"):  # type: ignore[no-redef]
@@ -30,10 +29,7 @@ except Exception:  # pragma: no cover - depends on the environment
 
 try:  # langchain-milvus's interface, when installed
     from langchain_milvus.utils.sparse import BaseSparseEmbedding as _MilvusBase
-
-    MILVUS_AVAILABLE = True
 except Exception:  # pragma: no cover - depends on the environment
-    MILVUS_AVAILABLE = False
     _MilvusBase = object  # type: ignore[assignment,misc]
 
 __all__ = ["DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
@@ -48,11 +44,12 @@ def _dicts(result: EmbeddingResult) -> List[Dict[int, float]]:
 
 
 class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[misc,valid-type]
-    """Sparse (lexical) vectors from text-embedding-v3/v4 for LangChain.
+    """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) for LangChain.
 
     Usable as langchain-qdrant's ``SparseEmbeddings`` (``embed_documents -> list[SparseVector]``,
     ``embed_query -> SparseVector``), e.g. ``QdrantVectorStore(retrieval_mode=RetrievalMode.HYBRID,
-    sparse_embedding=DashScopeSparseEmbeddings())``; the ``*_as_dicts``/``*_as_dict`` methods and ``milvus()`` give the
+    sparse_embedding=DashScopeSparseEmbeddings())``; the ``*_as_dicts``/``*_as_dict`` methods and
+    ``milvus_function()`` give the
     ``{token_id: weight}`` form Milvus uses. Token ids are Qwen tokenizer ids, weights non-negative floats.
 
     Vectors that a ``DashScopeEmbeddings(output_type="dense&sparse")`` with the same model and service already fetched
@@ -60,16 +57,17 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
     send ``text_type="query"`` (+ ``instruct``), document calls ``"document"``.
 
     Args:
-        model: ``"text-embedding-v4"`` (default) or ``"text-embedding-v3"``.
-        api_key, base_url, region, workspace, instruct, max_concurrency, max_retries, timeout, oversize: as for
-            ``DashScopeEmbeddings``. No ``dimensions`` (dense only) and no ``protocol`` (the compatible mode has no
-            sparse output).
+        model: a model with sparse output (default ``"text-embedding-v4"``).
+        api_key, base_url, region, workspace, instruct, max_concurrency, max_retries, timeout, oversize,
+            requests_per_minute, tokens_per_minute: as for ``DashScopeEmbeddings`` (``ConnectionOptions``). No
+            ``dimensions`` (dense only) and no ``protocol`` (the compatible mode has no sparse output).
 
     Attributes:
         usage: ``Usage(total_tokens, requests)`` this object's own requests were billed (cache hits cost nothing).
 
     Raises:
-        pydantic.ValidationError: (construction) a model without sparse output. InvalidInputError: (calls) empty or
+        pydantic.ValidationError: (construction) a model without sparse output, or an unknown argument.
+            InvalidInputError: (calls) empty or
             non-string texts. APIError: a request failed after its retries.
     """
 
@@ -79,8 +77,8 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
     @model_validator(mode="after")
     def validate_environment(self) -> Self:
         """Build the engine from the configuration; no network call."""
-        self._engine = DashScopeEmbedder(self.model, protocol="dashscope", **self._engine_kwargs())
-        self._hybrid = HybridEmbedder(self._engine)
+        self._hybrid = sparse_embedder(self.model, **self.engine_kwargs())
+        self._engine = self._hybrid.engine
         return self
 
     @property
@@ -124,9 +122,14 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
         """Async ``embed_query_as_dict``."""
         return _dicts(await self._hybrid.asparse([text], text_type="query"))[0]
 
-    def milvus(self) -> "DashScopeMilvusSparseEmbedding":
+    def milvus_function(self) -> "DashScopeMilvusSparseEmbedding":
         """This model behind langchain-milvus's ``BaseSparseEmbedding`` interface (dict vectors)."""
         return DashScopeMilvusSparseEmbedding(self)
+
+    def milvus(self) -> "DashScopeMilvusSparseEmbedding":
+        """Deprecated name of ``milvus_function`` (the same in both frameworks' adapters)."""
+        warnings.warn("milvus() is now milvus_function()", DeprecationWarning, stacklevel=2)
+        return self.milvus_function()
 
 
 class DashScopeMilvusSparseEmbedding(_MilvusBase):  # type: ignore[misc,valid-type]

@@ -6,7 +6,7 @@
 
     embed_model = DashScopeEmbedding(dimensions=512)                        # dense, text-embedding-v4
     hybrid = DashScopeEmbedding(output_type="dense&sparse")                 # dense + cached sparse, one request
-    sparse = hybrid.sparse_embedding()                                      # reads the cache; Qdrant functions
+    sparse = hybrid.sparse_model()                                          # reads the cache; Qdrant functions
     QdrantVectorStore(client=..., collection_name="docs", enable_hybrid=True,
                       sparse_doc_fn=sparse.sparse_doc_fn, sparse_query_fn=sparse.sparse_query_fn)
 """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import pickle
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Union
+import warnings
+from typing import Any, Dict, List, Literal, Optional, Sequence, Union
 
 from llama_index.core.base.embeddings.base import Embedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
@@ -18,60 +19,54 @@ from dashscope_embed import (
     Usage,
 )
 from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.options import DenseOptions, picklable_state
 from dashscope_embed.routing import EmbeddingRouter
 
-from ._common import (
-    DEFAULT_EMBED_BATCH_SIZE,
-    ConnectionFields,
-    drop_unpicklable,
-    emit_usage,
-    reject_bare_string,
-)
-
-if TYPE_CHECKING:
-    from .sparse import DashScopeSparseEmbedding
+from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string
+from .sparse import DashScopeSparseEmbedding
 
 __all__ = ["DashScopeEmbedding"]
 
 logger = logging.getLogger(__name__)
 
 
-class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
+class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     """Dense text, image and video embeddings from Alibaba Cloud Model Studio (DashScope) for LlamaIndex.
 
     Query-side calls (``get_query_embedding`` and friends) send ``parameters.text_type="query"`` plus ``instruct``
     when set; document-side calls (``get_text_embedding``, ``get_text_embedding_batch``, node embedding) send
-    ``"document"``. A framework batch of any size becomes as few requests as the model's row limit allows (10 texts
-    for text-embedding-v3/v4, 25 for v1/v2), up to ``max_concurrency`` of them in flight at once, sync or async.
+    ``"document"``. A framework batch of any size becomes as few requests as the model's row limit allows (the
+    catalog's ``max_rows``, see ``dashscope-embed models``), up to ``max_concurrency`` of them in flight at once,
+    sync or async.
 
-    With a multimodal ``model_name`` (``multimodal-embedding-v1``, ``tongyi-embedding-vision-*``,
-    ``qwen3-vl-embedding``, ``qwen2.5-vl-embedding``) the object wraps ``dashscope_embed.MultimodalEmbedder``: texts
+    With a multimodal ``model_name`` (catalog ``kind="multimodal"``) the object wraps ``dashscope_embed.MultimodalEmbedder``: texts
     (queries and documents alike, the multimodal endpoint has no ``text_type``), images and videos all go to the
     native multimodal endpoint and land in one vector space, so the same object serves as ``image_embed_model`` of a
     ``MultiModalVectorStoreIndex`` for text-to-image and image-to-image retrieval. Images are ``ImageType`` values:
     a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (what ``ImageNode``s holding base64 become);
-    local data is inlined as base64 after its size and format are checked against the model's limits. Videos
-    (``get_video_embedding``) are public http(s) URLs.
+    local data is inlined as base64 after its size and format are checked against the model's catalog limits.
+    Videos (``get_video_embedding``) are public http(s) URLs.
 
     Args:
         model_name: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.
-        dimensions: output dimension ``d`` (``None``: the model's default, 1024 for v3/v4); checked against the
-            catalog at construction.
+        dimensions: output dimension ``d`` (``None``: the model's default); checked against the catalog at
+            construction.
         api_key: ``SecretStr`` (or ``str``); default ``DASHSCOPE_API_KEY``. Excluded from ``to_dict``/``to_json``,
             repr and logs. May be omitted for a loopback ``base_url`` (the local service).
         base_url, region, workspace, protocol: where to send requests (see ``dashscope_embed.DashScopeEmbedder``);
             ``protocol="openai"`` uses the compatible mode (dense only, no ``text_type`` or ``instruct``).
-        instruct: query-side task instruction (text-embedding-v4); for multimodal models that accept it
-            (qwen3-vl-embedding) it is sent with every request, texts and images alike.
+        instruct: query-side task instruction (models whose catalog entry has ``instruct``); for multimodal models
+            that accept it it is sent with every request, texts and images alike.
         output_type: ``"dense"`` (default) or ``"dense&sparse"`` (text models): every call also fetches the sparse
             vectors and keeps them in the shared sparse cache, where ``DashScopeSparseEmbedding`` (and its Qdrant
             functions) find them, so hybrid indexing costs one request per batch instead of two.
         max_concurrency: requests in flight at once (sync: threads; async: a semaphore per event loop).
         max_retries: retries per request (429, 5xx, timeouts, connection errors).
         timeout: seconds per HTTP request.
-        oversize: texts over the model's 8192-token (v3/v4) row limit: ``"chunk_average"``, ``"truncate"``,
-            ``"error"`` (text models; multimodal models refuse an over-long text before sending it).
-        embed_batch_size: texts per framework batch (default 100; not the API's 10-row limit, see ``_common``).
+        oversize: texts over the model's token limit per row: ``"chunk_average"``, ``"truncate"``, ``"error"``
+            (text models; multimodal models refuse an over-long text before sending it).
+        requests_per_minute / tokens_per_minute: client-side pacing of this object's requests.
+        embed_batch_size: texts per framework batch (default 640; not the API's row limit, see ``_common``).
 
     Attributes:
         usage: ``Usage(total_tokens, requests)`` billed by this object since it was built (restarts at zero in an
@@ -81,7 +76,8 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     instrumentation.
 
     Raises:
-        pydantic.ValidationError: (construction) unknown model, disallowed dimension, or a parameter the model or
+        pydantic.ValidationError: (construction) an unknown argument (e.g. ``dimension`` for ``dimensions``),
+            unknown model, disallowed dimension, or a parameter the model or
             protocol does not accept (``protocol="openai"`` or ``output_type="dense&sparse"`` with a multimodal
             model); the message is the core's ``InvalidInputError`` text.
         InvalidInputError: (calls) a bare string, empty or non-string texts; a missing, oversize or unsupported
@@ -90,14 +86,6 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     """
 
     model_name: str = Field(default="text-embedding-v4", description="DashScope embedding model id.")
-    dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")
-    protocol: Optional[Literal["dashscope", "openai"]] = Field(
-        default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
-    )
-    output_type: Literal["dense", "dense&sparse"] = Field(
-        default="dense",
-        description="'dense&sparse' also fetches sparse vectors (same request) for hybrid retrieval.",
-    )
     embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0, le=2048)
 
     _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
@@ -107,13 +95,12 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     @model_validator(mode="after")
     def _build_engine(self) -> "DashScopeEmbedding":
         # Builds clients lazily: no network call here, so construction works offline and in unit tests.
-        self._fill_key_from_env()
         self._router = EmbeddingRouter(
             self.model_name,
             dimensions=self.dimensions,
             protocol=self.protocol,
             output_type=self.output_type,
-            **self._engine_kwargs(),
+            **self.engine_kwargs(),
         )
         self._engine, self._hybrid = self._router.engine, self._router.hybrid
         return self
@@ -154,7 +141,7 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
     # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
 
     def __getstate__(self) -> Dict[str, Any]:
-        state = drop_unpicklable(BaseModel.__getstate__(self))
+        state = picklable_state(BaseModel.__getstate__(self))
         # Like BaseComponent: leave out what cannot travel (e.g. callback handlers holding locks).
         for key, value in list(state["__dict__"].items()):
             try:
@@ -277,12 +264,18 @@ class DashScopeEmbedding(ConnectionFields, MultiModalEmbedding):
 
     # ------------------------------------------------------------------ hybrid
 
-    def sparse_embedding(self, **overrides: Any) -> "DashScopeSparseEmbedding":
-        """A ``DashScopeSparseEmbedding`` with this model's connection settings, sharing the sparse cache.
+    def sparse_model(self, **overrides: Any) -> DashScopeSparseEmbedding:
+        """A ``DashScopeSparseEmbedding`` with this model's model, key, service and options, sharing the sparse cache.
 
         With ``output_type="dense&sparse"`` here, its ``sparse_doc_fn``/``sparse_query_fn`` read the vectors this
-        model already fetched and send nothing for them.
-        """
-        from .sparse import DashScopeSparseEmbedding
+        model already fetched and send nothing for them. ``overrides`` replace fields of the sparse object.
 
+        Raises:
+            pydantic.ValidationError: the model has no sparse output, or an unknown override.
+        """
         return DashScopeSparseEmbedding.from_dense(self, **overrides)
+
+    def sparse_embedding(self, **overrides: Any) -> DashScopeSparseEmbedding:
+        """Deprecated name of ``sparse_model`` (the same in both frameworks' adapters)."""
+        warnings.warn("sparse_embedding() is now sparse_model()", DeprecationWarning, stacklevel=2)
+        return self.sparse_model(**overrides)

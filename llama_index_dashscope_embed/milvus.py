@@ -7,20 +7,14 @@ the per-node calls free when a ``"dense&sparse"`` dense model embedded the same 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import Any, Dict, List
 
 try:  # optional: only when llama-index-vector-stores-milvus is installed
     from llama_index.vector_stores.milvus.utils import BaseSparseEmbeddingFunction as _Base
 except Exception:  # pragma: no cover - depends on the environment
     _Base = object  # type: ignore[assignment,misc]
 
-if TYPE_CHECKING:
-    from .sparse import DashScopeSparseEmbedding
-
-__all__ = ["DashScopeMilvusSparseFunction", "MILVUS_AVAILABLE"]
-
-#: Whether ``DashScopeMilvusSparseFunction`` subclasses Milvus's ``BaseSparseEmbeddingFunction``.
-MILVUS_AVAILABLE = _Base is not object
+__all__ = ["DashScopeMilvusSparseFunction"]
 
 
 class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
@@ -32,7 +26,9 @@ class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
         InvalidInputError: empty or non-string texts. APIError: a request failed after its retries.
     """
 
-    def __init__(self, model: "DashScopeSparseEmbedding") -> None:
+    def __init__(self, model: Any) -> None:
+        # ``model`` is a DashScopeSparseEmbedding; typed loosely so this module does not import sparse.py (which
+        # imports this one lazily), keeping the package free of import cycles.
         self.model = model
 
     def encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Tuple
+from typing import Any, Dict, List, Literal, Tuple
 
 from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, SparseEmbedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult, Usage
 from dashscope_embed.hybrid import HybridEmbedder, SparseCache
+from dashscope_embed.options import ConnectionOptions, picklable_state
+from dashscope_embed.routing import sparse_embedder
 
-from ._common import (
-    DEFAULT_EMBED_BATCH_SIZE,
-    ConnectionFields,
-    drop_unpicklable,
-    emit_usage,
-    reject_bare_string,
-    sparse_pairs,
-)
-
-if TYPE_CHECKING:
-    from .base import DashScopeEmbedding
+from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string, sparse_pairs
+from .milvus import DashScopeMilvusSparseFunction
 
 __all__ = ["DashScopeSparseEmbedding"]
 
 TextType = Literal["query", "document"]
 
 
-class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
-    """Sparse (lexical) vectors from text-embedding-v3/v4 as ``{token_id: weight}`` dicts for LlamaIndex.
+class DashScopeSparseEmbedding(ConnectionOptions, BaseSparseEmbedding):
+    """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) as ``{token_id: weight}`` dicts for LlamaIndex.
 
     Token ids are Qwen tokenizer ids; weights are the service's non-negative floats. Vectors a
     ``DashScopeEmbedding(output_type="dense&sparse")`` with the same model and service already fetched come from the
@@ -40,17 +33,18 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
     ``sparse_query_fn=model.sparse_query_fn``; for Milvus, ``model.milvus_function()``.
 
     Args:
-        model_name: ``"text-embedding-v4"`` (default) or ``"text-embedding-v3"`` (the models with sparse output).
-        api_key, base_url, region, workspace, instruct, max_concurrency, max_retries, timeout, oversize: as for
-            ``DashScopeEmbedding``. There is no ``dimensions`` (it shapes dense vectors only) and no ``protocol``
-            (the compatible mode has no sparse output).
-        embed_batch_size: texts per framework batch (default 100).
+        model_name: a model with sparse output (default ``"text-embedding-v4"``).
+        api_key, base_url, region, workspace, instruct, max_concurrency, max_retries, timeout, oversize,
+            requests_per_minute, tokens_per_minute: as for ``DashScopeEmbedding`` (``ConnectionOptions``). There
+            is no ``dimensions`` (it shapes dense vectors only) and no ``protocol`` (the compatible mode has no
+            sparse output).
+        embed_batch_size: texts per framework batch (default 640).
 
     Attributes:
         usage: ``Usage(total_tokens, requests)`` this object's own requests were billed (cache hits cost nothing).
 
     Raises:
-        pydantic.ValidationError: (construction) a model without sparse output.
+        pydantic.ValidationError: (construction) a model without sparse output, or an unknown argument.
         InvalidInputError: (calls) a bare string, empty or non-string texts.
         APIError: (calls) a request failed after its retries.
     """
@@ -63,9 +57,8 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
 
     @model_validator(mode="after")
     def _build_engine(self) -> "DashScopeSparseEmbedding":
-        self._fill_key_from_env()
-        self._engine = DashScopeEmbedder(self.model_name, protocol="dashscope", **self._engine_kwargs())
-        self._hybrid = HybridEmbedder(self._engine)
+        self._hybrid = sparse_embedder(self.model_name, **self.engine_kwargs())
+        self._engine = self._hybrid.engine
         return self
 
     @classmethod
@@ -74,26 +67,13 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
         return "DashScopeSparseEmbedding"
 
     @classmethod
-    def from_dense(cls, dense: "DashScopeEmbedding", **overrides: Any) -> "DashScopeSparseEmbedding":
-        """The sparse twin of a ``DashScopeEmbedding``: same model, key, service and query instruction.
+    def from_dense(cls, dense: ConnectionOptions, **overrides: Any) -> "DashScopeSparseEmbedding":
+        """The sparse twin of a dense model (a ``DashScopeEmbedding``): same model, key, service and options.
 
         Raises:
-            InvalidInputError: the dense model's model or protocol has no sparse output.
+            pydantic.ValidationError: the dense model's model has no sparse output, or an unknown override.
         """
-        fields = dict(
-            model_name=dense.model_name,
-            api_key=dense.api_key,
-            base_url=dense.base_url,
-            region=dense.region,
-            workspace=dense.workspace,
-            instruct=dense.instruct,
-            max_concurrency=dense.max_concurrency,
-            max_retries=dense.max_retries,
-            timeout=dense.timeout,
-            oversize=dense.oversize,
-            transport=dense.transport,
-            async_transport=dense.async_transport,
-        )
+        fields = dict(dense.connection_fields(), model_name=getattr(dense, "model_name"))
         fields.update(overrides)
         return cls(**fields)
 
@@ -117,7 +97,7 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
     # ------------------------------------------------------------------ pickling
 
     def __getstate__(self) -> Dict[str, Any]:
-        return drop_unpicklable(BaseModel.__getstate__(self))
+        return picklable_state(BaseModel.__getstate__(self))
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         # Re-run validation so the engine (and its clients) are rebuilt in the new process.
@@ -190,12 +170,10 @@ class DashScopeSparseEmbedding(ConnectionFields, BaseSparseEmbedding):
         """``QdrantVectorStore(sparse_query_fn=...)``: ``(indices, values)`` for each query (``text_type="query"``)."""
         return sparse_pairs(self._sparse(texts, "query"))
 
-    def milvus_function(self) -> Any:
+    def milvus_function(self) -> DashScopeMilvusSparseFunction:
         """A Milvus ``BaseSparseEmbeddingFunction`` (``encode_queries``/``encode_documents``) backed by this model.
 
         It subclasses ``llama_index.vector_stores.milvus.utils.BaseSparseEmbeddingFunction`` when that package is
         installed and is a plain object with the same methods otherwise.
         """
-        from .milvus import DashScopeMilvusSparseFunction
-
         return DashScopeMilvusSparseFunction(self)

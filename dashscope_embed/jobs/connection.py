@@ -8,11 +8,12 @@ stops before sending anything, with a message that names the three ways out.
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-__all__ = ["Endpoint", "ConnectionError_", "resolve_endpoint", "NO_CREDENTIALS"]
+from ..settings import environment_defaults
+
+__all__ = ["Endpoint", "NoCredentialsError", "resolve_endpoint", "NO_CREDENTIALS"]
 
 NO_CREDENTIALS = (
     "no DASHSCOPE_API_KEY and no --base-url: set DASHSCOPE_API_KEY to use DashScope "
@@ -22,7 +23,7 @@ NO_CREDENTIALS = (
 )
 
 
-class ConnectionError_(RuntimeError):
+class NoCredentialsError(RuntimeError):
     """No way to reach an embedding service was configured (the message says what to set)."""
 
 
@@ -60,13 +61,14 @@ def resolve_endpoint(
             as the demo does).
 
     Raises:
-        ConnectionError_: nothing configured and ``require_credentials``.
+        NoCredentialsError: nothing configured and ``require_credentials``.
         ValueError: unknown backend.
     """
-    env_base = os.environ.get("DASHSCOPE_BASE_URL") or os.environ.get("DASHSCOPE_HTTP_BASE_URL")
-    if not local and not base_url and not env_base and not os.environ.get("DASHSCOPE_API_KEY"):
+    env = environment_defaults()
+    env_base = env.get("base_url")
+    if not local and not base_url and not env_base and "api_key" not in env:
         if require_credentials:
-            raise ConnectionError_(NO_CREDENTIALS)
+            raise NoCredentialsError(NO_CREDENTIALS)
         local = True
     if local:
         from ..server import LocalService  # the server's dependencies load only when it is used

@@ -157,7 +157,7 @@ def test_model_dump_round_trip_has_no_secret(monkeypatch):
 def test_no_secret_in_repr_str_state_or_logs(fake, caplog):
     caplog.set_level(logging.DEBUG)
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embeddings()
+    sparse = model.sparse_model()
     model.embed_documents(DOCS)
     model.embed_query("q")
     sparse.embed_documents(DOCS[:2])
@@ -203,14 +203,14 @@ async def test_sparse_async_and_dict_forms(fake):
     assert dicts == [dict(zip(vectors[0].indices, vectors[0].values))]
     query = await sparse.aembed_query_as_dict("a")
     assert query == sparse.embed_query_as_dict("a") and isinstance(next(iter(query)), int)
-    milvus = sparse.milvus()
+    milvus = sparse.milvus_function()
     assert milvus.embed_documents(["a b c"]) == dicts and milvus.embed_query("a") == query
     assert await milvus.aembed_query("a") == query
 
 
 def test_dense_and_sparse_share_one_request_per_batch(fake):
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embeddings()
+    sparse = model.sparse_model()
     model.embed_documents(DOCS)
     sparse.embed_documents(DOCS)
     model.embed_query("subject 3")
@@ -224,7 +224,7 @@ def test_qdrant_hybrid_indexing_pays_once_per_batch():
     langchain_qdrant = pytest.importorskip("langchain_qdrant")
     fake = FakeDashScope()
     model = dense(fake, output_type="dense&sparse", dimensions=64)
-    sparse = model.sparse_embeddings()
+    sparse = model.sparse_model()
     store = langchain_qdrant.QdrantVectorStore.from_texts(
         DOCS,
         embedding=model,
@@ -243,7 +243,7 @@ def test_qdrant_hybrid_indexing_pays_once_per_batch():
 
 def test_a_bare_string_is_refused_not_split_into_characters(fake):
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embeddings()
+    sparse = model.sparse_model()
     calls = [
         lambda: model.embed_documents("one whole document"),
         lambda: asyncio.run(model.aembed_documents("one whole document")),

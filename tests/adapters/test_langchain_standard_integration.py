@@ -52,7 +52,7 @@ def test_vectors_have_the_requested_dimension_and_usage_matches_the_service(hash
 async def test_sparse_round_trip_on_the_service(hash_service):
     hash_service.reset_stats()
     dense = DashScopeEmbeddings(base_url=hash_service.base_url, output_type="dense&sparse")
-    sparse = dense.sparse_embeddings()
+    sparse = dense.sparse_model()
     texts = ["alpha beta", "gamma delta epsilon"]
     await dense.aembed_documents(texts)
     vectors = await sparse.aembed_documents(texts)

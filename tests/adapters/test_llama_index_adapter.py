@@ -263,7 +263,7 @@ def test_to_dict_and_json_round_trip_without_the_key(fake, monkeypatch):
 def test_no_secret_in_repr_str_payload_state_or_logs(fake, caplog):
     caplog.set_level(logging.DEBUG)
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embedding()
+    sparse = model.sparse_model()
     model.get_text_embedding_batch(DOCS)
     model.get_query_embedding("q")
     sparse.sparse_doc_fn(DOCS[:3])
@@ -335,7 +335,7 @@ def test_milvus_function_shapes(fake):
 
 def test_dense_and_sparse_share_one_request_per_batch(fake):
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embedding()
+    sparse = model.sparse_model()
     model.get_text_embedding_batch(DOCS)
     indices, values = sparse.sparse_doc_fn(DOCS)
     assert fake.calls == 3 and len(indices) == len(DOCS)
@@ -348,7 +348,7 @@ def test_dense_and_sparse_share_one_request_per_batch(fake):
 
 def test_sparse_cache_misses_are_fetched_once(fake):
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embedding()
+    sparse = model.sparse_model()
     model.get_text_embedding_batch(DOCS[:5])
     result = sparse.get_text_embedding_batch(DOCS[:5] + ["new text", "new text"])
     assert len(result) == 7 and result[5] == result[6]
@@ -361,8 +361,8 @@ def test_sparse_cache_is_keyed_by_side_and_instruct(fake):
     model = dense(fake, output_type="dense&sparse", instruct="Find it")
     model.get_query_embedding("shared text")
     DashScopeSparseEmbedding(api_key=SECRET, **transports(fake)).sparse_query_fn(["shared text"])  # no instruct
-    model.sparse_embedding().sparse_doc_fn(["shared text"])  # document side
-    model.sparse_embedding().sparse_query_fn(["shared text"])  # same instruct: hit
+    model.sparse_model().sparse_doc_fn(["shared text"])  # document side
+    model.sparse_model().sparse_query_fn(["shared text"])  # same instruct: hit
     assert fake.calls == 3
 
 
@@ -374,7 +374,7 @@ def test_qdrant_hybrid_indexing_pays_once_per_batch():
 
     fake = FakeDashScope()
     model = dense(fake, output_type="dense&sparse", dimensions=64)
-    sparse = model.sparse_embedding()
+    sparse = model.sparse_model()
     store = QdrantVectorStore(
         client=qdrant_client.QdrantClient(":memory:"),
         collection_name="hybrid",
@@ -395,7 +395,7 @@ def test_qdrant_hybrid_indexing_pays_once_per_batch():
 
 def test_a_bare_string_is_refused_not_split_into_characters(fake):
     model = dense(fake, output_type="dense&sparse")
-    sparse = model.sparse_embedding()
+    sparse = model.sparse_model()
     calls = [
         lambda: model.get_text_embedding_batch("one whole document"),
         lambda: asyncio.run(model.aget_text_embedding_batch("one whole document")),

@@ -123,7 +123,7 @@ def test_llama_index_qdrant_hybrid(service):
     from llama_index_dashscope_embed import DashScopeEmbedding
 
     model = DashScopeEmbedding(base_url=service.base_url, output_type="dense&sparse")
-    sparse = model.sparse_embedding()
+    sparse = model.sparse_model()
     store = QdrantVectorStore(
         client=qdrant_client.QdrantClient(":memory:"),
         collection_name="corpus",
@@ -165,7 +165,7 @@ def test_langchain_qdrant_hybrid(service):
     from langchain_dashscope_embed import DashScopeEmbeddings
 
     embeddings = DashScopeEmbeddings(base_url=service.base_url, output_type="dense&sparse")
-    sparse = embeddings.sparse_embeddings()
+    sparse = embeddings.sparse_model()
     store = langchain_qdrant.QdrantVectorStore.from_texts(
         CORPUS,
         embedding=embeddings,
