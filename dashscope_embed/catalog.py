@@ -15,7 +15,7 @@ row limit when the service answers "batch size is invalid, it should not be larg
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Mapping
 
 __all__ = [
@@ -99,7 +99,6 @@ class ModelSpec:
     price_per_million_tokens_cny: float | None = None
     batch_price_per_million_tokens_cny: float | None = None
     source: str = TEXT_DOC
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     def check_dimension(self, dimension: int | None) -> int:
         """Return the dimension the service will produce for ``dimension`` (``None`` means the default).

@@ -150,7 +150,13 @@ class ResponseFormatError(APIError):
     """The reply does not match the protocol: not JSON, fewer vectors than inputs, bad indices or dimensions."""
 
 
-RETRYABLE_ERRORS: tuple[type[APIError], ...] = (RateLimitError, ServerError, APITimeoutError, APIConnectionError)
+def _subclasses(cls: type[APIError]) -> list[type[APIError]]:
+    return [cls] + [sub for child in cls.__subclasses__() for sub in _subclasses(child)]
+
+
+#: The error classes a request is retried for, read from each class's ``retryable`` flag (the one source of truth):
+#: ``RateLimitError``, ``ServerError``, ``APITimeoutError``, ``APIConnectionError``.
+RETRYABLE_ERRORS: tuple[type[APIError], ...] = tuple(c for c in _subclasses(APIError) if c.retryable)
 
 _BATCH_LIMIT = re.compile(r"(?:not be larger than|larger than|exceed(?:s|ed)?|at most|maximum(?: of)?)\D{0,20}(\d+)", re.I)
 

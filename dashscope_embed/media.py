@@ -26,7 +26,6 @@ from .errors import InvalidInputError
 
 __all__ = [
     "ImageInput",
-    "VideoInput",
     "sniff_image_format",
     "image_to_uri",
     "video_to_uri",
@@ -38,8 +37,6 @@ __all__ = [
 #: What ``image_to_uri`` accepts: a path (``str`` or ``Path``), ``file://`` URI, http(s)/``oss://`` URL,
 #: ``data:`` URI, raw bytes, or a binary file object such as ``io.BytesIO``.
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, io.IOBase]
-#: What ``video_to_uri`` accepts: an http(s) or ``oss://`` URL (anything else is refused with a clear error).
-VideoInput = Union[str, os.PathLike]
 
 #: Header that lets the service read ``oss://`` values produced by DashScope's temporary upload.
 OSS_RESOLVE_HEADER = {"X-DashScope-OssResourceResolve": "enable"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal, Optional
@@ -199,8 +198,3 @@ def estimate_rows(fmt: Format, lines: int) -> int:
     """Rows to expect from a file of ``lines`` lines (exact for txt; JSONL blank lines and CSV fields spanning
     lines make it an estimate, used only for the progress bar)."""
     return max(0, lines - 1) if fmt == "csv" else lines
-
-
-def file_size(path: Path) -> int:
-    """Size in bytes."""
-    return os.stat(path).st_size

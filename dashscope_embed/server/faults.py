@@ -17,11 +17,9 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 __all__ = ["FAULT_KINDS", "FaultConfig", "FaultDecision", "FaultInjector"]
 
-FaultKind = Literal["drop", "429", "500", "503", "error_200", "short", "shuffle"]
 #: Names accepted in ``FaultConfig.schedule``.
 FAULT_KINDS: tuple[str, ...] = ("drop", "429", "500", "503", "error_200", "short", "shuffle")
 

@@ -137,9 +137,17 @@ def _media(kind: str, value: Any, spec: ModelSpec, where: str) -> bytes:
     return value.encode("utf-8")
 
 
-def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, int, int]:
-    """Validate; return (spec, elements, dimension, fuse_all, text_tokens, images)."""
-    spec = lookup_model(body.get("model"), "multimodal")
+@dataclass
+class _Counts:
+    """What a request's elements count against the per-request limits."""
+
+    images: int = 0
+    videos: int = 0
+    texts: int = 0
+    text_tokens: int = 0
+
+
+def _contents(body: dict[str, Any], spec: ModelSpec) -> list[Any]:
     inp = body.get("input")
     if inp is None:
         raise empty_input("input is missing")
@@ -152,6 +160,11 @@ def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, 
         raise invalid("input.contents must be a list of objects.", param="input")
     if len(contents) > spec.max_rows:
         raise batch_too_large(spec)
+    return contents
+
+
+def _parameters(body: dict[str, Any], spec: ModelSpec) -> tuple[int, bool]:
+    """``(dimension, fuse_all)`` from ``parameters``."""
     params = body.get("parameters")
     if params is None:
         params = {}
@@ -161,69 +174,90 @@ def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, 
     enable_fusion = params.get("enable_fusion")
     if enable_fusion and spec.fusion_form != "parameter":
         raise invalid(f"enable_fusion is not supported by {spec.name}.", param="enable_fusion")
-    fuse_all = spec.fusion_form == "request" or bool(enable_fusion)
+    return dimension, spec.fusion_form == "request" or bool(enable_fusion)
 
-    elements: list[_Element] = []
-    images = videos = texts = text_tokens = 0
-    for i, content in enumerate(contents):
-        where = f"input.contents[{i}]"
-        if not isinstance(content, dict):
-            raise invalid(f"{where} must be an object such as {{\"text\": ...}}.", param="input")
-        kinds = [k for k in MEDIA_KINDS if k in content]
-        if not kinds:
-            raise invalid(f"{where} must hold one of: {', '.join(MEDIA_KINDS[:3])}.", param="input")
-        if len(kinds) > 1 and spec.fusion_form != "object":
-            raise invalid(
-                f"{where} holds {' and '.join(kinds)}; {spec.name} embeds one input per element.", param="input"
-            )
-        element = _Element()
-        for kind in kinds:
-            value = content[kind]
-            if kind == "text":
-                if not isinstance(value, str):
-                    raise invalid(f"{where}.text must be a string.", param="input")
-                if not value.strip():
-                    raise empty_input(f"{where}.text is empty or whitespace")
-                count = token_count(value)
-                if spec.max_tokens_per_row is not None and count > spec.max_tokens_per_row:
-                    raise length_out_of_range(spec.max_tokens_per_row)
-                text_tokens += count
-                texts += 1
-                element.parts.append(("text", value))
-            elif kind == "multi_images":
-                if not spec.max_multi_images:
-                    raise invalid(f"{where}: multi_images is not supported by {spec.name}.", param="input")
-                if not isinstance(value, list) or not value:
-                    raise empty_input(f"{where}.multi_images is empty")
-                if len(value) > spec.max_multi_images:
-                    raise invalid(
-                        f"{where}.multi_images holds {len(value)} images; {spec.name} accepts at most "
-                        f"{spec.max_multi_images}.",
-                        param="input",
-                    )
-                payloads = [_media("image", v, spec, f"{where}.multi_images[{j}]") for j, v in enumerate(value)]
-                element.parts.append(("multi_images", payloads))
-                images += len(payloads)
+
+def _text_part(value: Any, where: str, spec: ModelSpec, counts: _Counts) -> str:
+    if not isinstance(value, str):
+        raise invalid(f"{where}.text must be a string.", param="input")
+    if not value.strip():
+        raise empty_input(f"{where}.text is empty or whitespace")
+    count = token_count(value)
+    if spec.max_tokens_per_row is not None and count > spec.max_tokens_per_row:
+        raise length_out_of_range(spec.max_tokens_per_row)
+    counts.text_tokens += count
+    counts.texts += 1
+    return value
+
+
+def _multi_images_part(value: Any, where: str, spec: ModelSpec, counts: _Counts) -> list[bytes]:
+    if not spec.max_multi_images:
+        raise invalid(f"{where}: multi_images is not supported by {spec.name}.", param="input")
+    if not isinstance(value, list) or not value:
+        raise empty_input(f"{where}.multi_images is empty")
+    if len(value) > spec.max_multi_images:
+        raise invalid(
+            f"{where}.multi_images holds {len(value)} images; {spec.name} accepts at most "
+            f"{spec.max_multi_images}.",
+            param="input",
+        )
+    payloads = [_media("image", v, spec, f"{where}.multi_images[{j}]") for j, v in enumerate(value)]
+    counts.images += len(payloads)
+    return payloads
+
+
+def _element(content: Any, where: str, spec: ModelSpec, counts: _Counts) -> _Element:
+    if not isinstance(content, dict):
+        raise invalid(f"{where} must be an object such as {{\"text\": ...}}.", param="input")
+    kinds = [k for k in MEDIA_KINDS if k in content]
+    if not kinds:
+        raise invalid(f"{where} must hold one of: {', '.join(MEDIA_KINDS[:3])}.", param="input")
+    if len(kinds) > 1 and spec.fusion_form != "object":
+        raise invalid(
+            f"{where} holds {' and '.join(kinds)}; {spec.name} embeds one input per element.", param="input"
+        )
+    element = _Element()
+    for kind in kinds:
+        value = content[kind]
+        if kind == "text":
+            element.parts.append(("text", _text_part(value, where, spec, counts)))
+        elif kind == "multi_images":
+            element.parts.append(("multi_images", _multi_images_part(value, where, spec, counts)))
+        else:
+            element.parts.append((kind, _media(kind, value, spec, f"{where}.{kind}")))
+            if kind == "image":
+                counts.images += 1
             else:
-                element.parts.append((kind, _media(kind, value, spec, f"{where}.{kind}")))
-                if kind == "image":
-                    images += 1
-                else:
-                    videos += 1
-        elements.append(element)
-    if images > spec.max_images:
+                counts.videos += 1
+    return element
+
+
+def _check_counts(spec: ModelSpec, counts: _Counts) -> None:
+    if counts.images > spec.max_images:
         raise invalid(
-            f"too many images: {images} in one request; {spec.name} accepts at most {spec.max_images}.",
+            f"too many images: {counts.images} in one request; {spec.name} accepts at most {spec.max_images}.",
             param="input",
         )
-    if videos > spec.max_videos:
+    if counts.videos > spec.max_videos:
         raise invalid(
-            f"too many videos: {videos} in one request; {spec.name} accepts at most {spec.max_videos}.",
+            f"too many videos: {counts.videos} in one request; {spec.name} accepts at most {spec.max_videos}.",
             param="input",
         )
-    if spec.fusion_form == "request" and texts > 1:
-        raise invalid(f"too many texts: {texts} in one request; {spec.name} accepts at most 1.", param="input")
-    return spec, elements, dimension, fuse_all, text_tokens, images
+    if spec.fusion_form == "request" and counts.texts > 1:
+        raise invalid(
+            f"too many texts: {counts.texts} in one request; {spec.name} accepts at most 1.", param="input"
+        )
+
+
+def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, int, int]:
+    """Validate; return (spec, elements, dimension, fuse_all, text_tokens, images)."""
+    spec = lookup_model(body.get("model"), "multimodal")
+    contents = _contents(body, spec)
+    dimension, fuse_all = _parameters(body, spec)
+    counts = _Counts()
+    elements = [_element(content, f"input.contents[{i}]", spec, counts) for i, content in enumerate(contents)]
+    _check_counts(spec, counts)
+    return spec, elements, dimension, fuse_all, counts.text_tokens, counts.images
 
 
 async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> EndpointResult:

@@ -25,7 +25,7 @@ from .backends.base import Backend
 from .endpoint import EndpointResult
 from .sparse import sparse_embedding
 from .stats import RequestRecord
-from .validation import TextRequest, check_texts, empty_input, invalid, lookup_model, text_options
+from .validation import ParsedTextRequest, check_texts, empty_input, invalid, lookup_model, text_options
 from .vectors import text_vectors
 
 __all__ = ["describe", "handle", "parse"]
@@ -40,7 +40,7 @@ def describe(body: dict[str, Any]) -> RequestRecord:
     return RequestRecord("text", body.get("model"), rows, dict(params) if isinstance(params, dict) else {})
 
 
-def parse(body: dict[str, Any]) -> TextRequest:
+def parse(body: dict[str, Any]) -> ParsedTextRequest:
     """Validate a native text request.
 
     Raises:
@@ -61,7 +61,7 @@ def parse(body: dict[str, Any]) -> TextRequest:
         params = {}
     elif not isinstance(params, dict):
         raise invalid("parameters must be an object.", param="parameters")
-    return TextRequest(spec=spec, texts=texts, token_counts=counts, **text_options(spec, params))
+    return ParsedTextRequest(spec=spec, texts=texts, token_counts=counts, **text_options(spec, params))
 
 
 async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> EndpointResult:

@@ -34,7 +34,7 @@ __all__ = [
     "MODEL_NOT_EXIST",
     "MULTIMODAL_PATH",
     "TEXT_PATH",
-    "TextRequest",
+    "ParsedTextRequest",
     "check_dimension",
     "check_texts",
     "lookup_model",
@@ -177,7 +177,7 @@ def check_dimension(spec: ModelSpec, dimension: Any, *, field: str = "dimension"
 
 
 @dataclass(frozen=True)
-class TextRequest:
+class ParsedTextRequest:
     """A validated text embedding request.
 
     Attributes:
@@ -206,7 +206,7 @@ def text_options(spec: ModelSpec, parameters: Mapping[str, Any]) -> dict[str, An
     ``instruct``. Unknown keys are ignored, as the real service ignores them.
 
     Returns:
-        keyword arguments for ``TextRequest`` (``dimension``, ``text_type``, ``instruct``, ``dense``, ``sparse``).
+        keyword arguments for ``ParsedTextRequest`` (``dimension``, ``text_type``, ``instruct``, ``dense``, ``sparse``).
 
     Raises:
         ServiceError: 400 ``InvalidParameter`` naming the parameter and the accepted values.

@@ -8,7 +8,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from .backends.base import Backend
-from .backends.hashing import hash_vector
+from .backends.seeded import hash_vector
 from .projection import project
 
 __all__ = ["media_vector", "native_text_vectors", "text_vectors"]

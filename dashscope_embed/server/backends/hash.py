@@ -13,7 +13,7 @@ import numpy as np
 
 from ...lru import LRUCache
 from .base import CACHE_MAX_CHARS, apply_instruct
-from .hashing import hash_vector
+from .seeded import hash_vector
 
 __all__ = ["HashBackend"]
 

@@ -1,4 +1,4 @@
-"""Deterministic pseudo-random unit vectors from bytes: the hash backend and the image/video vectors use it."""
+"""Seeded unit vectors from bytes (deterministic, not semantic): the hash backend and the image/video vectors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["hash_vector", "hash_vectors"]
+__all__ = ["hash_vector"]
 
 
 def hash_vector(key: bytes, dim: int) -> np.ndarray:
@@ -24,11 +24,3 @@ def hash_vector(key: bytes, dim: int) -> np.ndarray:
     vector = np.random.default_rng(seed).standard_normal(dim)
     vector /= np.linalg.norm(vector)
     return vector.astype(np.float32)
-
-
-def hash_vectors(keys: list[bytes], dim: int) -> np.ndarray:
-    """``hash_vector`` for several keys: ``float32`` array of shape ``(len(keys), dim)``."""
-    out = np.empty((len(keys), dim), dtype=np.float32)
-    for i, key in enumerate(keys):
-        out[i] = hash_vector(key, dim)
-    return out
