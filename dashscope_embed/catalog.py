@@ -129,6 +129,7 @@ _IMAGE_FORMATS = ("jpg", "jpeg", "png", "bmp")
 _WIDE_IMAGE_FORMATS = _IMAGE_FORMATS + ("webp", "tiff", "tif", "ico", "dib", "icns", "sgi")
 _MB = 1024 * 1024
 
+#: Every model this package knows, by model id: its limits and accepted parameters (see ``ModelSpec``).
 CATALOG: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (

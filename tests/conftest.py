@@ -1,10 +1,4 @@
-import sys
-from pathlib import Path
-
 import pytest
-
-# tests import their shared fakes as a plain module
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # adapter_helpers, imported by the test modules
 
-from fakes import FakeDashScope  # noqa: E402
+from fakes import FakeDashScope
 
-from dashscope_embed.hybrid import default_sparse_cache  # noqa: E402
+from dashscope_embed.hybrid import default_sparse_cache
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,7 @@ import pytest
 
 from dashscope_embed.jobs.evaluate import evaluate_embedder, format_table, load_judged_set, rank_documents
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakes import FakeDashScope, make_embedder  # noqa: E402
+from fakes import FakeDashScope, make_embedder
 
 DOCS = {f"d{i}": f"passage number {i} about topic {i}" for i in range(12)}
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # mma_images, imported by the test modules
 
-from mma_images import SHAPES, draw_image  # noqa: E402
+from mma_images import SHAPES, draw_image
 
-from dashscope_embed.server import LocalService  # noqa: E402
+from dashscope_embed.server import LocalService
 
 
 @pytest.fixture(scope="module")
