@@ -40,6 +40,10 @@ class _Plan:
     n_inputs: int
     batches: list[tuple[int, int]]  # [start, end) ranges over pieces
 
+    def groups(self) -> list[Sequence[str]]:
+        """The pieces of each request, in order."""
+        return [self.pieces[a:b] for a, b in self.batches]
+
 
 class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
     """Embed texts with a DashScope text-embedding model; the core every adapter calls.
@@ -158,6 +162,15 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
             instruct=instruct,
         )
 
+    def _prepare(
+        self, texts: Sequence[str], text_type: Optional[str], output_type: Optional[str], instruct: Optional[str]
+    ) -> tuple[TextRequest, _Plan]:
+        """Everything checked before the first request: texts, parameters, the key; then the plan."""
+        items = validate_texts(texts)
+        request = self._request(text_type, output_type, instruct)
+        self.settings.require_key()
+        return request, self._plan(items)
+
     def _plan(self, texts: list[str]) -> _Plan:
         limit = self.spec.max_tokens_per_row
         oversized = [i for i, t in enumerate(texts) if not _tokens.fits(t, limit)]
@@ -242,13 +255,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
             InvalidInputError: bad texts (positions named) or parameters, before any request.
             APIError: a request failed after its retries (``attempts`` says how many were made).
         """
-        items = validate_texts(texts)
-        request = self._request(text_type, output_type, instruct)
-        self.settings.require_key()
-        plan = self._plan(items)
-        if not plan.batches:
-            return self._assemble(plan, [], request)
-        replies = self._run_groups(request, [plan.pieces[a:b] for a, b in plan.batches])
+        request, plan = self._prepare(texts, text_type, output_type, instruct)
+        replies = self._run_groups(request, plan.groups()) if plan.batches else []
         return self._assemble(plan, replies, request)
 
     def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
@@ -275,13 +283,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         instruct: Optional[str] = None,
     ) -> EmbeddingResult:
         """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
-        items = validate_texts(texts)
-        request = self._request(text_type, output_type, instruct)
-        self.settings.require_key()
-        plan = self._plan(items)
-        if not plan.batches:
-            return self._assemble(plan, [], request)
-        replies = await self._arun_groups(request, [plan.pieces[a:b] for a, b in plan.batches])
+        request, plan = self._prepare(texts, text_type, output_type, instruct)
+        replies = await self._arun_groups(request, plan.groups()) if plan.batches else []
         return self._assemble(plan, replies, request)
 
     async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:

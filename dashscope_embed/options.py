@@ -11,6 +11,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from .routing import EmbeddingRouter
 from .settings import environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "picklable_state"]
@@ -164,6 +165,22 @@ class DenseOptions(ConnectionOptions):
     output_type: Literal["dense", "dense&sparse"] = Field(
         default="dense", description="'dense&sparse' also fetches sparse vectors (same request) for hybrid search."
     )
+
+    def build_router(self, model: str) -> EmbeddingRouter:
+        """The ``EmbeddingRouter`` these fields describe for ``model``: the engine a dense adapter delegates to.
+
+        Builds no connection (clients are created on first use), so construction works offline.
+
+        Raises:
+            InvalidInputError: whatever the router and engines refuse (unknown model, dimension, combination).
+        """
+        return EmbeddingRouter(
+            model,
+            dimensions=self.dimensions,
+            protocol=self.protocol,
+            output_type=self.output_type,
+            **self.engine_kwargs(),
+        )
 
 
 def picklable_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -72,13 +72,7 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
     @model_validator(mode="after")
     def validate_environment(self) -> Self:
         """Build the engine from the configuration; no network call."""
-        self._router = EmbeddingRouter(
-            self.model,
-            dimensions=self.dimensions,
-            protocol=self.protocol,
-            output_type=self.output_type,
-            **self.engine_kwargs(),
-        )
+        self._router = self.build_router(self.model)
         self._engine, self._hybrid = self._router.engine, self._router.hybrid
         return self
 

@@ -95,13 +95,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     @model_validator(mode="after")
     def _build_engine(self) -> "DashScopeEmbedding":
         # Builds clients lazily: no network call here, so construction works offline and in unit tests.
-        self._router = EmbeddingRouter(
-            self.model_name,
-            dimensions=self.dimensions,
-            protocol=self.protocol,
-            output_type=self.output_type,
-            **self.engine_kwargs(),
-        )
+        self._router = self.build_router(self.model_name)
         self._engine, self._hybrid = self._router.engine, self._router.hybrid
         return self
 
