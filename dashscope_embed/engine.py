@@ -1,7 +1,7 @@
 """The embedding engine: validate, plan requests within the model's limits, fan out, retry, reassemble.
 
 A framework's batch is not the API's request. ``DashScopeEmbedder.embed`` takes any number of texts, splits them
-into requests of at most the model's row limit (text-embedding-v3/v4: 10; v1/v2: 25), runs up to
+into requests of at most the model's row limit (the catalog's ``max_rows``), runs up to
 ``max_concurrency`` requests at once (a thread pool over one pooled ``httpx.Client`` for sync calls, a semaphore
 over one pooled ``httpx.AsyncClient`` per event loop for async calls), retries each request on its own, and puts
 every vector back at its input position. A request that succeeded is never sent again.

@@ -114,8 +114,8 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
 
         Args:
             uris: local paths (``str``/``Path``/``file://``), http(s) URLs, ``data:`` URIs, ``bytes`` or ``BytesIO``.
-                Local data is inlined as base64 after its size (3 MB for multimodal-embedding-v1, 10 MB for
-                qwen3-vl-embedding) and format are checked.
+                Local data is inlined as base64 after its size and format are checked against the model's catalog
+                limits (``image_max_bytes``, ``image_formats``).
 
         Raises:
             InvalidInputError: a text model, a bare string instead of a list, a missing file, an unrecognised or

@@ -210,7 +210,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
 
         Raises:
             InvalidInputError: a text model; a missing file, an unrecognised or unsupported format, or an image over
-                the model's size limit (3 MB for multimodal-embedding-v1), before any request.
+                the model's size limit (catalog ``image_max_bytes``), before any request.
             APIError: the request failed after its retries.
         """
         return self._get_image_embeddings([img_file_path])[0]
