@@ -220,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
     args = parser.parse_args(argv)
     try:
-        import nbformat
         import nbclient  # noqa: F401 - fail here, not halfway through
+        import nbformat
     except ImportError as exc:
         print(f"{exc.name} is missing: install the dev extra (pip install -e '.[dev]')", file=sys.stderr)
         return 1
