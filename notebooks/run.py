@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in notebooks(args.names):
         missing = missing_requirements(nbformat.read(path, as_version=4))
         if missing:
-            print(f"{path.name}: needs {', '.join(missing)} (pip install -e '.[dev]' or the extra that provides it)")
+            print(f"{path.name}: cannot import {', '.join(missing)}, which it declares it needs; install the extra "
+                  "that provides it (see notebooks/README.md)")
             failed.append(path.name)
             continue
         started = time.perf_counter()
