@@ -1,0 +1,78 @@
+"""The cost report of a job: what a run did, its tokens, and what they cost at the catalog's list prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["JobSummary", "cost_at", "format_money"]
+
+
+def cost_at(tokens: int, price_per_million: Optional[float]) -> Optional[float]:
+    """Cost of ``tokens`` at ``price_per_million`` (per million tokens), ``None`` when there is no price."""
+    return None if price_per_million is None else tokens / 1e6 * price_per_million
+
+
+def format_money(value: Optional[float], currency: str = "USD") -> str:
+    """``$0.0123`` / ``CNY 0.0123``, or a note that the catalog has no price."""
+    if value is None:
+        return "n/a (no list price in the catalog)"
+    return f"${value:.4f}" if currency == "USD" else f"{currency} {value:.4f}"
+
+
+@dataclass
+class JobSummary:
+    """What a run did.
+
+    Attributes:
+        output: the Parquet file.
+        rows: rows in the output (the whole job).
+        rows_this_run: rows embedded by this run (the rest came from earlier, interrupted runs).
+        skipped_empty: empty rows left out (the whole job).
+        requests: requests that succeeded in this run.
+        tokens: tokens billed in this run (the service's ``usage.total_tokens``).
+        job_tokens / job_requests: the same over every run of the job (requests lost in flight when a run was
+            killed are not counted: their replies never arrived).
+        seconds: wall time of this run.
+        price_per_million_tokens_usd: the model's list price (``None`` when the catalog has none).
+        already_complete: ``OUTPUT`` already held this job's result; nothing was done.
+    """
+
+    output: Path
+    rows: int = 0
+    rows_this_run: int = 0
+    skipped_empty: int = 0
+    requests: int = 0
+    tokens: int = 0
+    job_tokens: int = 0
+    job_requests: int = 0
+    seconds: float = 0.0
+    price_per_million_tokens_usd: Optional[float] = None
+    already_complete: bool = False
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows embedded by this run per second of wall time."""
+        return self.rows_this_run / self.seconds if self.seconds > 0 else 0.0
+
+    def cost_usd(self, tokens: Optional[int] = None) -> Optional[float]:
+        """Estimated cost in USD of ``tokens`` (default: this run's) at the list price."""
+        return cost_at(self.tokens if tokens is None else tokens, self.price_per_million_tokens_usd)
+
+    def lines(self) -> list[str]:
+        """The human-readable summary."""
+        if self.already_complete:
+            return [f"{self.output} is already complete ({self.rows} rows); nothing to do"]
+        out = [
+            f"wrote {self.output}: {self.rows} rows"
+            + (f" ({self.skipped_empty} empty rows skipped)" if self.skipped_empty else ""),
+            f"this run: {self.rows_this_run} rows, {self.requests} requests, {self.tokens} tokens, "
+            f"est. cost {format_money(self.cost_usd())}, {self.seconds:.1f} s, {self.rows_per_second:.1f} rows/s",
+        ]
+        if self.job_tokens != self.tokens:
+            out.append(
+                f"whole job (all runs): {self.job_requests} requests, {self.job_tokens} tokens, "
+                f"est. cost {format_money(self.cost_usd(self.job_tokens))}"
+            )
+        return out
