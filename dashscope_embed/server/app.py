@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import compat, multimodal, text
+from .batches import BatchAPI
 from .backends import Backend, get_backend
 from .dropping import ABORT_SCOPE_KEY, DroppedResponse, abort_hook, install_log_filter
 from .endpoint import EndpointResult
@@ -166,6 +167,7 @@ class ServiceApp:
         self.service = service
         self.stats = service.stats
         self.backend = service.backend
+        self.batch_api = BatchAPI(service)  # the Batch File API's Files and Batches endpoints
 
         async def route_error(request: Request, exc: HTTPException) -> Response:
             if exc.status_code == 405:
@@ -181,6 +183,7 @@ class ServiceApp:
                 Route(TEXT_PATH, service.text, methods=["POST"]),
                 Route(MULTIMODAL_PATH, service.multimodal, methods=["POST"]),
                 Route(COMPAT_PATH, service.compatible, methods=["POST"]),
+                *self.batch_api.routes(),
             ],
             exception_handlers={404: route_error, 405: route_error},
         )

@@ -44,6 +44,12 @@ class FaultConfig:
         retry_after: seconds sent in ``Retry-After`` with ``rate_429`` replies.
         schedule: request number -> fault name (one of ``FAULT_KINDS``), forced regardless of the rates; for tests
             that need a fault on exactly the n-th request.
+        batch_line_failure_rate: Batch File API: a line fails (HTTP 500 ``InternalError`` or 429
+            ``Throttling.RateQuota``, alternately) and lands in the error file.
+        batch_expire_rate: a batch expires part-way, after ``batch_expire_fraction`` of its lines; the rest are in
+            neither result file (and not billed), as on the real service.
+        batch_validation_failure_rate: a batch fails validation (status ``failed``, ``errors.data`` naming a line).
+        batch_step_delay: seconds between steps of ``batch_lines_per_step`` lines (slow progress).
 
     ``drop_rate + rate_429 + rate_500 + rate_503 + error_200_rate + short_reply_rate`` must be at most 1: a request
     gets at most one of these. ``shuffle_rate`` is drawn independently.
@@ -66,16 +72,24 @@ class FaultConfig:
     shuffle_rate: float = 0.0
     retry_after: float = 1.0
     schedule: Mapping[int, str] = field(default_factory=dict)
+    batch_line_failure_rate: float = 0.0
+    batch_expire_rate: float = 0.0
+    batch_expire_fraction: float = 0.5
+    batch_validation_failure_rate: float = 0.0
+    batch_step_delay: float = 0.0
+    batch_lines_per_step: int = 50
 
     def __post_init__(self) -> None:
-        rates = {f: getattr(self, f) for f in _EXCLUSIVE + ("shuffle_rate",)}
+        rates = {f: getattr(self, f) for f in _EXCLUSIVE + ("shuffle_rate",) + _BATCH_RATES}
         for name, value in rates.items():
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value!r}")
         total = sum(getattr(self, f) for f in _EXCLUSIVE)
         if total > 1.0 + 1e-9:
             raise ValueError(f"{' + '.join(_EXCLUSIVE)} must be at most 1, got {total:g}")
-        for name in ("latency", "jitter", "retry_after"):
+        if self.batch_lines_per_step < 1:
+            raise ValueError(f"batch_lines_per_step must be >= 1, got {self.batch_lines_per_step!r}")
+        for name in ("latency", "jitter", "retry_after", "batch_step_delay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
         if self.rpm is not None and self.rpm < 1:
@@ -97,6 +111,7 @@ class FaultConfig:
         )
 
 
+_BATCH_RATES = ("batch_line_failure_rate", "batch_expire_rate", "batch_expire_fraction", "batch_validation_failure_rate")
 _EXCLUSIVE = ("drop_rate", "rate_429", "rate_500", "rate_503", "error_200_rate", "short_reply_rate")
 _EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short")))
 

@@ -82,6 +82,9 @@ class ServiceStats:
             self._faults: Counter[str] = Counter()
             self._by_endpoint: Counter[str] = Counter()
             self._recent: deque[RequestRecord] = deque(maxlen=self._keep)
+            self._batch_names: Counter[str] = Counter()
+            self._billed_lines = 0
+            self._billed_texts: Counter[str] = Counter()
 
     # -- recording (called by the service) --
     def request(self) -> None:
@@ -110,7 +113,43 @@ class ServiceStats:
             if kind == "drop":
                 self._dropped += 1
 
+    def batch_created(self, name: str) -> None:
+        """Count a created batch under its ``metadata.ds_name`` (``""`` when it has none)."""
+        with self._lock:
+            self._batch_names[name] += 1
+
+    def batch_line_billed(self, text_digests: list[str]) -> None:
+        """Count a Batch File API line that succeeded (and is billed), by the sha256 of each of its texts."""
+        with self._lock:
+            self._billed_lines += 1
+            self._billed_texts.update(text_digests)
+
     # -- reading --
+    @property
+    def batches_created(self) -> int:
+        """Batches created through ``POST /compatible-mode/v1/batches``."""
+        with self._lock:
+            return sum(self._batch_names.values())
+
+    @property
+    def batch_names(self) -> dict[str, int]:
+        """Batches created per ``metadata.ds_name`` (a copy): more than 1 means a second batch of the same name."""
+        with self._lock:
+            return dict(self._batch_names)
+
+    @property
+    def batch_lines_billed(self) -> int:
+        """Batch File API lines that succeeded (billed)."""
+        with self._lock:
+            return self._billed_lines
+
+    @property
+    def batch_texts_billed(self) -> dict[str, int]:
+        """Billed Batch File API texts by sha256 hex of their UTF-8 (a copy): a count above 1 is a text billed
+        twice."""
+        with self._lock:
+            return dict(self._billed_texts)
+
     def snapshot(self) -> StatsSnapshot:
         """All counters at one instant."""
         with self._lock:
