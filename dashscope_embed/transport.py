@@ -133,6 +133,12 @@ class RequestRunner:
             before_sleep=_log_retry,
         )
 
+    def retrying(self) -> Retrying:
+        """The retry policy of ``send`` as a tenacity ``Retrying``, for callers that send other kinds of requests
+        (multipart uploads, downloads) and want the same retries: retryable ``APIError`` s only, jittered backoff,
+        ``Retry-After`` honoured, the last error re-raised."""
+        return Retrying(**self._retry_kwargs())
+
     # ------------------------------------------------------------------ one request
 
     def send(

@@ -1,0 +1,133 @@
+"""Reading a finished batch's result files back into the job's journals, and deciding what to resubmit.
+
+Result lines (``{"custom_id", "response": {"status_code", "request_id", "body"}, "error"}``) arrive in any order;
+each success is parsed by the compatible-mode wire parser and appended to the journal of the chunk its rows belong
+to, so memory holds one line at a time. Rows already journaled (a rerun after a kill in mid-collection) are not
+written twice. Every line the attempt submitted then ends in one of four ways:
+
+- succeeded (in the output file): done, never submitted again (billed once);
+- failed with a row-limit error: re-split at the limit the service named and resubmitted;
+- failed with a retryable error (5xx, throttling) or absent from both files (the batch expired or was cancelled
+  before reaching it; such lines are not billed): resubmitted as they were;
+- failed otherwise: a permanent failure, recorded with its code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import orjson
+
+from ..errors import APIError, BatchSizeError, error_from_reply
+from ..jobs.journal import append_record, encode_record, journal_name, read_journal
+from ..wire import TextRequest
+from ..wire.openai_compat import OpenAICompatProtocol
+from .lines import custom_id, encode_line, parse_custom_id, read_lines, rows_of
+from .state import Shard
+
+__all__ = ["Outcome", "done_mask", "journal_results", "read_errors", "plan_resubmission"]
+
+_PARSER = OpenAICompatProtocol()
+
+
+def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
+    """``(end - start,) bool``: which rows of the shard already have a result in a journal."""
+    mask = np.zeros(shard.end - shard.start, dtype=bool)
+    for start in range(shard.start - shard.start % chunk_size, shard.end, chunk_size):
+        path = work / journal_name(start)
+        if path.exists():
+            for record in read_journal(path)[0]:
+                mask[record.rows - shard.start] = True
+    return mask
+
+
+def journal_results(
+    path: Path, shard: Shard, work: Path, chunk_size: int, request: TextRequest, mask: np.ndarray
+) -> tuple[set[str], int, int]:
+    """Append every success of the output file at ``path`` to its chunk's journal.
+
+    Returns:
+        ``(custom_ids that succeeded, rows newly journaled, their tokens)``.
+
+    Raises:
+        ResponseFormatError: a success whose body does not hold one vector per row of the line.
+    """
+    empty = set(shard.empty)
+    succeeded: set[str] = set()
+    new_rows = tokens = 0
+    for line in read_lines(path):
+        cid = line["custom_id"]
+        succeeded.add(cid)
+        rows = np.asarray(rows_of(*parse_custom_id(cid), empty), dtype=np.int64)
+        if mask[rows - shard.start].all():
+            continue  # journaled by a run that was killed before it recorded the collection
+        response = line.get("response") or {}
+        reply = _PARSER.parse_reply(request, int(response.get("status_code") or 200), {},
+                                    orjson.dumps(response.get("body")), len(rows))
+        payload = encode_record(rows, reply.dense, None, reply.total_tokens, 1)
+        append_record(work / journal_name(int(rows[0]) - int(rows[0]) % chunk_size), payload)
+        mask[rows - shard.start] = True
+        new_rows += len(rows)
+        tokens += reply.total_tokens
+    return succeeded, new_rows, tokens
+
+
+def read_errors(path: Optional[Path]) -> dict[str, APIError]:
+    """custom_id -> the typed error of each line of an error file (``{}`` without one)."""
+    failed: dict[str, APIError] = {}
+    if path is None:
+        return failed
+    for line in read_lines(path):
+        response = line.get("response") or {}
+        body = response.get("body")
+        status = int(response.get("status_code") or 500)
+        if not isinstance(body, dict) or not body.get("error"):
+            body = {"error": line.get("error") or {"message": "failed line with no error body"}}
+        failed[line["custom_id"]] = error_from_reply(status, body)
+    return failed
+
+
+@dataclass
+class Outcome:
+    """What becomes of the lines of one attempt that did not succeed.
+
+    Attributes:
+        resubmit: encoded lines for the next attempt.
+        rows_per_line: a smaller row limit the service named, or ``None``.
+        permanent: ``(line, code)`` of lines no batch can embed.
+    """
+
+    resubmit: list[bytes] = field(default_factory=list)
+    rows_per_line: Optional[int] = None
+    permanent: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+
+def plan_resubmission(
+    attempt_file: Path, succeeded: set[str], failed: dict[str, APIError], shard: Shard, job_id: str
+) -> Outcome:
+    """Sort the lines of ``attempt_file`` that did not succeed (see the module docstring)."""
+    outcome = Outcome()
+    empty = set(shard.empty)
+    for line in read_lines(attempt_file):
+        cid = line["custom_id"]
+        if cid in succeeded:
+            continue
+        error = failed.get(cid)
+        if error is None or (error.retryable and not isinstance(error, BatchSizeError)):
+            outcome.resubmit.append(orjson.dumps(line))
+        elif isinstance(error, BatchSizeError) and error.limit >= 1:
+            rows = rows_of(*parse_custom_id(cid), empty)
+            texts = line["body"]["input"]
+            body = line["body"]
+            for i in range(0, len(rows), error.limit):
+                group = rows[i : i + error.limit]
+                outcome.resubmit.append(encode_line(custom_id(job_id, group[0], group[-1]),
+                                                    texts[i : i + error.limit], body["model"],
+                                                    body.get("dimensions")))
+            outcome.rows_per_line = min(outcome.rows_per_line or error.limit, error.limit)
+        else:
+            outcome.permanent.append((line, error.code or f"HTTP {error.status_code}"))
+    return outcome

@@ -1,0 +1,107 @@
+"""JSONL lines of a Batch File API input file: packing rows into lines, custom_ids, and the files themselves.
+
+A line is ``{"custom_id", "method": "POST", "url": "/v1/embeddings", "body": {"model", "input": [texts],
+"encoding_format": "float", "dimensions"?}}``. Whether ``input`` may be a list is not documented for batches: the
+real-time compatible endpoint takes up to the model's row limit, so lines pack that many rows by default
+(``rows_per_line``; 1 sends one text a line), and a row-limit error in a batch re-splits the line.
+
+``custom_id`` is ``{job_id}-{first}-{last}``: the line holds the non-empty rows numbered ``first`` to ``last``
+(the state records which rows of a shard are empty), so a result maps back to rows without the input.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import orjson
+
+from ..batch.limits import ENDPOINT, BatchLimits
+from ..errors import InvalidInputError
+from ..jobs.sources import Row
+from ..jobs.workdir import fsync_dir
+
+__all__ = ["custom_id", "parse_custom_id", "encode_line", "pack_rows", "write_lines", "read_lines", "rows_of"]
+
+
+def custom_id(job_id: str, first: int, last: int) -> str:
+    """The custom_id of the line holding the non-empty rows ``first`` .. ``last``."""
+    return f"{job_id}-{first}-{last}"
+
+
+def parse_custom_id(value: str) -> tuple[int, int]:
+    """``(first, last)`` of a custom_id made by ``custom_id``.
+
+    Raises:
+        ValueError: not one of ours.
+    """
+    _, first, last = value.rsplit("-", 2)
+    return int(first), int(last)
+
+
+def rows_of(first: int, last: int, empty: set[int]) -> list[int]:
+    """Row numbers a line holds: ``first`` .. ``last`` without the empty rows."""
+    return [r for r in range(first, last + 1) if r not in empty]
+
+
+def encode_line(cid: str, texts: Sequence[str], model: str, dimension: Optional[int]) -> bytes:
+    """One JSONL line (without the newline)."""
+    body: dict[str, object] = {"model": model, "input": list(texts), "encoding_format": "float"}
+    if dimension is not None:
+        body["dimensions"] = dimension
+    return orjson.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body})
+
+
+def pack_rows(
+    rows: Sequence[Row], job_id: str, model: str, dimension: Optional[int], rows_per_line: int, limits: BatchLimits
+) -> list[bytes]:
+    """Lines for the non-empty ``rows`` of one chunk, ``rows_per_line`` rows each (fewer where a line would pass
+    the byte limit).
+
+    Raises:
+        InvalidInputError: one text alone makes a line over ``limits.max_line_bytes`` (names the row).
+    """
+    lines: list[bytes] = []
+    i = 0
+    while i < len(rows):
+        take = min(rows_per_line, len(rows) - i)
+        while True:
+            group = rows[i : i + take]
+            line = encode_line(custom_id(job_id, group[0].index, group[-1].index), [r.text for r in group], model,
+                               dimension)
+            if len(line) <= limits.max_line_bytes:
+                break
+            if take == 1:
+                raise InvalidInputError(
+                    f"row {group[0].index} makes a {len(line)}-byte batch line; a line may hold at most "
+                    f"{limits.max_line_bytes} bytes"
+                )
+            take = max(1, take // 2)
+        lines.append(line)
+        i += take
+    return lines
+
+
+def write_lines(path: Path, lines: Iterable[bytes]) -> tuple[int, int]:
+    """Write ``lines`` to ``path`` (temporary name, fsync, rename); returns ``(lines, bytes)``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    count = size = 0
+    with open(tmp, "wb") as out:
+        for line in lines:
+            out.write(line + b"\n")
+            count += 1
+            size += len(line) + 1
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    return count, size
+
+
+def read_lines(path: Path) -> Iterator[dict]:
+    """The parsed lines of a local JSONL file, one at a time."""
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if raw.strip():
+                yield orjson.loads(raw)
