@@ -1,10 +1,12 @@
-"""The ``dashscope-embed`` command: ``serve``, ``embed``, ``eval`` and ``demo``.
+"""The ``dashscope-embed`` command: ``serve``, ``embed``, ``batch``, ``eval`` and ``demo``.
 
 Examples::
 
     dashscope-embed serve --port 8000 --backend e5
     dashscope-embed embed corpus.jsonl -o vectors.parquet --text-field body --id-field doc_id --dimensions 512
     dashscope-embed embed lines.txt -o vectors.parquet --local --backend hash
+    dashscope-embed embed corpus.jsonl -o vectors.parquet --batch-api --completion-window 48h
+    dashscope-embed batch status vectors.parquet
     dashscope-embed eval --dataset python_faq.json --local --backend e5
     dashscope-embed demo --query "How do I read a file line by line?"
 
@@ -64,17 +66,7 @@ def _add_connection(parser: argparse.ArgumentParser, *, default_backend: str) ->
                        help="backend of the --local service (default: %(default)s; hash is fast but not semantic)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
-        prog="dashscope-embed",
-        description="DashScope (Alibaba Cloud Model Studio) embeddings: bulk jobs, evaluation, a local service, "
-                    "and a retrieval demo.",
-    )
-    parser.add_argument("--version", action="version", version=f"dashscope-embed {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
+def _add_serve(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the local DashScope-compatible embedding service",
                            description="Run the local DashScope-compatible service in the foreground (Ctrl-C stops).")
     serve.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s, local only)")
@@ -86,11 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every request (testing)")
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default: %(default)s)")
 
-    embed = sub.add_parser(
-        "embed", help="embed a JSONL, CSV or text file into Parquet (resumable)",
-        description="Embed every row of INPUT into the Parquet file OUTPUT in bounded memory. Interrupted or "
-                    "killed runs resume when the same command is run again; finished rows are not re-sent.",
-    )
+
+def _add_embed_input(embed: argparse.ArgumentParser) -> None:
     embed.add_argument("input", type=Path, help="input file (.jsonl/.ndjson, .csv/.tsv, or text: a row a line)")
     embed.add_argument("-o", "--output", type=Path, required=True, help="Parquet file to write")
     embed.add_argument("--format", choices=("jsonl", "csv", "txt"), default=None,
@@ -99,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--column", default="text", help="CSV column holding the text (default: %(default)s)")
     embed.add_argument("--id-field", default=None,
                        help="JSONL key or CSV column holding the row id (default: ids are row numbers from 0)")
+
+
+def _add_embed(sub: Any) -> None:
+    embed = sub.add_parser(
+        "embed", help="embed a JSONL, CSV or text file into Parquet (resumable)",
+        description="Embed every row of INPUT into the Parquet file OUTPUT in bounded memory. Interrupted or "
+                    "killed runs resume when the same command is run again; finished rows are not re-sent.",
+    )
+    _add_embed_input(embed)
     embed.add_argument("--output-type", default="dense", choices=("dense", "dense&sparse", "sparse"),
                        help="vectors to store (sparse needs text-embedding-v3/v4; default: dense)")
     embed.add_argument("--text-type", default="document", choices=("document", "query"),
@@ -113,8 +111,42 @@ def build_parser() -> argparse.ArgumentParser:
                        help="discard unfinished work of a different job in OUTPUT.parts instead of refusing")
     embed.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT of a different job")
     embed.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_batch_api_options(embed)
     _add_connection(embed, default_backend="e5")
 
+
+def _add_batch_api_options(embed: argparse.ArgumentParser) -> None:
+    group = embed.add_argument_group(
+        "Batch File API", "run the job as Model Studio batches: half price, results within the completion window "
+                          "(China (Beijing) only)")
+    group.add_argument("--batch-api", action="store_true",
+                       help="submit the rows as Batch File API jobs instead of real-time requests")
+    group.add_argument("--completion-window", default="24h",
+                       help="24h to 336h, an integer with unit h or d (default: %(default)s)")
+    group.add_argument("--poll-interval", type=_positive_float, default=None,
+                       help="seconds between status checks at first; backs off while nothing changes "
+                            "(default: 30)")
+    group.add_argument("--rows-per-line", type=_positive_int, default=None,
+                       help="texts per JSONL line (default: the model's row limit; 1 sends one text a line)")
+    group.add_argument("--keep-remote-files", action="store_true",
+                       help="keep the uploaded input files and the result files on the service")
+    group.add_argument("--fallback-realtime", action="store_true",
+                       help="embed rows the batches could not embed through the real-time API")
+
+
+def _add_batch(sub: Any) -> None:
+    batch = sub.add_parser("batch", help="status or cancel of an `embed --batch-api` job",
+                           description="Inspect or cancel the batches of an `embed --batch-api` job, from the "
+                                       "state file beside OUTPUT.")
+    actions = batch.add_subparsers(dest="batch_command", metavar="ACTION")
+    actions.required = True
+    for name, text in (("status", "print each shard's batch status"), ("cancel", "cancel the job's running batches")):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("output", type=Path, help="the OUTPUT given to `embed --batch-api`")
+        action.add_argument("--base-url", default=None, help="service root (default: the one the job used)")
+
+
+def _add_eval(sub: Any) -> None:
     ev = sub.add_parser("eval", help="nDCG@10, Recall@10 and MRR@10 on a judged set",
                         description="Embed the documents (text_type=document) and queries (text_type=query) of a "
                                     "judged set and print nDCG, Recall and MRR at k.")
@@ -123,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-k", type=_positive_int, default=10, help="cutoff (default: 10)")
     _add_connection(ev, default_backend="e5")
 
+
+def _add_demo(sub: Any) -> None:
     demo = sub.add_parser(
         "demo", help="retrieval over real documents with LlamaIndex and LangChain",
         description="Index documents (default: a subset of the Python language reference shipped with CPython) with "
@@ -137,6 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--chunk-size", type=_positive_int, default=1024, help="tokens per chunk (default: 1024)")
     demo.add_argument("--framework", choices=("both", "llamaindex", "langchain"), default="both")
     _add_connection(demo, default_backend="e5")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="dashscope-embed",
+        description="DashScope (Alibaba Cloud Model Studio) embeddings: bulk jobs, evaluation, a local service, "
+                    "and a retrieval demo.",
+    )
+    parser.add_argument("--version", action="version", version=f"dashscope-embed {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in (_add_serve, _add_embed, _add_batch, _add_eval, _add_demo):
+        add(sub)
     return parser
 
 
@@ -174,39 +222,99 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_embed(args: argparse.Namespace) -> int:
-    """``dashscope-embed embed``: resumable bulk embedding of INPUT into Parquet; returns 0.
-
-    Raises:
-        UsageError: the input is not a file. NoCredentialsError: no key, base URL or ``--local`` was given.
-        BulkJobError / APIError: the job failed (finished rows stay on disk for a rerun).
-    """
-    from .jobs.bulk import run_bulk_job
-    from .jobs.connection import resolve_endpoint
+def _source_spec(args: argparse.Namespace) -> Any:
     from .jobs.sources import SourceSpec, detect_format
 
     if not args.input.is_file():
         raise UsageError(f"input {args.input} is not a file")
     fmt = detect_format(args.input, args.format)
-    spec = SourceSpec(
+    return SourceSpec(
         path=args.input, format=fmt, text_field=args.text_field, column=args.column, id_field=args.id_field,
         delimiter="\t" if args.input.suffix.lower() == ".tsv" else ",",
     )
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    """``dashscope-embed embed``: resumable bulk embedding of INPUT into Parquet; returns 0.
+
+    Raises:
+        UsageError: the input is not a file, or options that ``--batch-api`` cannot honour.
+        NoCredentialsError: no key, base URL or ``--local`` was given.
+        BulkJobError / APIError: the job failed (finished rows stay on disk for a rerun).
+    """
+    from .jobs.bulk import run_bulk_job
+    from .jobs.connection import resolve_endpoint
+
+    spec = _source_spec(args)
+    if args.batch_api:
+        _check_batch_options(args)
     with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend) as endpoint:
         if endpoint.local_backend:
-            print(f"using the {endpoint.description}", file=sys.stderr, flush=True)
-        with _embedder(
-            args, endpoint.base_url, output_type=args.output_type,
-            requests_per_minute=args.requests_per_minute, tokens_per_minute=args.tokens_per_minute,
-        ) as embedder:
-            summary = run_bulk_job(
-                embedder, spec, args.output, chunk_size=args.chunk_size, output_type=args.output_type,
-                text_type=args.text_type, skip_empty=not args.fail_on_empty, restart=args.restart,
-                overwrite=args.overwrite, progress=not args.no_progress,
-                log=lambda line: print(line, file=sys.stderr, flush=True),
-            )
+            _log(f"using the {endpoint.description}")
+        if args.batch_api:
+            summary = _run_batch_job(args, spec, endpoint.base_url)
+        else:
+            with _embedder(
+                args, endpoint.base_url, output_type=args.output_type,
+                requests_per_minute=args.requests_per_minute, tokens_per_minute=args.tokens_per_minute,
+            ) as embedder:
+                summary = run_bulk_job(
+                    embedder, spec, args.output, chunk_size=args.chunk_size, output_type=args.output_type,
+                    text_type=args.text_type, skip_empty=not args.fail_on_empty, restart=args.restart,
+                    overwrite=args.overwrite, progress=not args.no_progress, log=_log,
+                )
     for line in summary.lines():
         print(line, flush=True)
+    return 0
+
+
+def _check_batch_options(args: argparse.Namespace) -> None:
+    # Batch lines speak the OpenAI-compatible protocol: dense vectors of documents, paced by the service.
+    refused = [
+        ("--output-type sparse vectors", args.output_type != "dense"),
+        ("--text-type query", args.text_type != "document"),
+        ("--protocol dashscope", args.protocol == "dashscope"),
+        ("--requests-per-minute / --tokens-per-minute", bool(args.requests_per_minute or args.tokens_per_minute)),
+    ]
+    bad = [name for name, given in refused if given]
+    if bad:
+        raise UsageError(f"--batch-api cannot honour {', '.join(bad)}: batch lines are OpenAI-compatible "
+                         "embedding requests (dense, document side) run at the service's pace")
+
+
+def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
+    from .batch import BatchEmbeddingJob
+    from .batch.job import DEFAULT_POLL_INTERVAL
+
+    job = BatchEmbeddingJob(
+        spec, args.output, model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region,
+        timeout=args.timeout, max_retries=args.max_retries, completion_window=args.completion_window,
+        poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL, rows_per_line=args.rows_per_line,
+        keep_remote_files=args.keep_remote_files, fallback_realtime=args.fallback_realtime,
+        chunk_size=args.chunk_size, skip_empty=not args.fail_on_empty, restart=args.restart,
+        overwrite=args.overwrite, progress=not args.no_progress, log=_log,
+    )
+    return job.run()
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """``dashscope-embed batch status|cancel OUTPUT``: print or cancel the batches of a ``--batch-api`` job.
+
+    Raises:
+        BatchJobError: no state file beside OUTPUT. APIError: a request failed.
+    """
+    from .batch import batch_status, cancel_batches
+
+    if args.batch_command == "status":
+        for line in batch_status(args.output, base_url=args.base_url):
+            print(line, flush=True)
+        return 0
+    cancelled = cancel_batches(args.output, base_url=args.base_url)
+    print(f"cancelled {len(cancelled)} batches" + (": " + ", ".join(cancelled) if cancelled else ""), flush=True)
     return 0
 
 
@@ -240,7 +348,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
-COMMANDS = {"serve": cmd_serve, "embed": cmd_embed, "eval": cmd_eval, "demo": cmd_demo}
+COMMANDS = {"serve": cmd_serve, "embed": cmd_embed, "batch": cmd_batch, "eval": cmd_eval, "demo": cmd_demo}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -15,12 +15,18 @@ from .state import JobState, load_state, save_state, state_path_for
 __all__ = ["batch_status", "cancel_batches"]
 
 
+def _complete(output: Path) -> Optional[str]:
+    if state_path_for(output).exists():
+        return None
+    meta = read_meta(output) if output.exists() else None
+    if meta and meta.get("api") == "batch":
+        return f"{output} is complete ({meta['rows']} rows); no batches are left"
+    return None
+
+
 def _state(output: Path) -> JobState:
     state = load_state(state_path_for(output))
     if state is None:
-        meta = read_meta(output) if output.exists() else None
-        if meta and meta.get("api") == "batch":
-            raise BatchJobError(f"{output} is complete ({meta['rows']} rows); it has no batches left")
         raise BatchJobError(f"no batch job state beside {output} ({state_path_for(output).name}); "
                             "was it written by `embed --batch-api`?")
     return state
@@ -40,6 +46,9 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
         BatchJobError: no state file beside ``output``. APIError: a status request failed.
     """
     output = Path(output)
+    done = _complete(output)
+    if done:
+        return [done]
     state = _state(output)
     lines = [f"job {state.job_id}: {state.model} d={state.dimension}, {len(state.shards)} shards"
              + ("" if state.input_rows is not None else " so far (planning not finished)")]
@@ -72,6 +81,8 @@ def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Opt
         BatchJobError: no state file beside ``output``. APIError: a cancel request failed.
     """
     output = Path(output)
+    if _complete(output):
+        return []
     state = _state(output)
     cancelled = []
     client = _client(state, base_url, api_key)
