@@ -128,6 +128,8 @@ def _add_batch_api_options(embed: argparse.ArgumentParser) -> None:
                             "(default: 30)")
     group.add_argument("--rows-per-line", type=_positive_int, default=None,
                        help="texts per JSONL line (default: the model's row limit; 1 sends one text a line)")
+    group.add_argument("--lines-per-shard", type=_positive_int, default=None,
+                       help="lines per uploaded input file (default and documented maximum: 50000)")
     group.add_argument("--keep-remote-files", action="store_true",
                        help="keep the uploaded input files and the result files on the service")
     group.add_argument("--fallback-realtime", action="store_true",
@@ -289,13 +291,14 @@ def _check_batch_options(args: argparse.Namespace) -> None:
 def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
     from .batch import BatchEmbeddingJob
     from .batch.job import DEFAULT_POLL_INTERVAL
+    from .batch.limits import LIMITS
 
     job = BatchEmbeddingJob(
         spec, args.output, model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region,
         timeout=args.timeout, max_retries=args.max_retries, completion_window=args.completion_window,
         poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL, rows_per_line=args.rows_per_line,
         keep_remote_files=args.keep_remote_files, fallback_realtime=args.fallback_realtime,
-        chunk_size=args.chunk_size, skip_empty=not args.fail_on_empty, restart=args.restart,
+        lines_per_shard=args.lines_per_shard or LIMITS.max_lines, chunk_size=args.chunk_size, skip_empty=not args.fail_on_empty, restart=args.restart,
         overwrite=args.overwrite, progress=not args.no_progress, log=_log,
     )
     return job.run()

@@ -260,6 +260,10 @@ class BatchAPI:
             Route(BATCHES_PATH + "/{batch_id}/cancel", guard(self.cancel), methods=["POST"]),
         ]
 
+    def reset_rate_window(self) -> None:
+        """Forget past creations for the per-minute creation limit (tests that change limits start clean)."""
+        self._created.clear()
+
     # -- endpoints --
     async def create(self, request: Request) -> Response:
         """``POST /batches``: check the request and the account limits, then queue the batch (``validating``)."""
