@@ -10,7 +10,7 @@ from ..settings import resolve_connection
 from .client import BatchAPIClient
 from .job import BatchJobError
 from .limits import TERMINAL_STATUSES
-from .state import JobState, load_state, save_state, state_path_for
+from .state import JobState, load_state, state_path_for
 
 __all__ = ["batch_status", "cancel_batches"]
 
@@ -90,10 +90,9 @@ def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Opt
         for shard in state.shards:
             for attempt in shard.attempts:
                 if attempt.batch_id and attempt.status not in TERMINAL_STATUSES:
-                    batch = client.cancel_batch(attempt.batch_id)
-                    attempt.status = batch.get("status")
+                    client.cancel_batch(attempt.batch_id)
                     cancelled.append(attempt.batch_id)
-        save_state(state_path_for(output), state)
+        # The state file is left alone: a job may be running and owns it; it sees the cancellation when it polls.
     finally:
         client.close()
     return cancelled

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -153,3 +155,61 @@ def test_output_or_state_of_another_job_is_refused(batch_service, tmp_path):
     with pytest.raises(BatchJobError, match="belongs to a different job"):
         _job(batch_service, _pairs(texts(10)), other).run()
     assert batch_service.stats.batches_created == created
+
+
+def test_a_creation_whose_reply_was_lost_is_found_not_repeated(batch_service, tmp_path, monkeypatch):
+    from dashscope_embed.batch.job import BatchEmbeddingJob as Job
+
+    items = texts(80)
+    out = tmp_path / "o.parquet"
+    original = Job._record_batch
+
+    def crash_after_create(self, state, attempt, batch):
+        raise KeyboardInterrupt  # the batch exists on the service, the state does not know its id
+
+    monkeypatch.setattr(Job, "_record_batch", crash_after_create)
+    with pytest.raises(KeyboardInterrupt):
+        _job(batch_service, _pairs(items), out).run()
+    assert batch_service.stats.batches_created == 1
+    monkeypatch.setattr(Job, "_record_batch", original)
+    _job(batch_service, _pairs(items), out).run()
+    billed_once(batch_service)  # the first shard's batch was found by its ds_name, not created again
+    assert len(batch_service.stats.batch_names) == batch_service.stats.batches_created == 1
+    np.testing.assert_array_equal(dense(out, DIM), realtime(batch_service, items, DIM))
+
+
+def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
+    import threading
+
+    from dashscope_embed.cli import main
+
+    batch_service.set_faults(batch_step_delay=0.05, batch_lines_per_step=1)
+    out = tmp_path / "o.parquet"
+    job = _job(batch_service, _pairs(texts(100)), out, lines_per_shard=5)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            job.run()
+        except BaseException as exc:  # noqa: BLE001 - shown by the assertion below
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not (state_path_for(out).exists() and b"\"batch_id\": \"batch_" in state_path_for(out).read_bytes()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert main(["batch", "status", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "shard 0 rows 0-" in shown and ("in_progress" in shown or "validating" in shown)
+    assert main(["batch", "cancel", str(out)]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    batch_service.set_faults(None)
+    runner.join(30)
+    assert not runner.is_alive() and not errors, errors
+    # cancelled lines are resubmitted by the running job: every row is in the output, each billed once
+    assert pq.read_table(out).num_rows == 100
+    billed_once(batch_service)
+    assert main(["batch", "status", str(out)]) == 0
+    assert "is complete (100 rows)" in capsys.readouterr().out

@@ -82,6 +82,9 @@ def test_service_checks_window_endpoint_and_metadata(batch_service):
 
 
 def test_file_size_and_account_limits(batch_service):
+    store = batch_service.app.batch_api.files
+    for file_id in store.ids():
+        store.delete(file_id)  # files other tests kept count against the account
     set_limits(batch_service, smaller(max_file_bytes=1000, max_creations_per_minute=2, max_files=4))
     assert _upload(batch_service, b"x" * 1001).status_code == 400
     file_id = _upload(batch_service, b"x" * 1000).json()["id"]
@@ -89,7 +92,6 @@ def test_file_size_and_account_limits(batch_service):
     assert _create(batch_service, file_id).status_code == 200
     third = _create(batch_service, file_id)
     assert third.status_code == 429 and "per minute" in third.json()["error"]["message"]
-    store = batch_service.app.batch_api.files
     while len(store.ids()) < 4:
         assert _upload(batch_service, b"y").status_code == 200
     assert _upload(batch_service, b"y").status_code == 400  # one file too many for the account
