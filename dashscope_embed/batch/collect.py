@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 
 from ..errors import APIError, BatchSizeError, error_from_reply
-from ..jobs.journal import append_record, encode_record, journal_name, read_journal
+from ..jobs.journal import append_record, drop_torn_tail, encode_record, journal_name
 from ..wire import TextRequest
 from ..wire.openai_compat import OpenAICompatProtocol
 from .lines import custom_id, encode_line, parse_custom_id, read_lines, rows_of
@@ -34,12 +34,13 @@ _PARSER = OpenAICompatProtocol()
 
 
 def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
-    """``(end - start,) bool``: which rows of the shard already have a result in a journal."""
+    """``(end - start,) bool``: which rows of the shard already have a result in a journal (torn journal tails
+    are cut off on the way, so results can be appended)."""
     mask = np.zeros(shard.end - shard.start, dtype=bool)
     for start in range(shard.start - shard.start % chunk_size, shard.end, chunk_size):
         path = work / journal_name(start)
         if path.exists():
-            for record in read_journal(path)[0]:
+            for record in drop_torn_tail(path):
                 mask[record.rows - shard.start] = True
     return mask
 

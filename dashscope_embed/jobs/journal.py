@@ -18,7 +18,9 @@ from typing import Any, Optional
 import numpy as np
 import orjson
 
-__all__ = ["JournalRecord", "Journal", "encode_record", "read_journal", "append_record", "journal_name"]
+__all__ = [
+    "JournalRecord", "Journal", "encode_record", "read_journal", "append_record", "drop_torn_tail", "journal_name",
+]
 
 _RECORD_MAGIC = b"DSJ1"
 # magic, number of rows, dimension (0: no dense), tokens, requests, sparse payload bytes
@@ -95,18 +97,20 @@ def _write_all(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def _open_for_append(path: Path) -> int:
-    if path.exists():
-        _, valid = read_journal(path)
-        if valid != path.stat().st_size:
-            os.truncate(path, valid)  # drop a torn tail so later appends stay readable
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def drop_torn_tail(path: Path) -> list[JournalRecord]:
+    """Read the journal at ``path`` and cut off a torn last record (a kill in mid-write), so appends that follow
+    stay readable; returns the intact records."""
+    records, valid = read_journal(path)
+    if valid != path.stat().st_size:
+        os.truncate(path, valid)
+    return records
 
 
 def append_record(path: Path, payload: bytes) -> None:
     """Append one encoded record to the journal at ``path`` without keeping records in memory (for writers that
-    spread results over many chunks, such as the Batch File API collector). A torn tail is dropped first."""
-    fd = _open_for_append(path)
+    spread results over many chunks, such as the Batch File API collector). The caller has called
+    ``drop_torn_tail`` on an existing journal once before its first append."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         _write_all(fd, payload)
     finally:
@@ -118,11 +122,7 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.records: list[JournalRecord] = []
-        if path.exists():
-            self.records, valid = read_journal(path)
-            if valid != path.stat().st_size:
-                os.truncate(path, valid)  # drop a torn tail so later appends stay readable
+        self.records: list[JournalRecord] = drop_torn_tail(path) if path.exists() else []
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, record: JournalRecord, payload: bytes) -> None:
