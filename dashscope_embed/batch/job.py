@@ -51,7 +51,7 @@ from ..wire import TextRequest
 from .client import BatchAPIClient
 from .collect import done_mask, journal_results, plan_resubmission, read_errors
 from .limits import BATCH_DOC, LIMITS, TERMINAL_STATUSES, BatchLimits, parse_completion_window
-from .lines import pack_rows, parse_custom_id, read_lines, rows_of, write_lines
+from .lines import LineFile, pack_rows, parse_custom_id, read_lines, rows_of, write_lines
 from .state import Attempt, JobState, Shard, load_state, save_state, state_path_for
 
 __all__ = ["BatchEmbeddingJob", "BatchJobError", "BatchSummary", "batch_models"]
@@ -381,11 +381,9 @@ class BatchEmbeddingJob:
             for attempt in shard.attempts:
                 if attempt.batch_id is None:
                     self._submit(state, shard, attempt, client)
-        pending: list[bytes] = []
-        shard_start: Optional[int] = None
-        shard_bytes = 0
+        current: Optional[LineFile] = None  # the shard being written, one chunk of lines in memory at a time
+        shard_start = total = 0
         empty: list[int] = []
-        total = 0
         for start, rows in chunked(self._iter_rows(), state.chunk_size):
             total = start + len(rows)
             if start < state.planned_until:
@@ -394,25 +392,24 @@ class BatchEmbeddingJob:
             lines = pack_rows(keep, state.job_id, self.model, self.requested_dimension, state.rows_per_line,
                               self.limits)
             size = sum(len(line) + 1 for line in lines)
-            if shard_start is not None and (len(pending) + len(lines) > state.lines_per_shard
-                                            or shard_bytes + size > self.limits.max_file_bytes):
-                self._close_shard(state, client, shard_start, start, pending, empty)
-                pending, shard_bytes, empty, shard_start = [], 0, [], None
-            if shard_start is None:
-                shard_start = start
-            pending.extend(lines)
-            shard_bytes += size
+            if current is not None and (current.lines + len(lines) > state.lines_per_shard
+                                        or current.bytes + size > self.limits.max_file_bytes):
+                self._close_shard(state, client, current, shard_start, start, empty)
+                current, empty = None, []
+            if current is None:
+                current, shard_start = LineFile(self._attempt_path(len(state.shards), 0)), start
+            current.add(lines)
             empty.extend(r.index for r in rows if not r.text.strip())
-        if shard_start is not None:
-            self._close_shard(state, client, shard_start, total, pending, empty)
+        if current is not None:
+            self._close_shard(state, client, current, shard_start, total, empty)
         state.input_rows = total
         self._save(state)
 
-    def _close_shard(self, state: JobState, client: BatchAPIClient, start: int, end: int, lines: list[bytes],
+    def _close_shard(self, state: JobState, client: BatchAPIClient, lines: LineFile, start: int, end: int,
                      empty: list[int]) -> None:
         shard = Shard(index=len(state.shards), start=start, end=end, empty=empty)
-        if lines:
-            count, _ = write_lines(self._attempt_path(shard.index, 0), lines)
+        count, _ = lines.commit()
+        if count:
             shard.attempts.append(Attempt(number=0, lines=count, rows=(end - start) - len(empty)))
         state.shards.append(shard)
         state.planned_until = end

@@ -22,7 +22,9 @@ from ..errors import InvalidInputError
 from ..jobs.sources import Row
 from ..jobs.workdir import fsync_dir
 
-__all__ = ["custom_id", "parse_custom_id", "encode_line", "pack_rows", "write_lines", "read_lines", "rows_of"]
+__all__ = [
+    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "write_lines", "read_lines", "rows_of",
+]
 
 
 def custom_id(job_id: str, first: int, last: int) -> str:
@@ -83,20 +85,43 @@ def pack_rows(
     return lines
 
 
-def write_lines(path: Path, lines: Iterable[bytes]) -> tuple[int, int]:
-    """Write ``lines`` to ``path`` (temporary name, fsync, rename); returns ``(lines, bytes)``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    count = size = 0
-    with open(tmp, "wb") as out:
+class LineFile:
+    """A JSONL input file written a chunk of lines at a time (memory holds one chunk's lines), published whole by
+    ``commit`` (temporary name, fsync, rename): a kill leaves either no file or the complete one.
+
+    Attributes:
+        lines / bytes: written so far.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self._handle = open(self._tmp, "wb")
+        self.lines = 0
+        self.bytes = 0
+
+    def add(self, lines: Iterable[bytes]) -> None:
+        """Append ``lines`` (each without its newline)."""
         for line in lines:
-            out.write(line + b"\n")
-            count += 1
-            size += len(line) + 1
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-    return count, size
+            self._handle.write(line + b"\n")
+            self.lines += 1
+            self.bytes += len(line) + 1
+
+    def commit(self) -> tuple[int, int]:
+        """Publish the file at ``path``; returns ``(lines, bytes)``."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._tmp, self.path)
+        fsync_dir(self.path.parent)
+        return self.lines, self.bytes
+
+
+def write_lines(path: Path, lines: Iterable[bytes]) -> tuple[int, int]:
+    """Write ``lines`` to ``path`` at once (see ``LineFile``); returns ``(lines, bytes)``."""
+    out = LineFile(path)
+    out.add(lines)
+    return out.commit()
 
 
 def read_lines(path: Path) -> Iterator[dict]:
