@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+from batch_helpers import set_limits
 
 from dashscope_embed.batch.limits import LIMITS
 from dashscope_embed.server import LocalService
@@ -28,15 +27,3 @@ def batch_service(batch_service_session, monkeypatch):
     yield svc
     svc.set_faults(None)
     set_limits(svc, LIMITS)
-
-
-def set_limits(svc, limits) -> None:
-    """Give the service's Files and Batches endpoints other limits (they read them on every request)."""
-    svc.app.batch_api.limits = limits
-    svc.app.batch_api.files.limits = limits
-    svc.app.batch_api.reset_rate_window()
-
-
-def smaller(**changes):
-    """The documented limits with some made small, so a test can reach them cheaply."""
-    return dataclasses.replace(LIMITS, **changes)

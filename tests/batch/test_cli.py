@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dashscope_embed.cli import main
-from helpers import billed_once, texts
+from batch_helpers import billed_once, texts
 
 
 def _run(*args: str) -> int:

@@ -13,7 +13,7 @@ from dashscope_embed.catalog import CATALOG
 from dashscope_embed.errors import InvalidInputError
 from dashscope_embed.jobs.errors import BulkJobError
 from dashscope_embed.jobs.workdir import work_dir_for
-from helpers import billed_once, dense, realtime, texts
+from batch_helpers import billed_once, dense, realtime, texts
 
 DIM = 64
 

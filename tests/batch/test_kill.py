@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from dashscope_embed.batch import state_path_for
 from dashscope_embed.jobs.workdir import work_dir_for
-from helpers import billed_once, dense, realtime, texts
+from batch_helpers import billed_once, dense, realtime, texts
 
 ROWS = 600
 DIM = 64

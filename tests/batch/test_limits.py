@@ -9,10 +9,9 @@ import httpx
 import orjson
 import pytest
 
-from conftest import set_limits, smaller
 from dashscope_embed.batch import LIMITS, BatchEmbeddingJob, parse_completion_window
 from dashscope_embed.errors import InvalidInputError
-from helpers import texts
+from batch_helpers import set_limits, smaller, texts
 
 
 def _line(cid: str, inputs, model: str = "text-embedding-v4", url: str = "/v1/embeddings") -> bytes:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow.parquet as pq
 
 from dashscope_embed import DashScopeEmbedder
+from dashscope_embed.batch.limits import LIMITS
 
 
 def texts(n: int, seed: int = 0) -> list[str]:
@@ -36,3 +39,15 @@ def billed_once(service) -> None:
     assert billed and max(billed.values()) == 1
     names = service.stats.batch_names
     assert names and max(names.values()) == 1, names
+
+
+def set_limits(svc, limits) -> None:
+    """Give the service's Files and Batches endpoints other limits (they read them on every request)."""
+    svc.app.batch_api.limits = limits
+    svc.app.batch_api.files.limits = limits
+    svc.app.batch_api.reset_rate_window()
+
+
+def smaller(**changes):
+    """The documented limits with some made small, so a test can reach them cheaply."""
+    return dataclasses.replace(LIMITS, **changes)
