@@ -377,10 +377,7 @@ class BatchEmbeddingJob:
         return self.work / f"shard-{shard:05d}-a{attempt}.jsonl"
 
     def _plan_and_submit(self, state: JobState, client: BatchAPIClient) -> None:
-        for shard in state.shards:
-            for attempt in shard.attempts:
-                if attempt.batch_id is None:
-                    self._submit(state, shard, attempt, client)
+        self._submit_pending(state, client)
         current: Optional[LineFile] = None  # the shard being written, one chunk of lines in memory at a time
         shard_start = total = 0
         empty: list[int] = []
@@ -415,7 +412,9 @@ class BatchEmbeddingJob:
         state.planned_until = end
         self._save(state)
         if shard.attempts:
-            self._submit(state, shard, shard.attempts[0], client)
+            self._submit_pending(state, client)
+            if shard.attempts[0].batch_id is None:  # every batch slot is taken: wait for one to be collected
+                self._poll(state, client, lambda: all(a.batch_id for sh in state.shards for a in sh.attempts))
 
     def _submit(self, state: JobState, shard: Shard, attempt: Attempt, client: BatchAPIClient) -> None:
         name = state.ds_name(shard.index, attempt.number)
@@ -454,32 +453,49 @@ class BatchEmbeddingJob:
     # ------------------------------------------------------------------ polling and collection
 
     def _poll_until_collected(self, state: JobState, client: BatchAPIClient) -> None:
+        self._poll(state, client, lambda: all(a.collected for sh in state.shards for a in sh.attempts))
+
+    def _poll(self, state: JobState, client: BatchAPIClient, done: Callable[[], bool]) -> None:
+        """Check and collect batches, submit what waits for a free slot, until ``done()``; the interval grows
+        while nothing changes."""
         interval = self.poll_interval
         while True:
-            for shard in state.shards:
-                for attempt in shard.attempts:
-                    if attempt.batch_id is None:
-                        self._submit(state, shard, attempt, client)
+            changed = self._check_batches(state, client)
+            self._submit_pending(state, client)
             self._delete_remote(state, client)
-            open_attempts = [(s, a) for s in state.shards for a in s.attempts if not a.collected]
-            if not open_attempts:
+            if done():
                 return
-            changed = False
-            for shard, attempt in open_attempts:
+            self._show_states(state)
+            time.sleep(interval)
+            interval = self.poll_interval if changed else min(interval * 2, self.max_poll_interval)
+
+    def _running(self, state: JobState) -> int:
+        return sum(1 for s in state.shards for a in s.attempts if a.batch_id is not None and not a.collected)
+
+    def _submit_pending(self, state: JobState, client: BatchAPIClient) -> None:
+        # the account runs at most max_concurrent_batches at once: the rest wait for a collection
+        for shard in state.shards:
+            for attempt in shard.attempts:
+                if attempt.batch_id is None and self._running(state) < self.limits.max_concurrent_batches:
+                    self._submit(state, shard, attempt, client)
+
+    def _check_batches(self, state: JobState, client: BatchAPIClient) -> bool:
+        changed = False
+        for shard in state.shards:
+            for attempt in list(shard.attempts):
+                if attempt.batch_id is None or attempt.collected:
+                    continue
                 if attempt.status not in TERMINAL_STATUSES:
-                    changed |= self._update_attempt(attempt, client.get_batch(attempt.batch_id))  # type: ignore[arg-type]
+                    changed |= self._update_attempt(attempt, client.get_batch(attempt.batch_id))
                 if attempt.status == "failed":
                     self._save(state)
                     raise self._validation_error(shard, attempt, client)
                 if attempt.status in TERMINAL_STATUSES:
                     self._collect(state, shard, attempt, client)
                     changed = True
-            if changed:
-                self._save(state)
-            self._show_states(state)
-            if any(not a.collected for s in state.shards for a in s.attempts):
-                time.sleep(interval)
-                interval = self.poll_interval if changed else min(interval * 2, self.max_poll_interval)
+        if changed:
+            self._save(state)
+        return changed
 
     def _validation_error(self, shard: Shard, attempt: Attempt, client: BatchAPIClient) -> BatchJobError:
         batch = client.get_batch(attempt.batch_id)  # type: ignore[arg-type]

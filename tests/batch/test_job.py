@@ -213,3 +213,36 @@ def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
     billed_once(batch_service)
     assert main(["batch", "status", str(out)]) == 0
     assert "is complete (100 rows)" in capsys.readouterr().out
+
+
+def test_never_more_batches_at_once_than_the_account_runs(batch_service, tmp_path):
+    from batch_helpers import set_limits, smaller
+
+    limits = smaller(max_concurrent_batches=2)
+    set_limits(batch_service, limits)
+    batch_service.set_faults(batch_step_delay=0.01, batch_lines_per_step=1)
+    items = texts(200)
+    out = tmp_path / "o.parquet"
+    summary = _job(batch_service, _pairs(items), out, lines_per_shard=4, limits=limits).run()
+    assert summary.batches == 5 and batch_service.stats.by_status.get(429, 0) == 0
+    np.testing.assert_array_equal(dense(out, DIM), realtime(batch_service, items, DIM))
+
+
+def test_batch_execution_stops_with_the_service(tmp_path):
+    import httpx
+
+    from dashscope_embed.server import FaultConfig, LocalService
+
+    service = LocalService(backend="hash", faults=FaultConfig(batch_step_delay=0.5, batch_lines_per_step=1)).start()
+    base = f"{service.base_url}/compatible-mode/v1"
+    line = b'{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"model": "text-embedding-v4", "input": ["x"]}}'
+    file_id = httpx.post(f"{base}/files", files={"file": ("a.jsonl", b"\\n".join([line.replace(b'"a"', f'"{i}"'.encode()) for i in range(100)]))},
+                         data={"purpose": "batch"}).json()["id"]
+    batch = httpx.post(f"{base}/batches", json={"input_file_id": file_id, "endpoint": "/v1/embeddings",
+                                                 "completion_window": "24h"}).json()
+    assert batch["status"] == "validating"
+    thread = service._thread
+    started = time.monotonic()
+    service.stop()
+    assert not thread.is_alive() and time.monotonic() - started < 10  # the batch (50 s of work) did not hold it
+    assert service.app.batch_api.batches[batch["id"]]["request_counts"]["completed"] < 100
