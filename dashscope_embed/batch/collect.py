@@ -47,18 +47,18 @@ def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
 
 def journal_results(
     path: Path, shard: Shard, work: Path, chunk_size: int, request: TextRequest, mask: np.ndarray
-) -> tuple[set[str], int, int]:
+) -> tuple[set[str], int, int, int]:
     """Append every success of the output file at ``path`` to its chunk's journal.
 
     Returns:
-        ``(custom_ids that succeeded, rows newly journaled, their tokens)``.
+        ``(custom_ids that succeeded, lines newly journaled, rows newly journaled, their tokens)``.
 
     Raises:
         ResponseFormatError: a success whose body does not hold one vector per row of the line.
     """
     empty = set(shard.empty)
     succeeded: set[str] = set()
-    new_rows = tokens = 0
+    new_lines = new_rows = tokens = 0
     for line in read_lines(path):
         cid = line["custom_id"]
         succeeded.add(cid)
@@ -71,9 +71,10 @@ def journal_results(
         payload = encode_record(rows, reply.dense, None, reply.total_tokens, 1)
         append_record(work / journal_name(int(rows[0]) - int(rows[0]) % chunk_size), payload)
         mask[rows - shard.start] = True
+        new_lines += 1
         new_rows += len(rows)
         tokens += reply.total_tokens
-    return succeeded, new_rows, tokens
+    return succeeded, new_lines, new_rows, tokens
 
 
 def read_errors(path: Optional[Path]) -> dict[str, APIError]:

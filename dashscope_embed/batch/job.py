@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
@@ -40,7 +39,6 @@ import orjson
 from ..catalog import CATALOG, get_model_spec
 from ..errors import InvalidInputError
 from ..jobs.chunks import chunked, split_empty
-from ..jobs.cost import JobSummary, cost_at, format_money
 from ..jobs.errors import BulkJobError
 from ..jobs.journal import append_record, encode_record, journal_name, read_journal
 from ..jobs.parquet import merge_parts, output_schema, write_part
@@ -53,6 +51,7 @@ from .collect import done_mask, journal_results, plan_resubmission, read_errors
 from .limits import BATCH_DOC, LIMITS, TERMINAL_STATUSES, BatchLimits, parse_completion_window
 from .lines import LineFile, pack_rows, parse_custom_id, read_lines, rows_of, write_lines
 from .state import Attempt, JobState, Shard, load_state, save_state, state_path_for
+from .summary import BatchSummary
 
 __all__ = ["BatchEmbeddingJob", "BatchJobError", "BatchSummary", "batch_models"]
 
@@ -77,54 +76,6 @@ class BatchJobError(BulkJobError):
 def batch_models() -> list[str]:
     """Catalog models offered through the Batch File API (those with ``batch_price_per_million_tokens_cny``)."""
     return sorted(name for name, spec in CATALOG.items() if spec.batch_price_per_million_tokens_cny is not None)
-
-
-@dataclass
-class BatchSummary(JobSummary):
-    """What a Batch File API run did, and its cost at the batch price beside the real-time price (CNY, China
-    (Beijing) list prices from the catalog).
-
-    Attributes (beyond ``JobSummary``; ``requests`` counts lines):
-        batches: batches this run created.
-        batch_tokens: tokens of lines collected from batches by this run.
-        fallback_rows / fallback_tokens: rows embedded through the real-time API by this run, and their tokens.
-        batch_price_per_million_tokens_cny / price_per_million_tokens_cny: the two prices.
-    """
-
-    batches: int = 0
-    batch_tokens: int = 0
-    fallback_rows: int = 0
-    fallback_tokens: int = 0
-    batch_price_per_million_tokens_cny: Optional[float] = None
-    price_per_million_tokens_cny: Optional[float] = None
-
-    def cost_cny(self) -> Optional[float]:
-        """This run's cost: batch tokens at the batch price plus fallback tokens at the real-time price."""
-        batch = cost_at(self.batch_tokens, self.batch_price_per_million_tokens_cny)
-        realtime = cost_at(self.fallback_tokens, self.price_per_million_tokens_cny)
-        return None if batch is None or (self.fallback_tokens and realtime is None) else batch + (realtime or 0.0)
-
-    def realtime_cost_cny(self) -> Optional[float]:
-        """What the same tokens would cost through the real-time API."""
-        return cost_at(self.batch_tokens + self.fallback_tokens, self.price_per_million_tokens_cny)
-
-    def lines(self) -> list[str]:
-        """The human-readable summary."""
-        if self.already_complete:
-            return [f"{self.output} is already complete ({self.rows} rows); nothing to do"]
-        out = [
-            f"wrote {self.output}: {self.rows} rows"
-            + (f" ({self.skipped_empty} empty rows skipped)" if self.skipped_empty else ""),
-            f"this run: {self.rows_this_run} rows collected, {self.batches} batches created, {self.requests} lines, "
-            f"{self.tokens} tokens, {self.seconds:.1f} s",
-            f"cost: {format_money(self.cost_cny(), 'CNY')} at the Batch API price "
-            f"(real-time price: {format_money(self.realtime_cost_cny(), 'CNY')})",
-        ]
-        if self.fallback_rows:
-            out.append(f"real-time fallback: {self.fallback_rows} rows, {self.fallback_tokens} tokens")
-        if self.job_tokens != self.tokens:
-            out.append(f"whole job (all runs): {self.job_requests} lines/requests, {self.job_tokens} tokens")
-        return out
 
 
 class BatchEmbeddingJob:
@@ -311,7 +262,7 @@ class BatchEmbeddingJob:
         """Run or resume the job to the end (see the module docstring); returns this run's ``BatchSummary``."""
         started = time.monotonic()
         settings = self.check_options()
-        key, total_rows, kept_rows = self.check_rows()
+        key, _, kept_rows = self.check_rows()
         summary = BatchSummary(
             output=self.output, price_per_million_tokens_usd=self.spec.price_per_million_tokens_usd,
             batch_price_per_million_tokens_cny=self.spec.batch_price_per_million_tokens_cny,
@@ -512,12 +463,13 @@ class BatchEmbeddingJob:
         succeeded: set[str] = set()
         if attempt.output_file_id:
             out = client.download(attempt.output_file_id, base.with_suffix(".out"))
-            succeeded, new_rows, tokens = journal_results(out, shard, self.work, state.chunk_size, self.request, mask)
+            succeeded, new_lines, new_rows, tokens = journal_results(out, shard, self.work, state.chunk_size,
+                                                                     self.request, mask)
             state.batch_tokens += tokens
             if self._summary is not None:
                 self._summary.rows_this_run += new_rows
                 self._summary.batch_tokens += tokens
-                self._summary.requests += len(succeeded)
+                self._summary.requests += new_lines
             if self._bar is not None:
                 self._bar.update(new_rows)
         err = client.download(attempt.error_file_id, base.with_suffix(".err")) if attempt.error_file_id else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import orjson
 
@@ -128,8 +128,3 @@ def load_state(path: Path) -> Optional[JobState]:
 def save_state(path: Path, state: JobState) -> None:
     """Write ``state`` atomically to ``path``."""
     write_atomic_bytes(path, state.to_json())
-
-
-def as_dict(state: JobState) -> dict[str, Any]:
-    """``state`` as plain data (for ``batch status --json`` and tests)."""
-    return asdict(state)

@@ -47,8 +47,8 @@ from .parquet import merge_parts, output_schema
 from .schedule import MAX_OPEN_CHUNKS, BulkRun, clean_requests_needed
 from .sources import SourceError, SourceSpec, estimate_rows, fingerprint_file, read_rows
 from .workdir import (
-    META_KEY,
     MANIFEST,
+    META_KEY,
     WorkState,
     completed_output,
     inspect_work,

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response

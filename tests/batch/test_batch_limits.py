@@ -8,10 +8,10 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
+from batch_helpers import set_limits, smaller, texts
 
 from dashscope_embed.batch import LIMITS, BatchEmbeddingJob, parse_completion_window
 from dashscope_embed.errors import InvalidInputError
-from batch_helpers import set_limits, smaller, texts
 
 
 def _line(cid: str, inputs, model: str = "text-embedding-v4", url: str = "/v1/embeddings") -> bytes:

@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from batch_helpers import billed_once, dense, realtime, texts
 
 from dashscope_embed.batch import BatchEmbeddingJob, BatchJobError, state_path_for
 from dashscope_embed.catalog import CATALOG
 from dashscope_embed.errors import InvalidInputError
 from dashscope_embed.jobs.errors import BulkJobError
 from dashscope_embed.jobs.workdir import work_dir_for
-from batch_helpers import billed_once, dense, realtime, texts
 
 DIM = 64
 
@@ -191,7 +191,7 @@ def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
     def run() -> None:
         try:
             job.run()
-        except BaseException as exc:  # noqa: BLE001 - shown by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     runner = threading.Thread(target=run, daemon=True)

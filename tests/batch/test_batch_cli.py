@@ -7,9 +7,9 @@ import csv
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from batch_helpers import billed_once, texts
 
 from dashscope_embed.cli import main
-from batch_helpers import billed_once, texts
 
 
 def _run(*args: str) -> int:

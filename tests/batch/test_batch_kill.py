@@ -20,10 +20,10 @@ import time
 import numpy as np
 import orjson
 import pyarrow.parquet as pq
+from batch_helpers import billed_once, dense, realtime, texts
 
 from dashscope_embed.batch import state_path_for
 from dashscope_embed.jobs.workdir import work_dir_for
-from batch_helpers import billed_once, dense, realtime, texts
 
 ROWS = 600
 DIM = 64
@@ -100,7 +100,7 @@ def test_sigkill_at_random_moments_then_resume(batch_service, tmp_path):
                 kills += 1
                 landed.append(moment)
                 continue
-        stdout, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr
         break
     assert set(landed) == set(MOMENTS), landed
