@@ -168,3 +168,31 @@ def test_list_pages_newest_first(batch_service):
     assert [b["id"] for b in first["data"]] == made[::-1][:2] and first["has_more"]
     second = httpx.get(url, params={"limit": 2, "after": first["last_id"]}).json()
     assert second["data"][0]["id"] == made[0]
+
+
+def test_storage_limit(batch_service):
+    store = batch_service.app.batch_api.files
+    for file_id in store.ids():
+        store.delete(file_id)
+    set_limits(batch_service, smaller(max_storage_bytes=1500))
+    assert _upload(batch_service, b"x" * 1000).status_code == 200
+    refused = _upload(batch_service, b"x" * 600)
+    assert refused.status_code == 400 and "Storage quota" in refused.json()["error"]["message"]
+
+
+def test_results_are_written_in_shuffled_order(batch_service):
+    data = b"\n".join(_line(f"c{i:02d}", [f"text {i}"]) for i in range(30))
+    batch = _finish(batch_service, _create(batch_service, _upload(batch_service, data).json()["id"]).json()["id"])
+    content = httpx.get(f"{batch_service.base_url}/compatible-mode/v1/files/{batch['output_file_id']}/content")
+    order = [orjson.loads(line)["custom_id"] for line in content.content.splitlines()]
+    assert sorted(order) == [f"c{i:02d}" for i in range(30)] and order != sorted(order)
+
+
+def test_only_the_last_30_days_are_listed(batch_service):
+    file_id = _upload(batch_service, _line("a", ["x"])).json()["id"]
+    old = _create(batch_service, file_id, metadata={"ds_name": "old"}).json()["id"]
+    new = _create(batch_service, file_id, metadata={"ds_name": "new"}).json()["id"]
+    batch_service.app.batch_api.batches[old]["created_at"] -= 31 * 86400
+    listed = [b["id"] for b in httpx.get(f"{batch_service.base_url}/compatible-mode/v1/batches",
+                                         params={"limit": 100}).json()["data"]]
+    assert new in listed and old not in listed
