@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from .catalog import ModelSpec, get_model_spec
 from .errors import BatchSizeError, InvalidInputError
 from .results import Usage
-from .settings import REGION_ROOTS, ResolvedSettings, resolve_connection
+from .settings import ResolvedSettings, resolve_connection
 from .transport import ParseReply, RequestRunner, RunnerLifecycle
 
 __all__ = ["BaseEmbedder", "Call", "validate_texts"]
@@ -89,11 +89,15 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         requests_per_minute / tokens_per_minute: client-side pacing (``RateLimiter``), or ``None``.
         retry_base_delay / retry_max_delay: backoff seconds (the formula is ``RequestRunner``'s).
         transport / async_transport: custom httpx transports (tests, proxies); not pickled.
+        allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway).
 
     Raises:
         InvalidInputError: unknown model, a model of the other kind, disallowed dimension, a region the model is
             not offered in, bad concurrency/retry/pacing values.
     """
+
+    #: The catalog ``kind`` this engine serves (a model id the catalog does not know gets a generic spec of it).
+    _KIND: Optional[str] = None
 
     def __init__(
         self,
@@ -117,6 +121,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         retry_max_delay: float = 30.0,
         transport: Optional[httpx.BaseTransport] = None,
         async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        allow_insecure_http: bool = False,
         **options: Any,
     ) -> None:
         # Everything but the key and the transports: what a pickled copy is rebuilt from.
@@ -125,15 +130,15 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             protocol=protocol, instruct=instruct, max_concurrency=max_concurrency, max_retries=max_retries,
             timeout=timeout, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
             model_spec=model_spec, catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay, **options,
+            retry_max_delay=retry_max_delay, allow_insecure_http=allow_insecure_http, **options,
         )
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides)
+        self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides, kind=self._KIND)
         self.model = self.spec.name
         self._check_kind(protocol)
         self.settings: ResolvedSettings = resolve_connection(
             api_key=self._api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout,
+            timeout=timeout, allow_insecure_http=allow_insecure_http,
         )
         self._check_region()
         self.dimension = self.spec.check_dimension(dimensions)
@@ -173,13 +178,9 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     # ------------------------------------------------------------------ configuration
 
     def _check_region(self) -> None:
-        # Only a region's shared root says which region this is; custom and workspace roots are trusted.
-        for region, root in REGION_ROOTS.items():
-            if self.settings.root == root and region not in self.spec.regions:
-                raise InvalidInputError(
-                    f"{self.model} is not offered in region {region!r} (offered in: {', '.join(self.spec.regions)}; "
-                    f"source: {self.spec.source})"
-                )
+        # The region comes from region= or from a root that names one (shared or workspace domain); custom roots
+        # such as the local service name none and are not checked.
+        self.spec.check_region(self.settings.region)
 
     @property
     def max_rows(self) -> int:

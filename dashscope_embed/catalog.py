@@ -6,23 +6,35 @@ Facts come from the Alibaba Cloud Model Studio documentation, cited per model in
   (https://help.aliyun.com/en/model-studio/text-embedding-synchronous-api)
 - multimodal models: "Multimodal embedding API"
   (https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference)
+- regions and prices per model: "Models" (https://help.aliyun.com/en/model-studio/models)
 
 Limits move over time (text-embedding-v3 allowed 6 rows per request, then 20, now 10), so every limit can be
 overridden per engine instance (``DashScopeEmbedder(catalog_overrides=...)``) and the engine also learns a smaller
 row limit when the service answers "batch size is invalid, it should not be larger than N".
+
+The platform ships models faster than any catalog: a model id this catalog does not know is accepted with one
+warning and a conservative generic spec (``generic_spec``), and ``register_model`` adds a full spec for the process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import threading
+import warnings
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal, Mapping, Optional
+
+from .settings import REGIONS, region_label
 
 __all__ = [
     "ModelSpec",
     "CATALOG",
     "get_model_spec",
     "register_model",
+    "generic_spec",
+    "guess_kind",
+    "UnknownModelWarning",
     "TEXT_TYPES",
     "OUTPUT_TYPES",
     "REGIONS",
@@ -30,13 +42,15 @@ __all__ = [
 
 TEXT_DOC = "https://help.aliyun.com/en/model-studio/text-embedding-synchronous-api"
 MULTIMODAL_DOC = "https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference"
+MODELS_DOC = "https://help.aliyun.com/en/model-studio/models"
 
 #: Values of ``parameters.text_type`` the native text API accepts.
 TEXT_TYPES: tuple[str, ...] = ("query", "document")
 #: Values of ``parameters.output_type`` (text-embedding-v3/v4 only).
 OUTPUT_TYPES: tuple[str, ...] = ("dense", "sparse", "dense&sparse")
-#: Region names accepted by ``region=`` (see ``settings.REGION_ROOTS``).
-REGIONS: tuple[str, ...] = ("beijing", "singapore", "hongkong")
+# The three regions the v3/v4 text models were documented in when this catalog was seeded; availability in
+# Virginia, Frankfurt and Tokyo is not stated for them, so a request there is refused early (override ``regions``).
+_SEED_REGIONS = ("beijing", "singapore", "hongkong")
 
 Kind = Literal["text", "multimodal"]
 Fusion = Literal["none", "optional", "only"]
@@ -50,8 +64,9 @@ class ModelSpec:
     Attributes:
         name: the model id sent as ``model`` on the wire.
         kind: ``"text"`` (native text endpoint) or ``"multimodal"`` (native multimodal endpoint).
-        dimensions: the output dimensions the model accepts, largest first.
-        default_dimension: what the service returns when no dimension is sent.
+        dimensions: the output dimensions the model accepts, largest first; empty for a model the catalog does
+            not know (any positive dimension is passed through to the service).
+        default_dimension: what the service returns when no dimension is sent (0: not known in advance).
         max_rows: text models: texts per request. Multimodal models: content elements per request.
         max_tokens_per_row: the longest text, in Qwen tokens, one row may hold.
         max_tokens_per_request: a token budget for a whole request, when the service documents one.
@@ -67,12 +82,13 @@ class ModelSpec:
         max_multi_images: images one ``multi_images`` element may hold (0: the key is not accepted).
         image_max_bytes / video_max_bytes: the largest media file, in bytes.
         image_formats: accepted image formats (lower-case file extensions, without dot).
-        regions: regions where the model is offered.
+        regions: regions where the model is offered (friendly names, see ``settings.REGION_IDS``).
         price_per_million_tokens_usd: list price per million input tokens (Singapore), for cost estimates.
         price_per_million_tokens_cny: real-time list price per million input tokens (China (Beijing)).
         batch_price_per_million_tokens_cny: the Batch File API price per million input tokens (China (Beijing)),
             ``None`` when the model is not offered through the Batch File API.
         source: the documentation page these facts come from.
+        generic: ``True`` for the conservative spec made up for a model id the catalog does not know.
     """
 
     name: str
@@ -99,6 +115,7 @@ class ModelSpec:
     price_per_million_tokens_cny: float | None = None
     batch_price_per_million_tokens_cny: float | None = None
     source: str = TEXT_DOC
+    generic: bool = False
 
     def check_dimension(self, dimension: int | None) -> int:
         """Return the dimension the service will produce for ``dimension`` (``None`` means the default).
@@ -108,15 +125,37 @@ class ModelSpec:
         """
         if dimension is None:
             return self.default_dimension
+        if not self.dimensions and isinstance(dimension, int) and not isinstance(dimension, bool) and dimension > 0:
+            return dimension  # a model the catalog does not know: the service judges the dimension
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension not in self.dimensions:
             from .errors import InvalidInputError
 
-            allowed = ", ".join(str(d) for d in self.dimensions)
+            allowed = ", ".join(str(d) for d in self.dimensions) or "any positive integer"
             raise InvalidInputError(
                 f"dimension {dimension!r} is not supported by {self.name}; allowed: {allowed} "
                 f"(default {self.default_dimension}; source: {self.source})"
             )
         return dimension
+
+    def check_region(self, region: Optional[str]) -> None:
+        """Refuse a region this model is not offered in (``None``: unknown region, e.g. a custom base URL: no check).
+
+        Args:
+            region: a friendly region name as ``ResolvedSettings.region`` holds it (``"virginia"``, ...).
+
+        Raises:
+            InvalidInputError: the model is not offered there; the message names the regions it is offered in.
+        """
+        if region is None or region in self.regions:
+            return
+        from .errors import InvalidInputError
+
+        offered = ", ".join(region_label(r) for r in self.regions) or "no region listed"
+        raise InvalidInputError(
+            f"{self.name} is not offered in {region_label(region)}; it is offered in: {offered} "
+            f"(source: {self.source}). Choose one of those regions (with a key from it); if the model has since "
+            f"reached {region}, pass catalog_overrides={{'regions': (..., {region!r})}} or register_model()"
+        )
 
     def replace(self, **changes: object) -> "ModelSpec":
         """A copy with some fields changed, e.g. ``spec.replace(max_rows=6)``."""
@@ -144,6 +183,7 @@ CATALOG: dict[str, ModelSpec] = {
             instruct=True,
             sparse=True,
             openai_compatible=True,
+            regions=_SEED_REGIONS,
             price_per_million_tokens_usd=0.07,
             price_per_million_tokens_cny=0.5,
             batch_price_per_million_tokens_cny=0.25,
@@ -158,9 +198,47 @@ CATALOG: dict[str, ModelSpec] = {
             text_type=True,
             sparse=True,
             openai_compatible=True,
+            regions=_SEED_REGIONS,
             price_per_million_tokens_usd=0.07,
             price_per_million_tokens_cny=0.5,
             batch_price_per_million_tokens_cny=0.25,
+        ),
+        # 2026. Pages disagree whether 128,000 tokens is per row or per request; planning holds both readings
+        # (at most 20 rows and at most 128,000 tokens in one request).
+        ModelSpec(
+            name="qwen3.7-text-embedding",
+            kind="text",
+            dimensions=(2560, 2048, 1536, 1024, 768, 512, 256),
+            default_dimension=1024,
+            max_rows=20,
+            max_tokens_per_row=128_000,
+            max_tokens_per_request=128_000,
+            text_type=True,
+            instruct=True,
+            sparse=True,
+            openai_compatible=True,
+            regions=("beijing", "singapore"),
+            price_per_million_tokens_cny=0.5,
+            batch_price_per_million_tokens_cny=0.25,
+            source=MODELS_DOC,
+        ),
+        # The model page gives 131,072 tokens of input; the guide's 128,000 is the stricter figure, used here.
+        ModelSpec(
+            name="qwen3.7-text-embedding-flash",
+            kind="text",
+            dimensions=(1024, 768, 512, 256),
+            default_dimension=1024,
+            max_rows=20,
+            max_tokens_per_row=128_000,
+            max_tokens_per_request=128_000,
+            text_type=True,
+            instruct=True,
+            sparse=True,
+            openai_compatible=True,
+            regions=("beijing",),
+            price_per_million_tokens_cny=0.125,
+            batch_price_per_million_tokens_cny=0.063,
+            source=MODELS_DOC,
         ),
         ModelSpec(
             name="text-embedding-v2",
@@ -322,30 +400,126 @@ CATALOG: dict[str, ModelSpec] = {
 }
 
 
-def register_model(spec: ModelSpec) -> None:
-    """Add or replace a model in the process-wide catalog (e.g. a newly released model).
-
-    Prefer ``DashScopeEmbedder(model_spec=...)`` for a change that should stay local to one engine.
-    """
-    CATALOG[spec.name] = spec
+_lock = threading.Lock()
+_warned: set[str] = set()
 
 
-def get_model_spec(model: str, overrides: Mapping[str, object] | None = None) -> ModelSpec:
-    """Look up ``model`` in the catalog and apply per-instance ``overrides`` (field name -> value).
+class UnknownModelWarning(UserWarning):
+    """A model id the catalog does not know is used with a conservative generic spec (see ``generic_spec``)."""
+
+
+_MULTIMODAL_MARKERS = ("multimodal", "vision", "-vl", "vl-", "omni")
+
+
+def guess_kind(model: str) -> Kind:
+    """``"multimodal"`` for a model id that names itself so (``multimodal``, ``vision``, ``vl``, ``omni``), else
+    ``"text"``; the catalog's kind wins for a known model. Register the model to be explicit."""
+    spec = CATALOG.get(model)
+    if spec is not None:
+        return spec.kind
+    lowered = model.lower()
+    return "multimodal" if any(marker in lowered for marker in _MULTIMODAL_MARKERS) else "text"
+
+
+def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
+    """The conservative spec for a model the catalog does not know.
+
+    Text: 10 rows per request (the engine lowers it when the service answers "should not be larger than N"),
+    8,192 tokens per row (what every DashScope text model since text-embedding-v3 accepts), any dimension passed
+    through, and text_type / instruct / sparse / compatible mode passed through for the service to judge.
+    Multimodal: 10 content elements, 1 image and 1 video per request, images up to 3 MB and videos up to 10 MB in
+    JPEG/PNG/BMP (the smallest documented limits, multimodal-embedding-v1's), no fusion.
+    ``default_dimension`` is 0: the service's default is not known in advance.
 
     Raises:
-        InvalidInputError: the model is unknown (the message lists the known models) or an override names
-            a field ``ModelSpec`` does not have.
+        InvalidInputError: ``model`` is not a non-empty string or ``kind`` is not text/multimodal.
     """
     from .errors import InvalidInputError
 
-    spec = CATALOG.get(model)
-    if spec is None:
-        known = ", ".join(sorted(CATALOG))
-        raise InvalidInputError(
-            f"unknown model {model!r}; known models: {known}. "
-            "For a model released after this version, pass model_spec=ModelSpec(...) or call register_model()."
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
+    common = dict(name=model, dimensions=(), default_dimension=0, max_rows=10, generic=True, source=MODELS_DOC)
+    if kind == "text":
+        return ModelSpec(
+            kind="text", max_tokens_per_row=8192, text_type=True, instruct=True, sparse=True,
+            openai_compatible=True, **common,  # type: ignore[arg-type]
         )
+    if kind == "multimodal":
+        return ModelSpec(
+            kind="multimodal", max_tokens_per_row=512, max_images=1, max_videos=1, image_max_bytes=3 * _MB,
+            video_max_bytes=10 * _MB, image_formats=_IMAGE_FORMATS, instruct=True, **common,  # type: ignore[arg-type]
+        )
+    raise InvalidInputError(f"kind {kind!r} is not one of text, multimodal")
+
+
+def _warn_unknown(model: str, kind: str) -> None:
+    with _lock:
+        if model in _warned:
+            return
+        _warned.add(model)
+    close = difflib.get_close_matches(model, list(CATALOG), n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    warnings.warn(
+        f"model {model!r} is not in this version's catalog; using a conservative generic {kind} spec (10 rows per "
+        f"request, learned down from the service's batch-size error; dimension and parameters passed through)."
+        f"{hint} For the model's real limits pass model_spec=ModelSpec(...) or call register_model().",
+        UnknownModelWarning,
+        stacklevel=4,
+    )
+
+
+def register_model(spec: ModelSpec) -> None:
+    """Add or replace a model in the process-wide catalog (e.g. a newly released model), for engines and adapters
+    built afterwards, and for the local service in this process.
+
+    Prefer ``DashScopeEmbedder(model_spec=...)`` for a change that should stay local to one engine.
+
+    Raises:
+        InvalidInputError: ``spec`` is not a ``ModelSpec``, or its limits are inconsistent (no name, rows < 1, a
+            default dimension not among its dimensions, an unknown region).
+    """
+    from .errors import InvalidInputError
+
+    if not isinstance(spec, ModelSpec):
+        raise InvalidInputError(f"register_model takes a ModelSpec, got {type(spec).__name__}")
+    problems = []
+    if not spec.name or not spec.name.strip():
+        problems.append("an empty name")
+    if spec.kind not in ("text", "multimodal"):
+        problems.append(f"kind {spec.kind!r} (text or multimodal)")
+    if spec.max_rows < 1:
+        problems.append(f"max_rows {spec.max_rows} (>= 1)")
+    if spec.dimensions and spec.default_dimension not in spec.dimensions:
+        problems.append(f"default_dimension {spec.default_dimension} not in dimensions {spec.dimensions}")
+    unknown = sorted(set(spec.regions) - set(REGIONS))
+    if unknown:
+        problems.append(f"regions {unknown} (known: {', '.join(REGIONS)})")
+    if problems:
+        raise InvalidInputError(f"ModelSpec {spec.name!r} has " + "; ".join(problems))
+    with _lock:
+        CATALOG[spec.name] = spec
+        _warned.discard(spec.name)
+
+
+def get_model_spec(
+    model: str, overrides: Mapping[str, object] | None = None, *, kind: Optional[Kind] = None
+) -> ModelSpec:
+    """Look up ``model`` in the catalog and apply per-instance ``overrides`` (field name -> value).
+
+    A model the catalog does not know gets ``generic_spec(model, kind)`` (``kind`` ``None``: ``guess_kind``), with one
+    ``UnknownModelWarning`` per model id and process.
+
+    Raises:
+        InvalidInputError: ``model`` is not a non-empty string, or an override names a field ``ModelSpec`` does not
+            have.
+    """
+    from .errors import InvalidInputError
+
+    spec = CATALOG.get(model) if isinstance(model, str) else None
+    if spec is None:
+        resolved_kind = kind or guess_kind(model) if isinstance(model, str) else "text"
+        spec = generic_spec(model, resolved_kind)
+        _warn_unknown(model, resolved_kind)
     if overrides:
         names = {f.name for f in dataclasses.fields(ModelSpec)}
         bad = sorted(set(overrides) - names)

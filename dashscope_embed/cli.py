@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from . import __version__
+from .settings import REGION_IDS
 
 __all__ = ["main", "build_parser"]
 
@@ -53,8 +54,8 @@ def _add_connection(parser: argparse.ArgumentParser, *, default_backend: str) ->
     group.add_argument("--base-url", default=None,
                        help="service root, .../api/v1 or .../compatible-mode/v1 (default: DASHSCOPE_BASE_URL or "
                             "the region's public root)")
-    group.add_argument("--region", default=None, choices=("beijing", "singapore", "hongkong"),
-                       help="public region when no base URL is given (default: DASHSCOPE_REGION or beijing)")
+    group.add_argument("--region", default=None, choices=(*REGION_IDS, *REGION_IDS.values()),
+                       help="region by name or id when no base URL is given (default: DASHSCOPE_REGION or beijing)")
     group.add_argument("--protocol", default=None, choices=("dashscope", "openai"),
                        help="native DashScope API (default) or the OpenAI-compatible endpoint")
     group.add_argument("--max-concurrency", type=_positive_int, default=8, help="requests in flight (default: 8)")

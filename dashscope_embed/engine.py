@@ -19,6 +19,7 @@ from . import tokens as _tokens
 from .base import BaseEmbedder, Call, chunks, validate_texts
 from .catalog import OUTPUT_TYPES, TEXT_TYPES
 from .errors import InvalidInputError
+from .planning import plan_batches
 from .results import BatchReply, EmbeddingResult, SparseEmbedding
 from .wire import TextRequest, get_protocol
 
@@ -56,7 +57,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
             for a loopback ``base_url`` (the local service).
         base_url: host root, ``.../api/v1`` or ``.../compatible-mode/v1``; default ``DASHSCOPE_BASE_URL`` /
             ``DASHSCOPE_HTTP_BASE_URL``, else the region's root.
-        region: ``"beijing"`` (default, like the official SDK), ``"singapore"`` or ``"hongkong"``.
+        region: ``"beijing"`` (default, like the official SDK), ``"singapore"``, ``"virginia"``, ``"hongkong"``,
+            ``"frankfurt"`` or ``"tokyo"`` (or their region ids, e.g. ``"us-east-1"``); Frankfurt and Tokyo need
+            ``workspace`` (their root is the workspace domain).
         workspace: Model Studio workspace id, sent as ``X-DashScope-WorkSpace``.
         protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type,
             instruct or sparse).
@@ -73,14 +76,21 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         retry_base_delay / retry_max_delay: backoff seconds, as ``RequestRunner`` computes them (a
             ``Retry-After`` from the service takes precedence).
         transport / async_transport: custom httpx transports (tests, proxies).
+        allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway).
+
+    A model id the catalog does not know is accepted with one ``UnknownModelWarning`` and
+    ``catalog.generic_spec`` (10 rows per request, lowered when the service names its limit).
 
     The options other than ``output_type`` and ``oversize`` are ``BaseEmbedder``'s, shared with
     ``MultimodalEmbedder``.
 
     Raises:
-        InvalidInputError: unknown model, disallowed dimension, output_type, instruct or protocol combination,
-            a region the model is not offered in.
+        InvalidInputError: disallowed dimension, output_type, instruct or protocol combination, a region the model
+            is not offered in, Frankfurt/Tokyo without a workspace, a key bound for plain ``http://`` to a remote
+            host.
     """
+
+    _KIND = "text"
 
     def __init__(
         self,
@@ -204,8 +214,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
                     weight_list.append(1)
             owners = np.asarray(owner_list, dtype=np.int64)
             weights = np.asarray(weight_list, dtype=np.float64)
-        rows = self._max_rows
-        batches = [(start, min(start + rows, len(pieces))) for start in range(0, len(pieces), rows)]
+        batches = plan_batches(pieces, self._max_rows, self.spec.max_tokens_per_request)
         return _Plan(pieces, owners, weights, len(texts), batches)
 
     def _assemble(self, plan: _Plan, replies: list[BatchReply], request: TextRequest) -> EmbeddingResult:

@@ -110,11 +110,15 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
         model_spec / catalog_overrides: replace or adjust the catalog entry (e.g. ``{"max_images": 10}``).
         retry_base_delay / retry_max_delay: backoff seconds (see ``RequestRunner``).
         transport / async_transport: custom httpx transports (tests, proxies).
+        allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway).
 
     Raises:
-        InvalidInputError: unknown or text-only model, disallowed dimension, a region the model is not offered in,
+        InvalidInputError: a text-only model (an unknown id gets ``catalog.generic_spec(model, "multimodal")``
+            with a warning), disallowed dimension, a region the model is not offered in,
             the OpenAI-compatible protocol, or a reserved key in ``parameters``.
     """
+
+    _KIND = "multimodal"
 
     def __init__(
         self,
@@ -131,7 +135,8 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
             )
         super().__init__(model, parameters=parameters, **options)
         # A fixed-dimension model documents no dimension parameter; sending one risks a rejection for nothing.
-        self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) > 1 else None
+        # (A model the catalog does not know lists no dimensions: the one asked for is passed through.)
+        self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) != 1 else None
         self.parameters = extra
         self._wire = NativeMultimodalProtocol()
 
@@ -282,7 +287,7 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
             enable_fusion=True if any(u.fuse for u in units) else None,
             instruct=self.instruct,
             extra=self.parameters,
-            expected_dimension=self.dimension,
+            expected_dimension=self.dimension or None,  # 0: a model the catalog does not know
         )
 
     def _groups(self, units: list[_Unit]) -> list[Sequence[_Unit]]:

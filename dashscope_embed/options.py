@@ -35,6 +35,8 @@ class EngineOptions(BaseModel):
         requests_per_minute / tokens_per_minute: client-side pacing of this object's requests (``RateLimiter``;
             tokens are Qwen tokens), ``None`` for none.
         transport / async_transport: custom httpx transports (tests, proxies); never dumped, shown or pickled.
+        allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway only;
+            refused by default; default ``DASHSCOPE_ALLOW_INSECURE_HTTP``).
     """
 
     instruct: Optional[str] = Field(
@@ -64,6 +66,11 @@ class EngineOptions(BaseModel):
         default=None, exclude=True, repr=False, description="Custom httpx.AsyncBaseTransport (tests, proxies)."
     )
 
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Send the API key over plain http:// to a non-loopback host (a trusted gateway only).",
+    )
+
     def engine_options(self) -> dict[str, Any]:
         """These fields as keyword arguments for ``DashScopeEmbedder`` / ``EmbeddingRouter``."""
         return {name: getattr(self, name) for name in EngineOptions.model_fields}
@@ -78,8 +85,11 @@ class ConnectionOptions(EngineOptions):
             processes get the key they need. Also readable as ``api_key``.
         base_url: host root, ``.../api/v1`` or ``.../compatible-mode/v1`` (default ``DASHSCOPE_BASE_URL``, else
             ``DASHSCOPE_HTTP_BASE_URL``, else the region's root).
-        region: a region name or id (see ``dashscope_embed.settings``; default ``DASHSCOPE_REGION``, else Beijing).
-        workspace: Model Studio workspace id, sent as ``X-DashScope-WorkSpace`` (default ``DASHSCOPE_WORKSPACE``).
+        region: a region name or id: beijing, singapore, virginia, hongkong, frankfurt, tokyo (see
+            ``dashscope_embed.settings``; default ``DASHSCOPE_REGION``, else ``DASHSCOPE_API_REGION``, else Beijing).
+            Frankfurt and Tokyo need ``workspace``.
+        workspace: Model Studio workspace id, sent as ``X-DashScope-WorkSpace`` (default ``DASHSCOPE_WORKSPACE``,
+            else ``DASHSCOPE_WORKSPACE_ID``).
 
     Raises:
         pydantic.ValidationError: an argument no field has (the message names it, e.g. ``dimension``, which is
@@ -120,7 +130,7 @@ class ConnectionOptions(EngineOptions):
             data.pop("api_key", None)
             if "api_key" in env:
                 data["dashscope_api_key"] = env["api_key"]
-        for name in ("base_url", "region", "workspace"):
+        for name in ("base_url", "region", "workspace", "allow_insecure_http"):
             if data.get(name) is None and name in env:
                 data[name] = env[name]
         return data

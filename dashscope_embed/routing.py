@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Sequence, Union
 
-from .catalog import CATALOG
+from .catalog import CATALOG, guess_kind
 from .engine import DashScopeEmbedder
 from .errors import InvalidInputError
 from .hybrid import HybridEmbedder
@@ -23,10 +23,9 @@ TextType = Literal["query", "document"]
 
 
 def is_multimodal_model(model: str) -> bool:
-    """Whether the catalog lists ``model`` as multimodal (unknown names: ``False``, so the text engine reports them
-    with the list of known models)."""
-    spec = CATALOG.get(model)
-    return spec is not None and spec.kind == "multimodal"
+    """Whether ``model`` is multimodal: the catalog's kind, or for a model it does not know, what its id says
+    (``catalog.guess_kind``: ``multimodal``, ``vision``, ``vl``, ``omni`` in the name)."""
+    return isinstance(model, str) and guess_kind(model) == "multimodal"
 
 
 def sparse_embedder(model: str, **options: Any) -> HybridEmbedder:

@@ -1,57 +1,169 @@
-"""Connection settings: API key, region and base URL, workspace, protocol, timeouts.
+"""Connection settings: API key, region and base URL, workspace, protocol, timeouts; the one place that reads the
+``DASHSCOPE_*`` environment.
 
 Region roots and URL forms come from the Model Studio docs ("Obtain an API key" / "Endpoints",
-https://help.aliyun.com/en/model-studio/regions). Nothing here touches the ``dashscope`` SDK's module globals:
-two engines with two keys never see each other's key.
+https://help.aliyun.com/en/model-studio/regions): Beijing, Singapore, Virginia and Hong Kong have shared roots;
+Frankfurt and Tokyo are reached only through workspace domains; every region has the workspace domain
+``https://{WorkspaceId}.{region-id}.maas.aliyuncs.com``. A key works only in its own region. Nothing here touches
+the ``dashscope`` SDK's module globals: two engines with two keys never see each other's key.
+
+An API key is never sent in clear text: a plain ``http://`` root that is not loopback is refused when a key is set,
+unless ``allow_insecure_http=True`` (or ``DASHSCOPE_ALLOW_INSECURE_HTTP=1``) says the gateway is trusted.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import Literal, Mapping, Optional
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import InvalidInputError
 
 __all__ = [
+    "REGIONS",
     "REGION_ROOTS",
     "REGION_IDS",
+    "REGION_NAMES",
+    "WORKSPACE_ONLY_REGIONS",
     "DEFAULT_REGION",
+    "ENV",
     "ConnectionSettings",
     "environment_defaults",
+    "ResolvedSettings",
     "resolve_connection",
     "normalize_base_url",
     "workspace_root",
+    "canonical_region",
+    "region_label",
+    "region_of_root",
+    "is_loopback_url",
+    "env_value",
+    "env_api_key",
+    "env_base_url",
+    "env_region",
+    "env_workspace",
+    "env_allow_insecure_http",
     "NATIVE_TEXT_PATH",
     "NATIVE_MULTIMODAL_PATH",
     "OPENAI_EMBEDDINGS_PATH",
+    "UPLOADS_PATH",
 ]
 
-#: Host roots per region (the official SDK defaults to Beijing).
+#: Region ids as they appear in workspace domains ``https://{WorkspaceId}.{region-id}.maas.aliyuncs.com``.
+REGION_IDS: dict[str, str] = {
+    "beijing": "cn-beijing",
+    "singapore": "ap-southeast-1",
+    "virginia": "us-east-1",
+    "hongkong": "cn-hongkong",
+    "frankfurt": "eu-central-1",
+    "tokyo": "ap-northeast-1",
+}
+#: Every region by friendly name (what ``region=`` takes; region ids are accepted too).
+REGIONS: tuple[str, ...] = tuple(REGION_IDS)
+#: Display names, for messages and the ``models`` command.
+REGION_NAMES: dict[str, str] = {
+    "beijing": "China (Beijing)",
+    "singapore": "Singapore",
+    "virginia": "US (Virginia)",
+    "hongkong": "China (Hong Kong)",
+    "frankfurt": "Germany (Frankfurt)",
+    "tokyo": "Japan (Tokyo)",
+}
+#: Shared host roots of the regions that have one (the official SDK defaults to Beijing).
 REGION_ROOTS: dict[str, str] = {
     "beijing": "https://dashscope.aliyuncs.com",
     "singapore": "https://dashscope-intl.aliyuncs.com",
+    "virginia": "https://dashscope-us.aliyuncs.com",
     "hongkong": "https://cn-hongkong.dashscope.aliyuncs.com",
 }
-#: Region ids as they appear in workspace domains ``https://{WorkspaceId}.{region-id}.maas.aliyuncs.com``.
-REGION_IDS: dict[str, str] = {"beijing": "cn-beijing", "singapore": "ap-southeast-1", "hongkong": "cn-hongkong"}
+#: Regions reached only through a workspace domain: ``workspace`` is required there.
+WORKSPACE_ONLY_REGIONS: tuple[str, ...] = ("frankfurt", "tokyo")
 DEFAULT_REGION = "beijing"
 
 NATIVE_TEXT_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
 NATIVE_MULTIMODAL_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
 OPENAI_EMBEDDINGS_PATH = "/compatible-mode/v1/embeddings"
+#: Temporary upload of local files (``GET ?action=getPolicy&model=M``), see ``dashscope_embed.uploads``.
+UPLOADS_PATH = "/api/v1/uploads"
+
+#: Environment variables, by setting. The SDK 2.x spellings come first, then the 1.x ones.
+ENV: dict[str, tuple[str, ...]] = {
+    "api_key": ("DASHSCOPE_API_KEY",),
+    "base_url": ("DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"),
+    "region": ("DASHSCOPE_REGION", "DASHSCOPE_API_REGION"),
+    "workspace": ("DASHSCOPE_WORKSPACE", "DASHSCOPE_WORKSPACE_ID"),
+    "allow_insecure_http": ("DASHSCOPE_ALLOW_INSECURE_HTTP",),
+}
 
 Protocol = Literal["dashscope", "openai"]
 _ROOT_SUFFIXES = ("/compatible-mode/v1", "/api/v1")
 _REGION_ALIASES = {
-    "cn-beijing": "beijing",
-    "ap-southeast-1": "singapore",
+    **{region_id: name for name, region_id in REGION_IDS.items()},
     "intl": "singapore",
-    "cn-hongkong": "hongkong",
     "hong-kong": "hongkong",
+    "us": "virginia",
 }
+_WORKSPACE_HOST = re.compile(r"^[^.]+\.([a-z]+-[a-z]+-\d+)\.maas\.aliyuncs\.com$", re.I)
+_TRUE = ("1", "true", "yes", "on")
+
+
+def env_value(setting: str, environ: Mapping[str, str] | None = None) -> Optional[str]:
+    """The first non-empty environment variable of ``ENV[setting]``, or ``None``.
+
+    Raises:
+        KeyError: ``setting`` is not a key of ``ENV``.
+    """
+    environ = os.environ if environ is None else environ
+    for name in ENV[setting]:
+        value = environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The connection fields the environment sets: ``api_key`` (``SecretStr``), ``base_url``, ``region``,
+    ``workspace`` (each from its ``ENV`` variables, SDK 2.x spelling first) and ``allow_insecure_http`` (``True``
+    when ``DASHSCOPE_ALLOW_INSECURE_HTTP`` says so); unset or empty variables are left out."""
+    found: dict[str, object] = {}
+    for setting in ("api_key", "base_url", "region", "workspace"):
+        value = env_value(setting, environ)
+        if value:
+            found[setting] = SecretStr(value) if setting == "api_key" else value
+    if env_allow_insecure_http(environ):
+        found["allow_insecure_http"] = True
+    return found
+
+
+def env_api_key() -> Optional[SecretStr]:
+    """``DASHSCOPE_API_KEY`` as a ``SecretStr``, or ``None`` (a default factory for the adapters' key fields)."""
+    value = env_value("api_key")
+    return SecretStr(value) if value else None
+
+
+def env_base_url() -> Optional[str]:
+    """``DASHSCOPE_BASE_URL`` (or the SDK's ``DASHSCOPE_HTTP_BASE_URL``), or ``None``."""
+    return env_value("base_url")
+
+
+def env_region() -> Optional[str]:
+    """``DASHSCOPE_REGION`` (SDK 2.x) or ``DASHSCOPE_API_REGION`` (SDK 1.x), or ``None``."""
+    return env_value("region")
+
+
+def env_workspace() -> Optional[str]:
+    """``DASHSCOPE_WORKSPACE`` (SDK 2.x) or ``DASHSCOPE_WORKSPACE_ID`` (SDK 1.x), or ``None``."""
+    return env_value("workspace")
+
+
+def env_allow_insecure_http(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``DASHSCOPE_ALLOW_INSECURE_HTTP`` is ``1``/``true``/``yes``/``on``."""
+    value = env_value("allow_insecure_http", environ)
+    return bool(value) and value.strip().lower() in _TRUE
 
 
 def normalize_base_url(url: str) -> tuple[str, Optional[str]]:
@@ -73,69 +185,79 @@ def normalize_base_url(url: str) -> tuple[str, Optional[str]]:
 
 
 def workspace_root(workspace_id: str, region: str = DEFAULT_REGION) -> str:
-    """The workspace-specific domain ``https://{WorkspaceId}.{region-id}.maas.aliyuncs.com`` for a region."""
-    region = _canonical_region(region)
-    return f"https://{workspace_id}.{REGION_IDS[region]}.maas.aliyuncs.com"
+    """The workspace domain ``https://{WorkspaceId}.{region-id}.maas.aliyuncs.com`` of a region (any of the six).
+
+    Raises:
+        InvalidInputError: unknown region, or a workspace id that cannot be a host label.
+    """
+    name = canonical_region(region)
+    if not isinstance(workspace_id, str) or not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", workspace_id):
+        raise InvalidInputError(f"workspace {workspace_id!r} is not a workspace id (letters, digits and '-')")
+    return f"https://{workspace_id}.{REGION_IDS[name]}.maas.aliyuncs.com"
 
 
-def _canonical_region(region: str) -> str:
-    key = region.strip().lower().replace("_", "-")
+def canonical_region(region: str) -> str:
+    """The friendly name (``"virginia"``) of a region given by friendly name or region id (``"us-east-1"``).
+
+    Raises:
+        InvalidInputError: unknown region; the message lists both spellings of every region.
+    """
+    key = str(region).strip().lower().replace("_", "-")
     key = _REGION_ALIASES.get(key, key)
-    if key not in REGION_ROOTS:
-        raise InvalidInputError(f"unknown region {region!r}; allowed: {', '.join(REGION_ROOTS)}")
+    if key not in REGION_IDS:
+        allowed = ", ".join(f"{name} ({region_id})" for name, region_id in REGION_IDS.items())
+        raise InvalidInputError(f"unknown region {region!r}; allowed: {allowed}")
     return key
 
 
-def _env(*names: str, environ: Mapping[str, str] | None = None) -> Optional[str]:
-    environ = os.environ if environ is None else environ
-    for name in names:
-        value = environ.get(name)
-        if value:
-            return value
+def region_label(region: str) -> str:
+    """``"virginia (us-east-1)"`` for ``"virginia"``: how messages name a region."""
+    return f"{region} ({REGION_IDS[region]})" if region in REGION_IDS else repr(region)
+
+
+def region_of_root(root: str) -> Optional[str]:
+    """The region a DashScope root belongs to (a shared root or a workspace domain), or ``None`` for any other
+    root (the local service, a gateway)."""
+    for name, shared in REGION_ROOTS.items():
+        if root.lower() == shared:
+            return name
+    match = _WORKSPACE_HOST.match(urlsplit(root).hostname or "")
+    if match:
+        return _REGION_ALIASES.get(match.group(1).lower())
     return None
 
 
-def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, object]:
-    """The connection fields the environment sets: the one place ``DASHSCOPE_*`` variables are read.
-
-    Returns:
-        A dict with any of ``api_key`` (``SecretStr``, from ``DASHSCOPE_API_KEY``), ``base_url``
-        (``DASHSCOPE_BASE_URL``, else the SDK's ``DASHSCOPE_HTTP_BASE_URL``), ``region`` (``DASHSCOPE_REGION``)
-        and ``workspace`` (``DASHSCOPE_WORKSPACE``); variables that are unset or empty are left out.
-    """
-    found: dict[str, object] = {}
-    key = _env("DASHSCOPE_API_KEY", environ=environ)
-    if key:
-        found["api_key"] = SecretStr(key)
-    for field, names in _ENV_NAMES.items():
-        value = _env(*names, environ=environ)
-        if value:
-            found[field] = value
-    return found
-
-
-_ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "base_url": ("DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"),
-    "region": ("DASHSCOPE_REGION",),
-    "workspace": ("DASHSCOPE_WORKSPACE",),
-}
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine (``localhost``, ``127.0.0.0/8``, ``::1``), judged on the parsed host,
+    so ``http://localhost.example.com`` is not loopback."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ConnectionSettings(BaseModel):
     """Where and how to reach DashScope. Fields left ``None`` fall back to the environment.
 
-    Environment: ``DASHSCOPE_API_KEY``, ``DASHSCOPE_BASE_URL`` (or the SDK's ``DASHSCOPE_HTTP_BASE_URL``),
-    ``DASHSCOPE_REGION``, ``DASHSCOPE_WORKSPACE``. Precedence: explicit ``base_url`` > ``DASHSCOPE_BASE_URL`` >
-    ``region`` > ``DASHSCOPE_REGION`` > Beijing.
+    Environment (``ENV``): ``DASHSCOPE_API_KEY``; ``DASHSCOPE_BASE_URL`` (or the SDK's ``DASHSCOPE_HTTP_BASE_URL``);
+    ``DASHSCOPE_REGION`` (SDK 2.x) or ``DASHSCOPE_API_REGION`` (SDK 1.x); ``DASHSCOPE_WORKSPACE`` (SDK 2.x) or
+    ``DASHSCOPE_WORKSPACE_ID`` (SDK 1.x); ``DASHSCOPE_ALLOW_INSECURE_HTTP``. Precedence: explicit ``base_url`` >
+    ``DASHSCOPE_BASE_URL`` > ``region`` > ``DASHSCOPE_REGION`` > Beijing.
 
     Attributes:
         api_key: the key, sent as ``Authorization: Bearer``; hidden in repr and dumps.
         base_url: a host root, ``.../api/v1`` or ``.../compatible-mode/v1``.
-        region: ``"beijing"`` | ``"singapore"`` | ``"hongkong"``.
-        workspace: sent as the ``X-DashScope-WorkSpace`` header when set.
+        region: any of ``REGIONS`` by friendly name (``"virginia"``) or region id (``"us-east-1"``). Frankfurt and
+            Tokyo need ``workspace``: their root is the workspace domain.
+        workspace: the Model Studio workspace id, sent as the ``X-DashScope-WorkSpace`` header when set.
         protocol: ``"dashscope"`` (native) or ``"openai"`` (compatible mode); ``None`` infers it from ``base_url``
             (``.../compatible-mode/v1`` means openai) and defaults to native.
         timeout: seconds for one HTTP request (connect + read).
+        allow_insecure_http: send the key over plain ``http://`` to a host that is not loopback (a trusted
+            gateway); refused otherwise.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -146,36 +268,65 @@ class ConnectionSettings(BaseModel):
     workspace: Optional[str] = None
     protocol: Optional[Protocol] = None
     timeout: float = Field(default=60.0, gt=0)
+    allow_insecure_http: bool = False
 
     @field_validator("region")
     @classmethod
     def _check_region(cls, value: Optional[str]) -> Optional[str]:
-        return None if value is None else _canonical_region(value)
+        return None if value is None else canonical_region(value)
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> "ResolvedSettings":
         """Apply environment fallbacks and URL normalisation.
 
         Raises:
-            InvalidInputError: bad region, base URL or protocol combination.
+            InvalidInputError: bad region, base URL or protocol combination; Frankfurt or Tokyo without a
+                workspace; a key bound for a plain ``http://`` host that is not loopback without
+                ``allow_insecure_http``. All before any request.
         """
-        env = environment_defaults(environ)
-        key = self.api_key or env.get("api_key")
-        base = self.base_url or env.get("base_url")
+        key = self.api_key
+        if key is None:
+            env_key = env_value("api_key", environ)
+            key = SecretStr(env_key) if env_key else None
+        workspace = self.workspace or env_value("workspace", environ)
+        base = self.base_url or env_value("base_url", environ)
         implied: Optional[str] = None
         if base:
-            root, implied = normalize_base_url(str(base))
+            root, implied = normalize_base_url(base)
+            region = region_of_root(root) or self.region
         else:
-            region = self.region or env.get("region") or DEFAULT_REGION
-            root = REGION_ROOTS[_canonical_region(str(region))]
+            region = canonical_region(self.region or env_value("region", environ) or DEFAULT_REGION)
+            if region in WORKSPACE_ONLY_REGIONS:
+                if not workspace:
+                    raise InvalidInputError(
+                        f"region {region_label(region)} is reached only through a workspace domain: pass "
+                        f"workspace='<WorkspaceId>' (or set DASHSCOPE_WORKSPACE), which sends requests to "
+                        f"https://<WorkspaceId>.{REGION_IDS[region]}.maas.aliyuncs.com, or pass that URL as base_url "
+                        "(https://help.aliyun.com/en/model-studio/regions)"
+                    )
+                root = workspace_root(workspace, region)
+            else:
+                root = REGION_ROOTS[region]
         protocol = self.protocol or implied or "dashscope"
-        workspace = self.workspace or env.get("workspace")
+        allow_http = self.allow_insecure_http or env_allow_insecure_http(environ)
+        if key is not None and not allow_http and root.lower().startswith("http://") and not is_loopback_url(root):
+            raise InvalidInputError(
+                f"refusing to send the API key in clear text to {urlsplit(root).netloc} over plain http://; use "
+                "https://, or, for a trusted gateway only, pass allow_insecure_http=True "
+                "(or set DASHSCOPE_ALLOW_INSECURE_HTTP=1)"
+            )
         return ResolvedSettings(
-            api_key=key, root=root, protocol=protocol, workspace=workspace, timeout=self.timeout
+            api_key=key, root=root, protocol=protocol, workspace=workspace, timeout=self.timeout, region=region
         )
 
 
 class ResolvedSettings(BaseModel):
-    """Settings after environment fallbacks: what the engine actually uses."""
+    """Settings after environment fallbacks: what the engine actually uses.
+
+    Attributes:
+        root: the host root requests go to (no trailing ``/api/v1``).
+        region: the friendly name of the root's region, when the root (or ``region=``) says it; ``None`` for a
+            custom root such as the local service.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -184,11 +335,12 @@ class ResolvedSettings(BaseModel):
     protocol: Protocol
     workspace: Optional[str] = None
     timeout: float = 60.0
+    region: Optional[str] = None
 
     @property
     def is_local(self) -> bool:
         """True for a loopback root (the local service), where a missing key is allowed."""
-        return bool(re.match(r"^https?://(127\.|localhost|\[::1\])", self.root, re.I))
+        return is_loopback_url(self.root)
 
     def require_key(self) -> None:
         """Check that a request may be sent: a key is set, or the root is loopback (the local service).
@@ -220,7 +372,8 @@ def resolve_connection(**fields: object) -> ResolvedSettings:
     """``ConnectionSettings(**fields).resolved()``: environment fallbacks applied, URL normalised.
 
     Raises:
-        InvalidInputError: a field is invalid (bad region, base URL, protocol or timeout); the message names it.
+        InvalidInputError: a field is invalid (bad region, base URL, protocol or timeout), a workspace-only region
+            without a workspace, or a key bound for plain http:// to a remote host; the message names it.
     """
     try:
         connection = ConnectionSettings(**fields)  # type: ignore[arg-type]

@@ -91,7 +91,6 @@ def test_invalid_dimension_fails_before_any_request_listing_allowed_values():
 @pytest.mark.parametrize(
     "kwargs, needle",
     [
-        (dict(model="text-embedding-v9"), "unknown model"),
         (dict(model="text-embedding-v2", dimensions=1024), "allowed: 1536"),
         (dict(model="text-embedding-v2", output_type="sparse"), "sparse vectors need"),
         (dict(model="text-embedding-v3", instruct="x"), "only text-embedding-v4"),

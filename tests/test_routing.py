@@ -50,6 +50,12 @@ def test_multimodal_model_gets_the_multimodal_engine_and_no_sparse():
         EmbeddingRouter("multimodal-embedding-v1", api_key="sk-x", output_type="dense&sparse")
 
 
-def test_unknown_model_is_reported_by_the_text_engine():
-    with pytest.raises(InvalidInputError, match="unknown model 'no-such-model'"):
-        EmbeddingRouter("no-such-model")
+def test_unknown_model_goes_to_the_engine_its_name_says_with_a_generic_spec():
+    from dashscope_embed.catalog import UnknownModelWarning
+
+    with pytest.warns(UnknownModelWarning, match="no-such-text-model"):
+        text = EmbeddingRouter("no-such-text-model", api_key="sk-x")
+    assert isinstance(text.engine, DashScopeEmbedder) and text.engine.spec.generic
+    with pytest.warns(UnknownModelWarning, match="no-such-vl-embedding"):
+        media = EmbeddingRouter("no-such-vl-embedding", api_key="sk-x")
+    assert isinstance(media.engine, MultimodalEmbedder) and media.engine.spec.kind == "multimodal"

@@ -129,7 +129,8 @@ def check_texts(texts: Any, spec: ModelSpec, *, where: str = "input.texts") -> t
     """Validate a list of texts against ``spec``; return the texts and their Qwen token counts.
 
     Checks, in the order the real service reports them: presence, row count (``spec.max_rows``), type, empty or
-    whitespace-only texts, tokens per row (``spec.max_tokens_per_row``).
+    whitespace-only texts, tokens per row (``spec.max_tokens_per_row``), tokens per request
+    (``spec.max_tokens_per_request``, where the model documents one).
 
     Raises:
         ServiceError: 400 ``BadRequest.EmptyInput`` or ``InvalidParameter`` with the real service's message.
@@ -151,6 +152,9 @@ def check_texts(texts: Any, spec: ModelSpec, *, where: str = "input.texts") -> t
         for count in counts:
             if count > limit:
                 raise length_out_of_range(limit)
+    budget = spec.max_tokens_per_request
+    if budget is not None and sum(counts) > budget:
+        raise invalid(f"Range of total input length should be [1, {budget}], got {sum(counts)}", param="input")
     return texts, counts
 
 

@@ -73,7 +73,6 @@ def test_api_key_defaults_from_environment(monkeypatch):
     "kwargs",
     [
         dict(dimensions=1000),
-        dict(model_name="no-such-model"),
         dict(model_name="text-embedding-v2", instruct="Find the passage"),
         dict(protocol="openai", output_type="dense&sparse"),
         dict(model_name="text-embedding-v2", output_type="dense&sparse"),

@@ -1,0 +1,51 @@
+"""Grouping rows into requests: at most ``max_rows`` rows and, where a model documents one, at most a token budget.
+
+qwen3.7-text-embedding takes 20 rows and 128,000 tokens; its pages disagree whether the 128,000 hold per row or
+per request, so requests are planned to satisfy both readings (Model Studio "Models",
+https://help.aliyun.com/en/model-studio/models). Counting tokens is the expensive part, so a row is tokenized only
+when the request's byte total could exceed the budget: a byte-level BPE token covers at least one UTF-8 byte.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from . import tokens as _tokens
+
+__all__ = ["plan_batches"]
+
+
+def plan_batches(
+    rows: Sequence[str], max_rows: int, max_tokens_per_request: Optional[int] = None
+) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges over ``rows``, in order, each holding at most ``max_rows`` rows and at most
+    ``max_tokens_per_request`` Qwen tokens (``None``: rows only).
+
+    A single row over the budget gets a range of its own (the per-row limit is checked before planning).
+
+    Raises:
+        ValueError: ``max_rows`` < 1.
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+    n = len(rows)
+    if max_tokens_per_request is None:
+        return [(start, min(start + max_rows, n)) for start in range(0, n, max_rows)]
+    budget = max_tokens_per_request
+    batches: list[tuple[int, int]] = []
+    start = 0
+    used = 0  # an upper bound on the tokens of rows[start:i]: exact counts or byte lengths
+    for i, row in enumerate(rows):
+        size = len(row.encode("utf-8"))
+        if size > budget - used:
+            size = _tokens.count_tokens(row)
+            if size > budget - used and used:
+                # recount the open batch exactly before giving up on it: byte lengths overestimate
+                used = sum(_tokens.count_tokens(r) for r in rows[start:i])
+        if i > start and (i - start >= max_rows or used + size > budget):
+            batches.append((start, i))
+            start, used = i, 0
+        used += size
+    if start < n:
+        batches.append((start, n))
+    return batches
