@@ -107,7 +107,7 @@ _REGION_ALIASES = {
     "hong-kong": "hongkong",
     "us": "virginia",
 }
-_WORKSPACE_HOST = re.compile(r"^[^.]+\.([a-z]+-[a-z]+-\d+)\.maas\.aliyuncs\.com$", re.I)
+_WORKSPACE_HOST = re.compile(r"^[^.]+\.([a-z0-9-]+)\.maas\.aliyuncs\.com$", re.I)
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -222,8 +222,8 @@ def region_of_root(root: str) -> Optional[str]:
         if root.lower() == shared:
             return name
     match = _WORKSPACE_HOST.match(urlsplit(root).hostname or "")
-    if match:
-        return _REGION_ALIASES.get(match.group(1).lower())
+    if match and match.group(1).lower() in REGION_IDS.values():
+        return _REGION_ALIASES[match.group(1).lower()]
     return None
 
 
