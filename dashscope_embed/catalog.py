@@ -152,7 +152,7 @@ class ModelSpec:
 
         offered = ", ".join(region_label(r) for r in self.regions) or "no region listed"
         raise InvalidInputError(
-            f"{self.name} is not offered in {region_label(region)}; it is offered in: {offered} "
+            f"{self.name} is not offered in region {region_label(region)}; it is offered in: {offered} "
             f"(source: {self.source}). Choose one of those regions (with a key from it); if the model has since "
             f"reached {region}, pass catalog_overrides={{'regions': (..., {region!r})}} or register_model()"
         )

@@ -211,8 +211,8 @@ def canonical_region(region: str) -> str:
 
 
 def region_label(region: str) -> str:
-    """``"virginia (us-east-1)"`` for ``"virginia"``: how messages name a region."""
-    return f"{region} ({REGION_IDS[region]})" if region in REGION_IDS else repr(region)
+    """``"'virginia' (us-east-1)"`` for ``"virginia"``: how messages name a region."""
+    return f"{region!r} ({REGION_IDS[region]})" if region in REGION_IDS else repr(region)
 
 
 def region_of_root(root: str) -> Optional[str]:

@@ -209,12 +209,12 @@ def test_unknown_region_lists_all_six():
 
 
 def test_model_not_offered_in_the_region_names_where_it_is():
-    with pytest.raises(InvalidInputError, match=r"not offered in virginia.*beijing.*singapore"):
+    with pytest.raises(InvalidInputError, match=r"not offered in region 'virginia'.*beijing.*singapore"):
         DashScopeEmbedder("qwen3.7-text-embedding", region="virginia", api_key=KEY)
-    with pytest.raises(InvalidInputError, match=r"not offered in singapore \(ap-southeast-1\).*beijing"):
+    with pytest.raises(InvalidInputError, match=r"not offered in region 'singapore' \(ap-southeast-1\).*beijing"):
         DashScopeEmbedder("qwen3.7-text-embedding-flash", region="ap-southeast-1", api_key=KEY)
     # a root that names its region counts too
-    with pytest.raises(InvalidInputError, match="not offered in singapore"):
+    with pytest.raises(InvalidInputError, match="not offered in region 'singapore'"):
         DashScopeEmbedder("qwen3.7-text-embedding-flash", base_url="https://dashscope-intl.aliyuncs.com/api/v1",
                           api_key=KEY)
     with pytest.raises(InvalidInputError, match="not offered in"):
