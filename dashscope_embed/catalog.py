@@ -464,8 +464,20 @@ def _warn_unknown(model: str, kind: str) -> None:
         f"request, learned down from the service's batch-size error; dimension and parameters passed through)."
         f"{hint} For the model's real limits pass model_spec=ModelSpec(...) or call register_model().",
         UnknownModelWarning,
-        stacklevel=4,
+        stacklevel=_caller_level(),
     )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside this package, so the warning points at the caller's line."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def register_model(spec: ModelSpec) -> None:

@@ -1,14 +1,14 @@
-"""Image and video inputs: turn whatever the caller holds into the string DashScope accepts, or refuse it early.
+"""Image and video inputs: turn whatever the caller holds into what DashScope accepts, or refuse it early.
 
 The multimodal API takes an image as a public URL or a ``data:image/{format};base64,...`` URI, and a video as a
 public URL only ("Multimodal embedding API", https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference).
-Local files and in-memory bytes are therefore inlined as data URIs; their format is read from the magic bytes,
+Local images and in-memory bytes are therefore inlined as data URIs; their format is read from the magic bytes,
 because an extension can lie and ``BytesIO`` has none. Size and format are checked against the model's catalog
 entry here, so an oversize or unsupported image never costs a request.
 
-Local videos cannot be inlined (the service refuses base64 video). The dashscope SDK can upload a local file to a
-temporary ``oss://`` location; this package passes such ``oss://`` values through (and sends the header that lets
-the service resolve them) but does not upload, so a local video is refused with a message that says what to pass.
+Local videos cannot be inlined (the service refuses base64 video): a local video file becomes a ``LocalMedia`` that
+the engine sends through DashScope's temporary upload (``dashscope_embed.uploads``) as an ``oss://`` URL. So does a
+local image over ``INLINE_IMAGE_MAX_BYTES`` (within the model's limit), and any input wrapped in ``Upload(...)``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from .catalog import ModelSpec
 from .errors import InvalidInputError
+from .uploads import LocalMedia, Upload, local_media
 
 __all__ = [
     "ImageInput",
@@ -32,6 +33,9 @@ __all__ = [
     "is_remote",
     "uses_oss",
     "OSS_RESOLVE_HEADER",
+    "INLINE_IMAGE_MAX_BYTES",
+    "Upload",
+    "LocalMedia",
 ]
 
 #: What ``image_to_uri`` accepts: a path (``str`` or ``Path``), ``file://`` URI, http(s)/``oss://`` URL,
@@ -43,6 +47,9 @@ OSS_RESOLVE_HEADER = {"X-DashScope-OssResourceResolve": "enable"}
 
 _REMOTE = ("http://", "https://", "oss://")
 _MB = 1024 * 1024
+#: Local images above this many bytes (and within the model's limit) go by temporary upload rather than inline:
+#: a 5 MB image is already a 6.7 MB base64 request body.
+INLINE_IMAGE_MAX_BYTES = 5 * _MB
 
 # Aliases so a catalog entry may list either the extension or the format name.
 _CANONICAL = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "dib": "bmp"}
@@ -167,13 +174,15 @@ def _check_data_uri(value: str, spec: ModelSpec, where: str) -> None:
         raise InvalidInputError(f"{where} declares image/{declared} but its bytes are {fmt.upper()}")
 
 
-def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
-    """The string to send as an ``image`` value for ``value``.
+def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMedia]:
+    """What to send as an ``image`` value for ``value``.
 
     - http(s) and ``oss://`` URLs: unchanged (the service fetches them; size is checked there).
     - ``data:`` URIs: unchanged, after checking the declared format matches the bytes, the format and the size.
     - a local path (``str``, ``Path``, ``file://``), ``bytes`` or a binary stream (``io.BytesIO``): read, format
-      sniffed from the magic bytes, checked, and inlined as ``data:image/{format};base64,...``.
+      sniffed from the magic bytes, checked, and inlined as ``data:image/{format};base64,...``; above
+      ``INLINE_IMAGE_MAX_BYTES`` (a path only) or wrapped in ``Upload(...)``: a ``LocalMedia`` for the temporary
+      upload instead.
 
     Args:
         spec: the model whose ``image_max_bytes`` (bytes) and ``image_formats`` apply.
@@ -183,6 +192,17 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
         InvalidInputError: missing file, empty or unrecognised data, a format the model does not accept, or more
             than ``spec.image_max_bytes`` bytes; the message names the input, its size and the documented limit.
     """
+    if isinstance(value, Upload):
+        media = local_media("image", value.source, where, filename=value.filename or _image_name(value.source),
+                            content_type=value.content_type)
+        with media.open() as stream:
+            data = stream.read()
+        fmt = _check_image(data, spec, media.where)
+        if value.content_type is None:
+            media.content_type = f"image/{fmt}"
+        if value.filename is None and media.path is None:
+            media.filename = f"image.{fmt}"
+        return media
     if isinstance(value, str):
         if not value.strip():
             raise InvalidInputError(f"{where} is an empty string")
@@ -199,7 +219,10 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
                 f"{label}: no such file; an image must be an existing file, an http(s) URL or a data: URI"
             )
         data = path.read_bytes()
-        return _data_uri(data, _check_image(data, spec, label))
+        fmt = _check_image(data, spec, label)
+        if len(data) > INLINE_IMAGE_MAX_BYTES:
+            return local_media("image", path, where, content_type=f"image/{fmt}")
+        return _data_uri(data, fmt)
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     elif isinstance(value, io.IOBase) or hasattr(value, "read"):
@@ -211,33 +234,48 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
     return _data_uri(data, _check_image(data, spec, where))
 
 
-def video_to_uri(value: Any, spec: ModelSpec, where: str) -> str:
-    """The string to send as a ``video`` value: an http(s) or ``oss://`` URL, unchanged.
+def _image_name(source: Any) -> Optional[str]:
+    # in-memory images get a name from their format later; a placeholder keeps local_media from refusing them
+    return None if isinstance(source, (str, os.PathLike)) else "image"
 
-    The service takes video by URL only ("value必须是公开可访问的URL"; base64 video is not accepted), so a local
-    file, bytes or a ``data:`` URI is refused before any request. Size (``spec.video_max_bytes``) is checked by the
-    service when it fetches the URL.
+
+def video_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMedia]:
+    """What to send as a ``video`` value: an http(s) or ``oss://`` URL unchanged, or a ``LocalMedia`` for a local
+    file (or ``Upload(...)``) that the engine sends through the temporary upload.
+
+    The service takes video by URL only ("value必须是公开可访问的URL"; base64 video is not accepted). A local file is
+    checked against ``spec.video_max_bytes`` here, before any request; a URL is checked by the service.
 
     Raises:
-        InvalidInputError: anything but an http(s)/``oss://`` URL; for a local file the message gives its size
-            against the model's limit and says how to make it reachable.
+        InvalidInputError: bytes, a stream or a ``data:`` URI (wrap in-memory video in ``Upload(data,
+            filename=...)``), a path that is not a file, or a file over the model's limit (size and limit named).
     """
     if is_remote(value):
         return value
     limit = spec.video_max_bytes
     limit_note = f"; {spec.name} accepts videos of at most {_limit_text(limit)}" if limit else ""
     advice = (
-        "DashScope takes video only as a public http(s) URL (or an oss:// URL from DashScope's temporary "
-        f"upload, e.g. dashscope.utils.oss_utils.OssUtils.upload) (source: {spec.source})"
+        "DashScope takes video as a public http(s) URL, an oss:// URL, or a local file (sent by temporary "
+        f"upload) (source: {spec.source})"
     )
-    if isinstance(value, str) and value.lower().startswith("data:"):
+    if isinstance(value, Upload):
+        media = local_media("video", value.source, where, filename=value.filename, content_type=value.content_type)
+    elif isinstance(value, str) and value.lower().startswith("data:"):
         raise InvalidInputError(f"{where} is a data: URI; {advice}")
-    if isinstance(value, (str, os.PathLike)) and str(value).strip():
+    elif isinstance(value, (str, os.PathLike)) and str(value).strip():
         path = _local_path(value)
-        if path.is_file():
-            size = path.stat().st_size
-            raise InvalidInputError(f"{where} ({path}) is a local video file of {_size_text(size)}{limit_note}; {advice}")
-        raise InvalidInputError(f"{where} ({value!s}) is neither a URL nor an existing file; {advice}")
-    if isinstance(value, (bytes, bytearray, memoryview, io.IOBase)):
-        raise InvalidInputError(f"{where} is in-memory video data{limit_note}; {advice}")
-    raise InvalidInputError(f"{where} is a {type(value).__name__}; {advice}")
+        if not path.is_file():
+            raise InvalidInputError(f"{where} ({value!s}) is neither a URL nor an existing file; {advice}")
+        media = local_media("video", path, where)
+    elif isinstance(value, (bytes, bytearray, memoryview, io.IOBase)):
+        raise InvalidInputError(
+            f"{where} is in-memory video data{limit_note}; wrap it as Upload(data, filename='clip.mp4') to send it by "
+            f"temporary upload, or {advice[0].lower()}{advice[1:]}"
+        )
+    else:
+        raise InvalidInputError(f"{where} is a {type(value).__name__}; {advice}")
+    if limit is not None and media.size > limit:
+        raise InvalidInputError(
+            f"{media.where} is a video of {_size_text(media.size)}{limit_note} (source: {spec.source})"
+        )
+    return media

@@ -32,6 +32,7 @@ from .catalog import CATALOG
 from .errors import InvalidInputError
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
 from .results import EmbeddingResult
+from .uploads import Uploader
 from .wire.native_multimodal import MultimodalReply, MultimodalRequest, NativeMultimodalProtocol
 
 __all__ = ["MultimodalEmbedder", "MultimodalInput", "MultimodalResult", "ItemInput"]
@@ -48,7 +49,7 @@ class MultimodalInput:
     Attributes:
         text: a non-empty string, or ``None``.
         image: one image or a list of images (path, ``Path``, URL, ``data:`` URI, ``bytes``, ``BytesIO``), or ``None``.
-        video: an http(s) or ``oss://`` URL, or ``None``.
+        video: an http(s) or ``oss://`` URL, a local video file (sent by temporary upload), or ``None``.
     """
 
     text: Optional[str] = None
@@ -139,6 +140,8 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
         self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) != 1 else None
         self.parameters = extra
         self._wire = NativeMultimodalProtocol()
+        self.uploader = Uploader(self.settings, max_retries=self.max_retries, transport=options.get("transport"),
+                                 async_transport=options.get("async_transport"))
 
     def _check_kind(self, protocol: Optional[str]) -> None:
         if self.spec.kind != "multimodal":
@@ -320,10 +323,14 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
         )
 
     def _embed(self, units: list[_Unit]) -> MultimodalResult:
-        return self._assemble(self._run_groups(None, self._groups(units)))
+        groups = self._groups(units)
+        self.uploader.resolve(self.model, [c for u in units for c in u.contents])  # local files -> oss://
+        return self._assemble(self._run_groups(None, groups))
 
     async def _aembed(self, units: list[_Unit]) -> MultimodalResult:
-        return self._assemble(await self._arun_groups(None, self._groups(units)))
+        groups = self._groups(units)
+        await self.uploader.aresolve(self.model, [c for u in units for c in u.contents])
+        return self._assemble(await self._arun_groups(None, groups))
 
     # ------------------------------------------------------------------ inputs per method
 
@@ -381,17 +388,19 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
         return self._embed(self._image_units(images))
 
     def embed_videos(self, urls: Sequence[str]) -> MultimodalResult:
-        """Embed videos given by public http(s) (or ``oss://``) URLs, one independent vector each.
+        """Embed videos, one independent vector each: public http(s) or ``oss://`` URLs, or local files (paths,
+        ``file://`` URIs, ``Upload(...)``) sent through DashScope's temporary upload (``dashscope_embed.uploads``).
 
-        The service fetches each URL and enforces ``spec.video_max_bytes`` (10 MB for multimodal-embedding-v1 and
-        undated tongyi models, 50 MB otherwise) itself.
+        ``spec.video_max_bytes`` (10 MB for multimodal-embedding-v1 and undated tongyi models, 50 MB otherwise) is
+        checked here for local files, before any request, and by the service for URLs.
 
         Returns:
             ``MultimodalResult`` with ``dense`` ``(len(urls), d)`` float32 in input order.
 
         Raises:
-            InvalidInputError: a local file, bytes or ``data:`` URI (video is accepted by URL only).
-            APIError: a request failed after its retries.
+            InvalidInputError: bytes or a ``data:`` URI (wrap bytes in ``Upload(data, filename=...)``), a missing or
+                oversize file, before any request.
+            UploadError / APIError: the upload or a request failed after its retries.
         """
         return self._embed(self._video_units(urls))
 

@@ -28,6 +28,7 @@ from .endpoint import EndpointResult
 from .faults import FaultConfig, FaultDecision, FaultInjector
 from .replies import ServiceError, compat_error_body, json_response, native_error_body
 from .stats import RequestRecord, ServiceStats
+from .uploads import UploadService
 from .validation import COMPAT_PATH, MULTIMODAL_PATH, TEXT_PATH, parse_body
 
 __all__ = ["EmbeddingService", "ServiceApp", "create_app"]
@@ -161,6 +162,7 @@ class ServiceApp:
         service: the ``EmbeddingService`` behind the routes.
         stats: its ``ServiceStats``.
         backend: its backend.
+        uploads: the temporary-upload endpoints and their file store (``server.uploads.UploadService``).
     """
 
     def __init__(self, service: EmbeddingService) -> None:
@@ -178,12 +180,14 @@ class ServiceApp:
                 error = ServiceError(404, "InvalidURL", f"Invalid URL provided in your request: {request.url.path}")
             return service.error_response(error, "native", str(uuid.uuid4()))
 
+        self.uploads = UploadService(service._authorize)
         self._app = Starlette(
             routes=[
                 Route(TEXT_PATH, service.text, methods=["POST"]),
-                Route(MULTIMODAL_PATH, service.multimodal, methods=["POST"]),
+                Route(MULTIMODAL_PATH, self.uploads.resolving(service.multimodal), methods=["POST"]),
                 Route(COMPAT_PATH, service.compatible, methods=["POST"]),
                 *self.batch_api.routes(),
+                *self.uploads.routes(),
             ],
             exception_handlers={404: route_error, 405: route_error},
         )

@@ -45,6 +45,7 @@ from .backends.base import Backend
 from .endpoint import EndpointResult
 from .projection import project
 from .stats import RequestRecord
+from .uploads import resolve_oss
 from .validation import (
     batch_too_large,
     check_dimension,
@@ -130,6 +131,10 @@ def _media(kind: str, value: Any, spec: ModelSpec, where: str) -> bytes:
         if not payload:
             raise empty_input(f"{where} holds no data")
         return payload
+    if value.startswith("oss://"):
+        stored = resolve_oss(kind, value, spec, where)
+        if stored is not None:
+            return stored
     if not value.startswith(_URL_SCHEMES):
         raise invalid(
             f"{where} must be an http(s) or oss:// URL or a data: URI, got {value[:60]!r}.", param="input"

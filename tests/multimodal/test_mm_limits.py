@@ -100,14 +100,16 @@ def test_fused_input_on_model_that_cannot_fuse(model, make, fake, write_image):
 
 
 def test_local_video_file(make, fake, tmp_path):
+    # local video files go by temporary upload (tests/platform/test_uploads.py); what cannot go is refused early
     video = tmp_path / "clip.mp4"
-    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 1000)
+    with video.open("wb") as f:
+        f.truncate(50 * MB + 1)  # sparse: the size check reads the file's size only
     embedder = make("qwen3-vl-embedding")
     refused(fake, lambda: embedder.embed_videos([str(video)]),
-            "videos[0]", str(video), "local video file", "1012 bytes", "public http(s) URL", "oss://",
-            "52428800 bytes (50 MB)", MULTIMODAL_DOC)
-    refused(fake, lambda: embedder.embed_videos([video.read_bytes()]), "in-memory video data")
+            "videos[0]", str(video), f"{50 * MB + 1} bytes", "52428800 bytes (50 MB)", MULTIMODAL_DOC)
+    refused(fake, lambda: embedder.embed_videos([b"\x00\x00\x00\x18ftypmp42"]), "in-memory video data", "Upload(")
     refused(fake, lambda: embedder.embed_videos(["data:video/mp4;base64,AAAA"]), "data: URI")
+    refused(fake, lambda: embedder.embed_videos([str(tmp_path / "missing.mp4")]), "neither a URL nor an existing file")
     refused(fake, lambda: embedder.embed_items([{"text": "t", "video": video}]), "items[0].video")
 
 
