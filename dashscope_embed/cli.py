@@ -186,9 +186,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dashscope-embed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_serve, _add_embed, _add_batch, _add_eval, _add_demo):
+    for add in (_add_serve, _add_embed, _add_batch, _add_eval, _add_demo, _add_models):
         add(sub)
     return parser
+
+
+def _add_models(sub: Any) -> None:
+    """Register ``dashscope-embed models``: print the catalog (dimensions, rows, tokens, features, regions, prices)."""
+    models = sub.add_parser("models", help="list the models this version knows, with their limits and prices",
+                            description="Print the model catalog: dimensions (default marked *), rows and tokens per "
+                                        "request, media limits, features, regions and prices per million tokens.")
+    models.add_argument("--kind", choices=("text", "multimodal"), default=None, help="only this kind of model")
+    models.add_argument("--region", default=None, help="only models offered in this region (name or region id)")
+    models.add_argument("--json", action="store_true", help="one JSON object per model instead of a table")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``dashscope-embed models``: print the catalog as a table (or JSON lines); returns 0.
+
+    Raises:
+        InvalidInputError: unknown region.
+    """
+    import orjson
+
+    from .catalog import catalog_records, format_catalog
+
+    records = catalog_records(kind=args.kind, region=args.region)
+    if not records:
+        print(f"no {args.kind or ''} model in this catalog is offered in {args.region}".replace("  ", " "), flush=True)
+        return 0
+    if args.json:
+        for record in records:
+            print(orjson.dumps(record).decode(), flush=True)
+    else:
+        print(format_catalog(records), flush=True)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -352,7 +384,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
-COMMANDS = {"serve": cmd_serve, "embed": cmd_embed, "batch": cmd_batch, "eval": cmd_eval, "demo": cmd_demo}
+COMMANDS = {
+    "serve": cmd_serve, "embed": cmd_embed, "batch": cmd_batch, "eval": cmd_eval, "demo": cmd_demo, "models": cmd_models,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

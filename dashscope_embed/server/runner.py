@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from ..settings import is_loopback_url
 from .app import ServiceApp, create_app
 from .backends import Backend
 from .faults import FaultConfig
@@ -83,9 +84,19 @@ def serve(
         api_key: when set, requests must carry ``Authorization: Bearer <api_key>``.
         log_level: uvicorn's log level.
 
+    Without ``api_key`` on an interface other than loopback, a warning goes to stderr: the service would answer
+    anyone who can reach it.
+
     Raises:
         ValueError: unknown backend. OSError: the port is taken.
     """
+    if api_key is None and not is_loopback_url(f"http://{'[' + host + ']' if ':' in host else host}"):
+        # The service accepts any request without a key: on a reachable interface that is an open endpoint.
+        print(
+            f"warning: listening on {host} without --api-key: anyone who can reach this interface can use the "
+            "service; pass --api-key KEY (clients send it as Authorization: Bearer KEY) or bind to 127.0.0.1",
+            file=sys.stderr, flush=True,
+        )
     app = create_app(backend=backend, faults=faults, api_key=api_key)
     _warm(app)
     sock = _bind(host, port)
