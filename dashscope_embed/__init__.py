@@ -13,7 +13,16 @@ this engine; every DashScope-specific behaviour lives here.
 
 __version__ = "0.1.0"
 
-from .catalog import CATALOG, OUTPUT_TYPES, REGIONS, TEXT_TYPES, ModelSpec, get_model_spec, register_model
+from .catalog import (
+    CATALOG,
+    OUTPUT_TYPES,
+    REGIONS,
+    TEXT_TYPES,
+    ModelSpec,
+    UnknownModelWarning,
+    get_model_spec,
+    register_model,
+)
 from .engine import DashScopeEmbedder, validate_texts
 from .errors import (
     APIConnectionError,
@@ -35,7 +44,8 @@ from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
 from .routing import EmbeddingRouter
 from .results import EmbeddingResult, SparseEmbedding, Usage
-from .settings import REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
+from .settings import REGION_IDS, REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
+from .uploads import Upload, UploadError
 
 __all__ = [
     "__version__",
@@ -51,10 +61,14 @@ __all__ = [
     "CATALOG",
     "get_model_spec",
     "register_model",
+    "UnknownModelWarning",
+    "Upload",
+    "UploadError",
     "TEXT_TYPES",
     "OUTPUT_TYPES",
     "REGIONS",
     "REGION_ROOTS",
+    "REGION_IDS",
     "ConnectionSettings",
     "normalize_base_url",
     "workspace_root",

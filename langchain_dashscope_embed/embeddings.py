@@ -129,13 +129,16 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
         return (await self._router.aimages(uris)).dense_lists()
 
     def embed_video(self, urls: Sequence[str]) -> list[list[float]]:
-        """Video vectors for public http(s) (or ``oss://``) URLs: ``len(urls)`` lists of ``d`` floats.
+        """Video vectors for public http(s) or ``oss://`` URLs, or local video files (sent through DashScope's
+        temporary upload by the core): ``len(urls)`` lists of ``d`` floats.
 
-        The service fetches each URL and enforces the model's video size limit itself.
+        A local file is checked against the model's video size limit before any request; for a URL the service
+        checks it.
 
         Raises:
-            InvalidInputError: a text model; a local file, bytes or ``data:`` URI (video is taken by URL only).
-            APIError: a request failed after its retries.
+            InvalidInputError: a text model; bytes or a ``data:`` URI (wrap bytes in ``Upload(data, filename=...)``);
+                a local file over the limit.
+            APIError: a request or an upload failed after its retries.
         """
         return self._router.videos(urls).dense_lists()
 

@@ -233,14 +233,16 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         return self._lists(await self._router.aimages(list(img_file_paths)), "image")
 
     def get_video_embedding(self, url: str) -> Embedding:
-        """One video vector (``list[float]`` of length ``d``) for a public http(s) (or ``oss://``) video URL.
+        """One video vector (``list[float]`` of length ``d``) for a public http(s) or ``oss://`` video URL, or a
+        local video file, which the core sends through DashScope's temporary upload (``dashscope_embed.uploads``).
 
-        The service fetches the URL and enforces the model's video size limit (10 MB for multimodal-embedding-v1,
-        50 MB for qwen3-vl-embedding) itself.
+        A local file is checked against the model's video size limit (10 MB for multimodal-embedding-v1, 50 MB for
+        qwen3-vl-embedding) before any request; for a URL the service checks it.
 
         Raises:
-            InvalidInputError: a text model; a local file, bytes or ``data:`` URI (video is taken by URL only).
-            APIError: the request failed after its retries.
+            InvalidInputError: a text model; bytes or a ``data:`` URI (wrap bytes in ``Upload(data, filename=...)``);
+                a local file over the limit.
+            APIError: the request or the upload failed after its retries.
         """
         return self.get_video_embeddings([url])[0]
 
