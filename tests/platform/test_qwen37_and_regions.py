@@ -131,6 +131,7 @@ def test_shared_region_roots_by_name_and_id(region, root):
     assert REGION_IDS[resolved.region] in (region, REGION_IDS.get(region))
 
 
+@pytest.mark.filterwarnings("ignore::dashscope_embed.catalog.UnknownModelWarning")
 def test_virginia_sends_to_dashscope_us():
     seen: list[httpx.URL] = []
 
@@ -151,6 +152,7 @@ def test_workspace_only_regions_need_a_workspace(region):
         ConnectionSettings(region=region).resolved()
 
 
+@pytest.mark.filterwarnings("ignore::dashscope_embed.catalog.UnknownModelWarning")
 def test_frankfurt_with_workspace_sends_to_the_workspace_domain():
     seen: list[httpx.Request] = []
 
