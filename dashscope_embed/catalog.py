@@ -544,8 +544,8 @@ def get_model_spec(
 
 
 def catalog_records(*, kind: Optional[Kind] = None, region: Optional[str] = None) -> list[dict[str, object]]:
-    """One JSON-ready dict per catalog model (sorted by kind, then name): every ``ModelSpec`` field but ``extra``,
-    with ``features`` (the accepted parameters) added.
+    """One JSON-ready dict per catalog model (sorted by kind, then name): every ``ModelSpec`` field, with
+    ``features`` (the accepted parameters) added.
 
     Args:
         kind: only ``"text"`` or only ``"multimodal"`` models.
@@ -566,7 +566,7 @@ def catalog_records(*, kind: Optional[Kind] = None, region: Optional[str] = None
     for spec in specs:
         if (kind and spec.kind != kind) or (wanted and wanted not in spec.regions):
             continue
-        record = {f.name: getattr(spec, f.name) for f in dataclasses.fields(ModelSpec) if f.name != "extra"}
+        record = {f.name: getattr(spec, f.name) for f in dataclasses.fields(ModelSpec)}
         record["features"] = _features(spec)
         records.append(record)
     return records
