@@ -181,8 +181,7 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
     - ``data:`` URIs: unchanged, after checking the declared format matches the bytes, the format and the size.
     - a local path (``str``, ``Path``, ``file://``), ``bytes`` or a binary stream (``io.BytesIO``): read, format
       sniffed from the magic bytes, checked, and inlined as ``data:image/{format};base64,...``; above
-      ``INLINE_IMAGE_MAX_BYTES`` (a path only) or wrapped in ``Upload(...)``: a ``LocalMedia`` for the temporary
-      upload instead.
+      ``INLINE_IMAGE_MAX_BYTES`` or wrapped in ``Upload(...)``: a ``LocalMedia`` for the temporary upload instead.
 
     Args:
         spec: the model whose ``image_max_bytes`` (bytes) and ``image_formats`` apply.
@@ -231,7 +230,10 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
         raise InvalidInputError(
             f"{where} is a {type(value).__name__}; pass a path, URL, data URI, bytes or a binary stream (BytesIO)"
         )
-    return _data_uri(data, _check_image(data, spec, where))
+    fmt = _check_image(data, spec, where)
+    if len(data) > INLINE_IMAGE_MAX_BYTES:
+        return local_media("image", data, where, filename=f"image.{fmt}", content_type=f"image/{fmt}")
+    return _data_uri(data, fmt)
 
 
 def _image_name(source: Any) -> Optional[str]:

@@ -92,8 +92,13 @@ def test_images_over_the_inline_limit_go_by_upload(service, tmp_path, monkeypatc
     image = png(tmp_path / "big.png")
     monkeypatch.setattr(media_module, "INLINE_IMAGE_MAX_BYTES", image.stat().st_size - 1)
     with MultimodalEmbedder("qwen3-vl-embedding", base_url=service.base_url) as embedder:
-        embedder.embed_images([image])
-    assert service.app.uploads.uploads == 1
+        from_path = embedder.embed_images([image])
+        from_bytes = embedder.embed_images([image.read_bytes()])
+        monkeypatch.setattr(media_module, "INLINE_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
+        inline = embedder.embed_images([image])
+    assert service.app.uploads.uploads == 2  # path and bytes: the same content, two uploads
+    np.testing.assert_allclose(from_path.dense, inline.dense, rtol=1e-6)
+    np.testing.assert_allclose(from_bytes.dense, inline.dense, rtol=1e-6)
 
 
 def test_video_over_the_model_limit_is_refused_before_any_request(service, tmp_path):
