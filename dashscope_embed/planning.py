@@ -32,16 +32,23 @@ def plan_batches(
     if max_tokens_per_request is None:
         return [(start, min(start + max_rows, n)) for start in range(0, n, max_rows)]
     budget = max_tokens_per_request
+    exact: dict[int, int] = {}  # row -> Qwen tokens, for rows that had to be counted
+
+    def tokens(i: int) -> int:
+        if i not in exact:
+            exact[i] = _tokens.count_tokens(rows[i])
+        return exact[i]
+
     batches: list[tuple[int, int]] = []
     start = 0
     used = 0  # an upper bound on the tokens of rows[start:i]: exact counts or byte lengths
     for i, row in enumerate(rows):
         size = len(row.encode("utf-8"))
         if size > budget - used:
-            size = _tokens.count_tokens(row)
+            size = tokens(i)
             if size > budget - used and used:
-                # recount the open batch exactly before giving up on it: byte lengths overestimate
-                used = sum(_tokens.count_tokens(r) for r in rows[start:i])
+                # byte lengths overestimate: count the open batch exactly before closing it
+                used = sum(tokens(j) for j in range(start, i))
         if i > start and (i - start >= max_rows or used + size > budget):
             batches.append((start, i))
             start, used = i, 0
