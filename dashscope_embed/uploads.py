@@ -308,8 +308,9 @@ class Uploader:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             body = None
-        failed = response.status_code != 200 or not isinstance(body, dict) or body.get("code")
-        if failed:
+        if response.status_code == 200 and not isinstance(body, dict):
+            raise ResponseFormatError(f"upload certificate reply is not a JSON object: {response.text[:100]!r}")
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("code"):
             error = error_from_reply(response.status_code, body if isinstance(body, dict) else None, response.headers,
                                      text=response.text[:300])
             # the reply of a failed request carries no certificate, so nothing secret can be in the message
