@@ -50,8 +50,9 @@ MODELS_DOC = "https://help.aliyun.com/en/model-studio/models"
 TEXT_TYPES: tuple[str, ...] = ("query", "document")
 #: Values of ``parameters.output_type`` (text-embedding-v3/v4 only).
 OUTPUT_TYPES: tuple[str, ...] = ("dense", "sparse", "dense&sparse")
-# The three regions the v3/v4 text models were documented in when this catalog was seeded; availability in
-# Virginia, Frankfurt and Tokyo is not stated for them, so a request there is refused early (override ``regions``).
+# The regions the synchronous API page lists text-embedding-v3/v4 in (Singapore, China (Beijing), China (Hong
+# Kong)); it lists no embedding model for Virginia, Frankfurt or Tokyo, so a request there is refused early
+# (override ``regions`` once a model reaches them).
 _SEED_REGIONS = ("beijing", "singapore", "hongkong")
 
 Kind = Literal["text", "multimodal"]
