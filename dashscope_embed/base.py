@@ -92,8 +92,9 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway).
 
     Raises:
-        InvalidInputError: unknown model, a model of the other kind, disallowed dimension, a region the model is
-            not offered in, bad concurrency/retry/pacing values.
+        InvalidInputError: a model of the other kind, disallowed dimension, a region the model is not offered in,
+            Frankfurt/Tokyo without a workspace, a key bound for plain ``http://`` to a remote host, bad
+            concurrency/retry/pacing values (an unknown model id gets a generic spec and one warning).
     """
 
     #: The catalog ``kind`` this engine serves (a model id the catalog does not know gets a generic spec of it).

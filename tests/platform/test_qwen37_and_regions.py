@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
+from fakes import FakeDashScope
 
 from dashscope_embed import DashScopeEmbedder, InvalidInputError, MultimodalEmbedder
 from dashscope_embed.catalog import CATALOG
 from dashscope_embed.planning import plan_batches
 from dashscope_embed.settings import ENV, REGION_IDS, ConnectionSettings, resolve_connection
-from fakes import FakeDashScope
 
 KEY = "sk-platform-secret-000111"
 
@@ -260,9 +260,10 @@ def test_key_from_the_environment_over_plain_http_is_refused(monkeypatch):
 
 
 def test_adapters_refuse_it_too():
+    from pydantic import ValidationError
+
     from langchain_dashscope_embed import DashScopeEmbeddings
     from llama_index_dashscope_embed import DashScopeEmbedding
-    from pydantic import ValidationError
 
     recorder = Recorder()
     with pytest.raises(ValidationError, match="clear text"):

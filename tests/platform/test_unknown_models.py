@@ -7,10 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
+from fakes import FakeDashScope, make_embedder, text_vector
 
 from dashscope_embed import DashScopeEmbedder, InvalidInputError, ModelSpec, MultimodalEmbedder, register_model
 from dashscope_embed.catalog import CATALOG, UnknownModelWarning, generic_spec, get_model_spec
-from fakes import FakeDashScope, make_embedder, text_vector
 
 TEXTS = [f"row {i}: something worth embedding" for i in range(23)]
 

@@ -17,7 +17,7 @@ from dashscope_embed import InvalidInputError, MultimodalEmbedder
 from dashscope_embed import media as media_module
 from dashscope_embed.errors import AuthenticationError
 from dashscope_embed.settings import resolve_connection
-from dashscope_embed.uploads import Upload, UploadError, Uploader, UploadPolicy, local_media
+from dashscope_embed.uploads import Upload, Uploader, UploadError, UploadPolicy, local_media
 
 MODEL = "multimodal-embedding-v1"
 MM_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
