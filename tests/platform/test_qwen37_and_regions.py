@@ -271,6 +271,12 @@ def test_adapters_refuse_it_too():
     with pytest.raises(ValidationError, match="clear text"):
         DashScopeEmbedding(base_url="http://remote-host", api_key=KEY, transport=recorder.transport())
     assert recorder.requests == []
+    # the opt-in is a field of both adapters
+    DashScopeEmbeddings(base_url="http://remote-host", api_key=KEY, allow_insecure_http=True,
+                        transport=recorder.transport()).embed_query("via the gateway")
+    DashScopeEmbedding(base_url="http://remote-host", api_key=KEY, allow_insecure_http=True,
+                       transport=recorder.transport()).get_query_embedding("via the gateway")
+    assert [r.url.host for r in recorder.requests] == ["remote-host", "remote-host"]
 
 
 def test_explicit_opt_in_for_a_trusted_gateway(monkeypatch):
