@@ -9,7 +9,9 @@ travels to ``IngestionPipeline(num_workers>1)`` and Ray workers as its configura
 
 from __future__ import annotations
 
+import difflib
 import functools
+import inspect
 import logging
 import threading
 from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar
@@ -99,6 +101,8 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 
     #: The catalog ``kind`` this engine serves (a model id the catalog does not know gets a generic spec of it).
     _KIND: Optional[str] = None
+    #: Keyword arguments a subclass accepts on top of the shared ones (anything else is refused by name).
+    _OPTIONS: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -125,6 +129,9 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         allow_insecure_http: bool = False,
         **options: Any,
     ) -> None:
+        unknown = sorted(set(options) - set(self._OPTIONS))
+        if unknown:
+            raise InvalidInputError(_unknown_arguments(type(self).__name__, unknown, self._known_arguments()))
         # Everything but the key and the transports: what a pickled copy is rebuilt from.
         self._init_args: dict[str, Any] = dict(
             model=model, dimensions=dimensions, base_url=base_url, region=region, workspace=workspace,
@@ -161,6 +168,11 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
         self.usage = Usage()  # running totals over the engine's life
         self._lock = threading.Lock()
+
+    @classmethod
+    def _known_arguments(cls) -> list[str]:
+        shared = [name for name in inspect.signature(BaseEmbedder.__init__).parameters if name not in ("self", "options")]
+        return sorted(set(shared) | set(cls._OPTIONS))
 
     # ------------------------------------------------------------------ hooks for the subclasses
 
@@ -288,6 +300,14 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         blocks = [r.dense for r in replies if r.dense is not None]
         dense = np.concatenate(blocks) if blocks else np.empty((0, self.dimension), np.float32)
         return usage, request_ids, dense
+
+
+def _unknown_arguments(owner: str, unknown: list[str], known: list[str]) -> str:
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"{owner} got unknown argument(s) {', '.join(hints)}; it accepts: {', '.join(known)}"
 
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

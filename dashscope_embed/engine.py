@@ -92,6 +92,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
 
     _KIND = "text"
 
+    _OPTIONS = ("output_type", "oversize")
+
     def __init__(
         self,
         model: str = "text-embedding-v4",

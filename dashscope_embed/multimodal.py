@@ -121,6 +121,8 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
 
     _KIND = "multimodal"
 
+    _OPTIONS = ("parameters",)
+
     def __init__(
         self,
         model: str = "qwen3-vl-embedding",

@@ -11,10 +11,13 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from .base import BaseEmbedder
+from .hybrid import SparseCache
+from .results import Usage
 from .routing import EmbeddingRouter
 from .settings import environment_defaults
 
-__all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "picklable_state"]
+__all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
 
 # Private attributes an adapter rebuilds from its fields after unpickling, and fields that cannot be pickled.
 REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
@@ -96,7 +99,10 @@ class ConnectionOptions(EngineOptions):
             ``dimensions`` here), or a value out of bounds.
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+    # hide_input_in_errors: a validation error would otherwise print the raw arguments, key included.
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True
+    )
 
     dashscope_api_key: Optional[SecretStr] = Field(
         default=None,
@@ -125,6 +131,9 @@ class ConnectionOptions(EngineOptions):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        for name in ("api_key", "dashscope_api_key"):
+            if isinstance(data.get(name), str):  # masked from here on, in errors as everywhere else
+                data[name] = SecretStr(data[name])
         env = environment_defaults()
         if data.get("api_key") is None and data.get("dashscope_api_key") is None:
             data.pop("api_key", None)
@@ -139,6 +148,18 @@ class ConnectionOptions(EngineOptions):
     def api_key(self) -> Optional[SecretStr]:
         """The key in use (``SecretStr``), or ``None``."""
         return self.dashscope_api_key
+
+    @property
+    def engine(self) -> BaseEmbedder:
+        """The core engine doing the work (a ``DashScopeEmbedder``, or a ``MultimodalEmbedder`` for a multimodal
+        model)."""
+        return self._engine  # type: ignore[attr-defined]
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens (``total_tokens``) and requests (``requests``) billed by this object since it was built (restarts
+        at zero in an unpickled copy, e.g. a worker process)."""
+        return self._engine.usage  # type: ignore[attr-defined]
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the core engine: the connection and every ``EngineOptions`` field."""
@@ -176,6 +197,16 @@ class DenseOptions(ConnectionOptions):
         default="dense", description="'dense&sparse' also fetches sparse vectors (same request) for hybrid search."
     )
 
+    @property
+    def dimension(self) -> int:
+        """The length ``d`` of every vector this object returns."""
+        return self._router.dimension  # type: ignore[attr-defined]
+
+    @property
+    def is_multimodal(self) -> bool:
+        """Whether this object embeds images and videos too (a multimodal model)."""
+        return self._router.is_multimodal  # type: ignore[attr-defined]
+
     def build_router(self, model: str) -> EmbeddingRouter:
         """The ``EmbeddingRouter`` these fields describe for ``model``: the engine a dense adapter delegates to.
 
@@ -191,6 +222,16 @@ class DenseOptions(ConnectionOptions):
             output_type=self.output_type,
             **self.engine_kwargs(),
         )
+
+
+class SparseOptions(ConnectionOptions):
+    """``ConnectionOptions`` of a sparse adapter (no ``dimensions``, no ``protocol``: sparse vectors exist on the
+    native protocol only), plus the sparse cache it shares with ``"dense&sparse"`` dense objects."""
+
+    @property
+    def cache(self) -> SparseCache:
+        """The process-wide sparse cache shared with dense objects configured for ``"dense&sparse"``."""
+        return self._hybrid.cache  # type: ignore[attr-defined]
 
 
 def picklable_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from dashscope_embed import Usage
-from dashscope_embed.base import BaseEmbedder
 from dashscope_embed.options import ConnectionOptions, picklable_state
 
 
@@ -15,19 +13,7 @@ class ConnectionFields(ConnectionOptions):
     """``dashscope_embed.options.ConnectionOptions`` with LangChain's ``model`` field (LlamaIndex names it
     ``model_name``)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
-
     model: str = Field(default="text-embedding-v4", description="DashScope embedding model id.")
-
-    @property
-    def engine(self) -> BaseEmbedder:
-        """The core engine doing the work."""
-        return self._engine  # type: ignore[attr-defined]
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens (``total_tokens``) and requests (``requests``) billed by this object since it was built."""
-        return self._engine.usage  # type: ignore[attr-defined]
 
     def __getstate__(self) -> dict[str, Any]:
         return picklable_state(super().__getstate__())

@@ -9,7 +9,8 @@ from pydantic import BaseModel, PrivateAttr, model_validator
 from typing_extensions import Self
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult
-from dashscope_embed.hybrid import HybridEmbedder, SparseCache
+from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.options import SparseOptions
 from dashscope_embed.routing import sparse_embedder
 
 from ._common import ConnectionFields
@@ -43,7 +44,7 @@ def _dicts(result: EmbeddingResult) -> List[Dict[int, float]]:
     return [v.as_dict() for v in result.sparse or []]
 
 
-class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[misc,valid-type]
+class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions, _SparseBase):  # type: ignore[misc,valid-type]
     """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) for LangChain.
 
     Usable as langchain-qdrant's ``SparseEmbeddings`` (``embed_documents -> list[SparseVector]``,
@@ -80,11 +81,6 @@ class DashScopeSparseEmbeddings(ConnectionFields, _SparseBase):  # type: ignore[
         self._hybrid = sparse_embedder(self.model, **self.engine_kwargs())
         self._engine = self._hybrid.engine
         return self
-
-    @property
-    def cache(self) -> SparseCache:
-        """The sparse cache shared with dense objects configured for ``"dense&sparse"``."""
-        return self._hybrid.cache
 
     # ------------------------------------------------------------------ langchain-qdrant SparseEmbeddings
 

@@ -16,7 +16,6 @@ from dashscope_embed import (
     DashScopeEmbedder,
     EmbeddingResult,
     MultimodalEmbedder,
-    Usage,
 )
 from dashscope_embed.hybrid import HybridEmbedder
 from dashscope_embed.options import DenseOptions, picklable_state
@@ -105,26 +104,6 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         return "DashScopeEmbedding"
 
     # ------------------------------------------------------------------ introspection
-
-    @property
-    def engine(self) -> Union[DashScopeEmbedder, MultimodalEmbedder]:
-        """The core engine doing the work (shares ``usage``): a ``MultimodalEmbedder`` for multimodal models."""
-        return self._engine
-
-    @property
-    def is_multimodal(self) -> bool:
-        """Whether this object embeds images and videos (a multimodal ``model_name``)."""
-        return self._router.is_multimodal
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens and requests billed by this object so far (``Usage.total_tokens``, ``Usage.requests``)."""
-        return self._engine.usage
-
-    @property
-    def dimension(self) -> int:
-        """The length ``d`` of every vector this model returns."""
-        return self._engine.dimension
 
     def to_payload(self) -> Dict[str, Any]:
         """What instrumentation and callback events show about this model: no key, no headers."""

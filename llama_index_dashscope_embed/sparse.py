@@ -7,9 +7,9 @@ from typing import Any, Dict, List, Literal, Tuple
 from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, SparseEmbedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
 
-from dashscope_embed import DashScopeEmbedder, EmbeddingResult, Usage
-from dashscope_embed.hybrid import HybridEmbedder, SparseCache
-from dashscope_embed.options import ConnectionOptions, picklable_state
+from dashscope_embed import DashScopeEmbedder, EmbeddingResult
+from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.options import ConnectionOptions, SparseOptions, picklable_state
 from dashscope_embed.routing import sparse_embedder
 
 from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string, sparse_pairs
@@ -20,7 +20,7 @@ __all__ = ["DashScopeSparseEmbedding"]
 TextType = Literal["query", "document"]
 
 
-class DashScopeSparseEmbedding(ConnectionOptions, BaseSparseEmbedding):
+class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
     """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) as ``{token_id: weight}`` dicts for LlamaIndex.
 
     Token ids are Qwen tokenizer ids; weights are the service's non-negative floats. Vectors a
@@ -76,23 +76,6 @@ class DashScopeSparseEmbedding(ConnectionOptions, BaseSparseEmbedding):
         fields = dict(dense.connection_fields(), model_name=getattr(dense, "model_name"))
         fields.update(overrides)
         return cls(**fields)
-
-    # ------------------------------------------------------------------ introspection
-
-    @property
-    def engine(self) -> DashScopeEmbedder:
-        """The core engine doing the work."""
-        return self._engine
-
-    @property
-    def cache(self) -> SparseCache:
-        """The sparse cache shared with dense models configured for ``"dense&sparse"``."""
-        return self._hybrid.cache
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens and requests billed by this object so far."""
-        return self._engine.usage
 
     # ------------------------------------------------------------------ pickling
 

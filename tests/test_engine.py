@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+import re
 import time
 
 import httpx
@@ -17,6 +18,7 @@ from dashscope_embed import (
     AuthenticationError,
     DashScopeEmbedder,
     InvalidInputError,
+    MultimodalEmbedder,
     RateLimitError,
     ResponseFormatError,
     ServerError,
@@ -405,3 +407,16 @@ def test_no_key_in_logs(caplog):
     make_embedder(fake, api_key="sk-log-secret-999").embed(["a", "b"])
     assert caplog.records
     assert "sk-log-secret-999" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "build, needle",
+    [
+        (lambda: DashScopeEmbedder(api_key="sk-x", dimension=512), "'dimension' (did you mean 'dimensions'?)"),
+        (lambda: DashScopeEmbedder(api_key="sk-x", bogus=1), "'bogus'"),
+        (lambda: MultimodalEmbedder("multimodal-embedding-v1", api_key="sk-x", oversize="truncate"), "'oversize'"),
+    ],
+)
+def test_engines_refuse_unknown_arguments_by_name(build, needle):
+    with pytest.raises(InvalidInputError, match=re.escape(needle)):
+        build()

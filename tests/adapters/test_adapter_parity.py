@@ -85,3 +85,34 @@ def test_old_method_names_still_work_and_say_what_replaced_them(make, old, new):
     with pytest.warns(DeprecationWarning, match=new):
         result = getattr(obj, old)()
     assert type(result) is type(getattr(obj, new)())
+
+
+@pytest.mark.parametrize(
+    "framework, bad",
+    [
+        ("llama_index", dict(model_name="text-embedding-v2", dimensions=7)),
+        ("langchain", dict(model="text-embedding-v2", dimensions=7)),
+        ("llama_index", dict(model_name="text-embedding-v2", output_type="dense&sparse")),
+        ("langchain", dict(dimension=7)),
+    ],
+)
+def test_construction_errors_never_show_the_key(framework, bad):
+    cls, _ = DENSE[framework]
+    key = "sk-0123456789abcdef0123456789abcdef"
+    with pytest.raises(ValidationError) as caught:
+        cls(api_key=key, **bad)
+    for text in (str(caught.value), repr(caught.value)):
+        assert key not in text and key[-12:] not in text
+
+
+@pytest.mark.parametrize("framework", sorted(DENSE))
+def test_same_introspection_in_both(framework):
+    cls, _ = DENSE[framework]
+    model = cls(api_key=SECRET, dimensions=256)
+    assert model.dimension == 256 and model.is_multimodal is False
+    assert model.engine.dimension == 256 and model.usage.requests == 0
+    mm = cls(api_key=SECRET, **{DENSE[framework][1]: "multimodal-embedding-v1"})
+    assert mm.is_multimodal is True and mm.dimension == 1024
+    sparse_cls, _ = SPARSE[framework]
+    sparse = sparse_cls(api_key=SECRET)
+    assert sparse.cache is model.sparse_model().cache

@@ -21,13 +21,14 @@ def test_langchain_cache_with_a_separate_query_store_keeps_query_vectors():
     assert not np.allclose(truth_query, truth_doc)  # the model is asymmetric: text_type matters
 
     shared = CacheBackedEmbeddings.from_bytes_store(
-        embeddings, InMemoryByteStore(), namespace="v4-64", query_embedding_cache=True
+        embeddings, InMemoryByteStore(), namespace="v4-64", query_embedding_cache=True, key_encoder="sha256"
     )
     shared.embed_documents([text])
     assert np.allclose(shared.embed_query(text), truth_doc)  # the pitfall: a document vector for a query
 
     cached = CacheBackedEmbeddings.from_bytes_store(
-        embeddings, InMemoryByteStore(), namespace="v4-64", query_embedding_cache=InMemoryByteStore()
+        embeddings, InMemoryByteStore(), namespace="v4-64", query_embedding_cache=InMemoryByteStore(),
+        key_encoder="sha256",
     )
     cached.embed_documents([text])
     sent = fake.calls
