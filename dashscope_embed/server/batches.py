@@ -12,7 +12,10 @@ body. Result lines ``{"id", "custom_id", "response": {"status_code", "request_id
 in a shuffled order (the real service does not keep input order). Lines a batch did not reach (expired,
 cancelled) are in neither file and are not billed.
 
-Execution runs on one asyncio task of the service's event loop, a few lines of every active batch per step
+Lines are streamed from the input file on disk: validation reads it once (keeping only the custom_ids, for the
+uniqueness check), execution reads the next few lines of each step from an open handle, so a running batch holds
+a handful of lines in memory whatever its size (and a ``DELETE /files/{id}`` of a running batch's input does not
+stop it). Execution runs on one asyncio task of the service's event loop, a few lines of every active batch per step
 (``FaultConfig.batch_lines_per_step``, ``batch_step_delay`` between steps): bounded work, and it ends with the
 loop when the service stops. Limits and statuses: ``dashscope_embed.batch.limits`` (source ``BATCH_DOC``).
 """
@@ -26,7 +29,7 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 
 import orjson
 from starlette.requests import Request
@@ -86,8 +89,9 @@ class _Run:
         self.batch = batch
         faults = api.service.faults.config
         self.rng = random.Random(f"{faults.seed}:batch:{number}")
-        self.lines: list[bytes] = []
-        self.position = 0
+        self.total = 0  # requests (non-blank lines) in the input file
+        self.position = 0  # requests executed
+        self._input: Optional[BinaryIO] = None
         self.expire_at: Optional[int] = None
         self.done = False
         scratch = api.files.root / f".run-{batch['id']}"
@@ -111,27 +115,27 @@ class _Run:
                     errors.append({"code": problem[0], "message": problem[1], "line": number, "param": None})
                     if len(errors) >= 100:
                         break
-                self.lines.append(line)
-        if len(self.lines) > limits.max_lines:
+                self.total += 1
+        if self.total > limits.max_lines:
             errors.append({"code": "too_many_requests", "line": None, "param": None,
-                           "message": f"The input file holds {len(self.lines)} requests; at most {limits.max_lines}."})
-        if not self.lines and not errors:
+                           "message": f"The input file holds {self.total} requests; at most {limits.max_lines}."})
+        if not self.total and not errors:
             errors.append({"code": "empty_file", "message": "The input file holds no requests.", "line": None,
                            "param": None})
         faults = self.api.service.faults.config
         if not errors and self.rng.random() < faults.batch_validation_failure_rate:
-            number = self.rng.randrange(len(self.lines)) + 1
+            number = self.rng.randrange(self.total) + 1
             errors.append({"code": "invalid_request", "line": number, "param": None,
                            "message": "The request on this line is not valid (injected validation fault)."})
         now = int(time.time())
         if errors:
-            self.lines = []
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": errors})
             self.finish()
             return
         if self.rng.random() < faults.batch_expire_rate:
-            self.expire_at = int(len(self.lines) * faults.batch_expire_fraction)
-        batch["request_counts"]["total"] = len(self.lines)
+            self.expire_at = int(self.total * faults.batch_expire_fraction)
+        batch["request_counts"]["total"] = self.total
+        self._input = open(path, "rb")
         if batch["status"] == "validating":
             batch.update(status="in_progress", in_progress_at=now)
 
@@ -174,17 +178,24 @@ class _Run:
             self.finalize("cancelled")
             return
         step = self.api.service.faults.config.batch_lines_per_step
-        end = min(len(self.lines), self.position + step)
+        end = min(self.total, self.position + step)
         if self.expire_at is not None:
             end = min(end, self.expire_at)
-        for line in self.lines[self.position:end]:
-            await self._execute(orjson.loads(line))
+        while self.position < end:
+            await self._execute(orjson.loads(self._next_line()))
             self.position += 1
         if self.expire_at is not None and self.position >= self.expire_at:
             self.finalize("expired")
-        elif self.position >= len(self.lines):
+        elif self.position >= self.total:
             self.batch.update(status="finalizing", finalizing_at=int(time.time()))
             self.finalize("completed")
+
+    def _next_line(self) -> bytes:
+        assert self._input is not None
+        for raw in self._input:
+            if raw.strip():
+                return raw
+        raise RuntimeError("the input file ended before its validated requests")  # pragma: no cover
 
     async def _execute(self, record: dict[str, Any]) -> None:
         request_id = str(uuid.uuid4())
@@ -224,7 +235,9 @@ class _Run:
 
     def finish(self) -> None:
         self.done = True
-        self.lines = []
+        if self._input is not None:
+            self._input.close()
+            self._input = None
         for results in (self.output, self.errors):
             if not results.handle.closed:
                 results.handle.close()
