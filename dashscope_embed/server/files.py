@@ -2,7 +2,9 @@
 
 ``POST /files`` (multipart ``file``, ``purpose=batch``) answers ``{"id": "file-batch-…", "object": "file",
 "bytes", "filename", "purpose": "batch", "status": "processed", "created_at"}``; ``GET /files/{id}``,
-``GET /files/{id}/content`` and ``DELETE /files/{id}`` (``{"object": "file", "deleted": true, "id"}``). Files live
+``GET /files/{id}/content`` and ``DELETE /files/{id}`` (``{"object": "file", "deleted": true, "id"}``); and
+``GET /files?after=&limit=`` (newest first, the OpenAI Files API's list; the Model Studio page does not document
+it, and the client copes without it). Files live
 in a temporary directory of the service (not in memory) and are removed with it. Limits (``BatchLimits``): bytes
 per file, files and bytes stored per account. Source: ``dashscope_embed.batch.limits.BATCH_DOC``.
 """
@@ -110,6 +112,11 @@ class FileStore:
         with self._lock:
             return list(self._files)
 
+    def listing(self) -> list[dict[str, Any]]:
+        """File objects, newest first (copies)."""
+        with self._lock:
+            return [dict(meta) for meta in reversed(list(self._files.values()))]
+
 
 class FilesAPI:
     """The ``/files`` routes over a ``FileStore``, authenticated and counted like the embedding endpoints.
@@ -127,6 +134,7 @@ class FilesAPI:
         """Starlette routes of the four endpoints."""
         return [
             Route(FILES_PATH, self._guard(self.upload), methods=["POST"]),
+            Route(FILES_PATH, self._guard(self.list), methods=["GET"]),
             Route(FILES_PATH + "/{file_id}", self._guard(self.retrieve), methods=["GET"]),
             Route(FILES_PATH + "/{file_id}", self._guard(self.delete), methods=["DELETE"]),
             Route(FILES_PATH + "/{file_id}/content", self._guard(self.content), methods=["GET"]),
@@ -176,6 +184,23 @@ class FilesAPI:
         finally:
             await form.close()
         return json_response(meta)
+
+    async def list(self, request: Request) -> Response:
+        """``GET /files?after=&limit=``: file objects, newest first, ``limit`` 1-100 (default 20)."""
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError:
+            raise invalid("limit must be an integer", param="limit") from None
+        if not 1 <= limit <= 100:
+            raise invalid("limit must be within [1, 100]", param="limit")
+        newest = self.store.listing()
+        after = request.query_params.get("after")
+        if after:
+            ids = [f["id"] for f in newest]
+            newest = newest[ids.index(after) + 1:] if after in ids else []
+        page = newest[:limit]
+        return json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                              "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit})
 
     async def retrieve(self, request: Request) -> Response:
         """``GET /files/{id}``: the file object."""
