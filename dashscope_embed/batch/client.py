@@ -10,21 +10,30 @@ upload and a download, which httpx does directly: this module only names them.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 import httpx
 import orjson
 
-from ..errors import APIError, ResponseFormatError, error_from_reply
+from ..errors import APIConnectionError, APIError, APITimeoutError, ResponseFormatError, error_from_reply
 from ..settings import ResolvedSettings
 from ..transport import RequestRunner, _transport_error
 
-__all__ = ["BatchAPIClient", "COMPAT_ROOT"]
+__all__ = ["BatchAPIClient", "COMPAT_ROOT", "ambiguous"]
 
 COMPAT_ROOT = "/compatible-mode/v1"
 #: uploads of up to 500 MB need more than one request's usual timeout
 _UPLOAD_TIMEOUT = 600.0
+#: a lookup after a lost creation reply only needs batches created since shortly before it (clock skew, seconds)
+_LOOKUP_MARGIN = 600
+
+
+def ambiguous(error: APIError) -> bool:
+    """Whether a failed POST may still have taken effect on the service: no reply (timeout, connection error) or a
+    5xx. A 4xx (429 included) means the request was refused, so sending it again cannot make a second object."""
+    return isinstance(error, (APITimeoutError, APIConnectionError)) or (error.status_code or 0) >= 500
 
 
 class BatchAPIClient:
@@ -69,13 +78,59 @@ class BatchAPIClient:
 
     # -- files --
     def upload(self, path: Path, filename: str) -> dict[str, Any]:
-        """``POST /files`` (multipart, ``purpose=batch``) of the JSONL file at ``path``; the file object."""
+        """``POST /files`` (multipart, ``purpose=batch``) of the JSONL file at ``path``; the file object.
+
+        Never sent blindly twice: after an ambiguous failure (see ``ambiguous``) the files named ``filename`` are
+        looked up (``find_files``) and one that holds the whole upload is used instead of sending it again.
+        """
+        size = path.stat().st_size
         for attempt in self.runner.retrying():
             with attempt:
-                with open(path, "rb") as handle:
-                    return self._once("POST", "/files", files={"file": (filename, handle, "application/jsonl")},
-                                      data={"purpose": "batch"}, timeout=_UPLOAD_TIMEOUT)
+                try:
+                    with open(path, "rb") as handle:
+                        return self._once("POST", "/files", files={"file": (filename, handle, "application/jsonl")},
+                                          data={"purpose": "batch"}, timeout=_UPLOAD_TIMEOUT)
+                except APIError as exc:
+                    if ambiguous(exc):
+                        found = _lookup(lambda: self.adopt_upload(filename, size), f"upload of {filename}", exc)
+                        if found is not None:
+                            return found
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def list_files(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Every stored file (``GET /files?after=&limit=``, newest first), as the OpenAI Files API lists them.
+
+        Raises:
+            APIError: 404/405 from a service that does not list files (the Model Studio page does not document
+                this endpoint), or any other failure after retries.
+        """
+        after: Optional[str] = None
+        while True:
+            params = {"limit": page_size, **({"after": after} if after else {})}
+            page = self._call("GET", "/files", params=params)
+            data = page.get("data") or []
+            yield from data
+            if not page.get("has_more") or not data:
+                return
+            after = data[-1]["id"]
+
+    def adopt_upload(self, filename: str, size: int) -> Optional[dict[str, Any]]:
+        """After an upload whose reply was lost: the newest stored file named ``filename`` of ``size`` bytes, with
+        every other copy of that name deleted; ``None`` when there is none or the service does not list files
+        (then a copy the lost upload stored may remain: it counts towards the account's 10,000 files)."""
+        try:
+            named = [f for f in self.list_files() if f.get("filename") == filename]
+        except APIError as exc:
+            if exc.status_code in (404, 405):
+                return None
+            raise
+        whole = [f for f in named if f.get("bytes") == size]
+        keep = whole[0] if whole else None
+        for copy in named:
+            if copy is not keep:
+                self.delete_file(copy["id"])
+        return keep
 
     def delete_file(self, file_id: str) -> None:
         """``DELETE /files/{id}``; a file already gone (404) counts as deleted."""
@@ -106,10 +161,29 @@ class BatchAPIClient:
 
     # -- batches --
     def create_batch(self, input_file_id: str, completion_window: str, metadata: Mapping[str, str]) -> dict[str, Any]:
-        """``POST /batches`` for ``/v1/embeddings``; the batch object."""
+        """``POST /batches`` for ``/v1/embeddings``; the batch object.
+
+        Never sent blindly twice, so a lost reply cannot make a second batch that bills every text again: after an
+        ambiguous failure (timeout, connection error, 5xx) the batch is looked up by ``metadata["ds_name"]``
+        (``find_batch``) and, if the first request created it, that batch is returned. A 429 is retried as usual
+        (the request was refused). Raises ``APIError`` when retries are exhausted.
+        """
         body = {"input_file_id": input_file_id, "endpoint": "/v1/embeddings",
                 "completion_window": completion_window, "metadata": dict(metadata)}
-        return self._call("POST", "/batches", json=body)
+        since = int(time.time()) - _LOOKUP_MARGIN
+        for attempt in self.runner.retrying():
+            with attempt:
+                try:
+                    return self._once("POST", "/batches", json=body)
+                except APIError as exc:
+                    if ambiguous(exc) and metadata.get("ds_name"):
+                        name = metadata["ds_name"]
+                        found = _lookup(lambda: self.find_batch(name, created_after=since),
+                                        f"creation of batch {name!r}", exc)
+                        if found is not None:
+                            return found
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
         """``GET /batches/{id}``."""
@@ -131,9 +205,12 @@ class BatchAPIClient:
                 return
             after = data[-1]["id"]
 
-    def find_batch(self, ds_name: str) -> Optional[dict[str, Any]]:
-        """The newest batch whose ``metadata.ds_name`` is ``ds_name``, or ``None``."""
+    def find_batch(self, ds_name: str, created_after: Optional[int] = None) -> Optional[dict[str, Any]]:
+        """The newest batch whose ``metadata.ds_name`` is ``ds_name``, or ``None``; with ``created_after`` (Unix
+        seconds) the listing stops at the first older batch (the list is newest first)."""
         for batch in self.list_batches():
+            if created_after is not None and int(batch.get("created_at") or 0) < created_after:
+                return None
             if (batch.get("metadata") or {}).get("ds_name") == ds_name:
                 return batch
         return None
@@ -141,6 +218,17 @@ class BatchAPIClient:
     def close(self) -> None:
         """Close the pooled HTTP client."""
         self.runner.close()
+
+
+def _lookup(find: Any, what: str, first: APIError) -> Optional[dict[str, Any]]:
+    """``find()``; when the lookup itself fails, a non-retryable ``APIError``: sending the POST again without
+    knowing whether the first one landed could bill every text twice (a rerun looks it up again)."""
+    try:
+        return find()
+    except APIError as exc:
+        raise APIError(f"the {what} may have succeeded (its reply was lost: {first}) and looking it up failed "
+                       f"({exc}); rerun the job to look it up again", status_code=exc.status_code,
+                       code=exc.code) from None
 
 
 def _parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
