@@ -9,7 +9,12 @@ written twice. Every line the attempt submitted then ends in one of four ways:
 - failed with a row-limit error: re-split at the limit the service named and resubmitted;
 - failed with a retryable error (5xx, throttling) or absent from both files (the batch expired or was cancelled
   before reaching it; such lines are not billed): resubmitted as they were;
-- failed otherwise: a permanent failure, recorded with its code.
+- failed with an input error (HTTP 400: a text the model refuses) on a line of several rows: re-split once into
+  one-row lines and resubmitted, so the rows beside the bad one are not lost;
+- failed otherwise: a permanent failure, recorded with its code and message.
+
+Every line resubmitted keeps the code and message of its last failure, so a line still failing when the
+resubmissions run out is reported with what the service said (``InternalError``, ``Throttling.RateQuota``, ...).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Optional
 import numpy as np
 import orjson
 
-from ..errors import APIError, BatchSizeError, error_from_reply
+from ..errors import APIError, BatchSizeError, InvalidRequestError, error_from_reply
 from ..jobs.journal import append_record, drop_torn_tail, encode_record, journal_name
 from ..wire import TextRequest
 from ..wire.openai_compat import OpenAICompatProtocol
@@ -35,13 +40,14 @@ _PARSER = OpenAICompatProtocol()
 
 def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
     """``(end - start,) bool``: which rows of the shard already have a result in a journal (torn journal tails
-    are cut off on the way, so results can be appended)."""
+    are cut off on the way, so results can be appended). Shards need not start or end on a chunk boundary."""
     mask = np.zeros(shard.end - shard.start, dtype=bool)
     for start in range(shard.start - shard.start % chunk_size, shard.end, chunk_size):
         path = work / journal_name(start)
         if path.exists():
             for record in drop_torn_tail(path):
-                mask[record.rows - shard.start] = True
+                rows = record.rows  # a chunk's journal also holds rows of the shards beside this one
+                mask[rows[(rows >= shard.start) & (rows < shard.end)] - shard.start] = True
     return mask
 
 
@@ -97,14 +103,33 @@ class Outcome:
     """What becomes of the lines of one attempt that did not succeed.
 
     Attributes:
-        resubmit: encoded lines for the next attempt.
+        resubmit: encoded lines for the next attempt, within ``max_resubmits``.
+        reasons: custom_id -> ``(code, message)`` of the last failure of each line in ``resubmit``.
+        resplit: one-row lines cut from a line that failed with an input error: submitted once more even when the
+            resubmissions ran out (each row's own verdict is wanted before it is reported).
         rows_per_line: a smaller row limit the service named, or ``None``.
-        permanent: ``(line, code)`` of lines no batch can embed.
+        permanent: ``(line, code, message)`` of lines no batch can embed.
     """
 
     resubmit: list[bytes] = field(default_factory=list)
+    reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
+    resplit: list[bytes] = field(default_factory=list)
     rows_per_line: Optional[int] = None
-    permanent: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    permanent: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
+
+
+NOT_EXECUTED = ("not_executed", "the batch ended (expired or cancelled) before executing this line; not billed")
+
+
+def _code(error: APIError) -> str:
+    return error.code or f"HTTP {error.status_code}"
+
+
+def _split(line: dict[str, Any], rows: list[int], size: int, job_id: str) -> list[bytes]:
+    body = line["body"]
+    texts = body["input"]
+    return [encode_line(custom_id(job_id, rows[i], rows[min(i + size, len(rows)) - 1]), texts[i : i + size],
+                        body["model"], body.get("dimensions")) for i in range(0, len(rows), size)]
 
 
 def plan_resubmission(
@@ -120,16 +145,15 @@ def plan_resubmission(
         error = failed.get(cid)
         if error is None or (error.retryable and not isinstance(error, BatchSizeError)):
             outcome.resubmit.append(orjson.dumps(line))
+            outcome.reasons[cid] = NOT_EXECUTED if error is None else (_code(error), error.message)
         elif isinstance(error, BatchSizeError) and error.limit >= 1:
             rows = rows_of(*parse_custom_id(cid), empty)
-            texts = line["body"]["input"]
-            body = line["body"]
-            for i in range(0, len(rows), error.limit):
-                group = rows[i : i + error.limit]
-                outcome.resubmit.append(encode_line(custom_id(job_id, group[0], group[-1]),
-                                                    texts[i : i + error.limit], body["model"],
-                                                    body.get("dimensions")))
+            for piece in _split(line, rows, error.limit, job_id):
+                outcome.resubmit.append(piece)
+                outcome.reasons[orjson.loads(piece)["custom_id"]] = (_code(error), error.message)
             outcome.rows_per_line = min(outcome.rows_per_line or error.limit, error.limit)
+        elif isinstance(error, InvalidRequestError) and len(rows_of(*parse_custom_id(cid), empty)) > 1:
+            outcome.resplit.extend(_split(line, rows_of(*parse_custom_id(cid), empty), 1, job_id))
         else:
-            outcome.permanent.append((line, error.code or f"HTTP {error.status_code}"))
+            outcome.permanent.append((line, _code(error), error.message))
     return outcome

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
@@ -37,19 +38,20 @@ import numpy as np
 import orjson
 
 from ..catalog import CATALOG, get_model_spec
-from ..errors import InvalidInputError
+from ..errors import APIError, InvalidInputError
 from ..jobs.chunks import chunked, split_empty
 from ..jobs.errors import BulkJobError
 from ..jobs.journal import append_record, encode_record, journal_name, read_journal
 from ..jobs.parquet import merge_parts, output_schema, write_part
 from ..jobs.sources import Row, SourceSpec, read_rows
 from ..jobs.workdir import completed_output, finished_parts, prepare_work_dir, work_dir_for
-from ..settings import REGION_ROOTS, ResolvedSettings, resolve_connection
+from ..settings import REGION_ROOTS, ResolvedSettings, environment_defaults, resolve_connection
+from ..tokens import count_tokens, fits
 from ..wire import TextRequest
 from .client import BatchAPIClient
 from .collect import done_mask, journal_results, plan_resubmission, read_errors
 from .limits import BATCH_DOC, LIMITS, TERMINAL_STATUSES, BatchLimits, parse_completion_window
-from .lines import LineFile, pack_rows, parse_custom_id, read_lines, rows_of, write_lines
+from .lines import LineFile, pack_row_lines, parse_custom_id, read_lines, rows_of, write_lines
 from .state import Attempt, JobState, Shard, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
@@ -152,20 +154,19 @@ class BatchEmbeddingJob:
         self.dimension = self.spec.check_dimension(dimensions)
         self.connection = dict(api_key=api_key, base_url=base_url, region=region, workspace=workspace,
                                timeout=timeout)
-        self.explicit_base_url = bool(base_url or os.environ.get("DASHSCOPE_BASE_URL")
-                                      or os.environ.get("DASHSCOPE_HTTP_BASE_URL"))
+        self.explicit_base_url = bool(base_url or environment_defaults().get("base_url"))
         self.max_retries = max_retries
         self.completion_window = completion_window
         self.poll_interval = poll_interval
         self.max_poll_interval = max(max_poll_interval, poll_interval)
-        self.rows_per_line = rows_per_line or self.spec.max_rows
+        self.rows_per_line = self.spec.max_rows if rows_per_line is None else rows_per_line
         self.limits = limits
         self.lines_per_shard = min(lines_per_shard, limits.max_lines)
         self.keep_remote_files = keep_remote_files
         self.fallback_realtime = fallback_realtime
         self.max_resubmits = max_resubmits
         # a chunk's lines must fit in one shard
-        self.chunk_size = max(1, min(chunk_size, self.lines_per_shard * self.rows_per_line))
+        self.chunk_size = max(1, min(chunk_size, self.lines_per_shard * max(1, self.rows_per_line)))
         self.skip_empty = skip_empty
         self.restart = restart
         self.overwrite = overwrite
@@ -193,7 +194,7 @@ class BatchEmbeddingJob:
             )
         for name in ("rows_per_line", "lines_per_shard", "max_resubmits"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "max_resubmits" else 1):
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "max_resubmits" else 1):
                 raise InvalidInputError(f"{name} must be an int >= {0 if name == 'max_resubmits' else 1}, "
                                         f"got {value!r}")
         if self.poll_interval <= 0:
@@ -241,6 +242,9 @@ class BatchEmbeddingJob:
         digest = hashlib.sha256()
         total = kept = 0
         room = self.limits.max_line_bytes - 300  # the line's JSON around the text
+        limit = self.spec.max_tokens_per_row
+        over: list[tuple[Row, int]] = []
+        over_count = 0
         for start, rows in chunked(self._iter_rows(), self.chunk_size):
             keep, _ = split_empty(rows, skip_empty=self.skip_empty, source=self._source_path())
             for row in rows:
@@ -249,8 +253,25 @@ class BatchEmbeddingJob:
                 if len(row.text.encode("utf-8")) > room:
                     raise InvalidInputError(f"row {row.index} is too long for one batch line "
                                             f"(at most {self.limits.max_line_bytes} bytes per line)")
+                if not fits(row.text, limit):
+                    over_count += 1
+                    if len(over) < 20:
+                        over.append((row, count_tokens(row.text)))
             total = start + len(rows)
             kept += len(keep)
+        if over:
+            # A batch line carries whole rows: the real-time path's split-and-average (oversize="chunk_average")
+            # needs the pieces' vectors back together, which batch lines cannot promise, so such rows are refused
+            # here rather than failing their whole line on the service.
+            shown = ", ".join(f"row {r.index} (id {r.id if r.id is not None else r.index!r}): {n} tokens"
+                              for r, n in over)
+            more = f" and {over_count - len(over)} more" if over_count > len(over) else ""
+            raise InvalidInputError(
+                f"{over_count} row(s) exceed {self.model}'s limit of {limit} tokens per row: {shown}{more} "
+                f"(source: {self.spec.source}). Batch lines carry whole rows: shorten or split these rows, or embed "
+                "the input through the real-time path (`embed` without --batch-api), which splits them on token "
+                "boundaries and averages the pieces"
+            )
         source = self.rows.describe() if isinstance(self.rows, SourceSpec) else {"pairs": True}
         described = {"input": digest.hexdigest(), "source": source, "model": self.model,
                      "dimension": self.dimension, "api": "batch"}
@@ -276,10 +297,11 @@ class BatchEmbeddingJob:
             summary.job_tokens, summary.job_requests = meta["tokens"], meta["requests"]
             summary.already_complete = True
             return summary
-        state = self._open_state(key, settings)
         client = BatchAPIClient(settings, max_retries=self.max_retries, transport=self.transport)
-        self._open_bar(state, kept_rows)
         try:
+            state = self._open_state(key, settings, client)
+            self._resubmit_failed(state, client)
+            self._open_bar(state, kept_rows)
             self._plan_and_submit(state, client)
             self._poll_until_collected(state, client)
             self._resolve_failures(state, settings)
@@ -295,15 +317,24 @@ class BatchEmbeddingJob:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _open_state(self, key: str, settings: ResolvedSettings) -> JobState:
+    def _open_state(self, key: str, settings: ResolvedSettings, client: BatchAPIClient) -> JobState:
         state = load_state(self.state_path)
-        if state is not None and state.key != key:
-            if not self.restart:
-                raise BatchJobError(
-                    f"{self.state_path} belongs to a different job (other input or options); rerun with the "
-                    "original input and options to finish it, or pass --restart to discard it"
-                )
+        if state is not None and self.restart:
+            self._discard(state, settings, client)
             state = None
+        elif state is not None and state.key != key:
+            raise BatchJobError(
+                f"{self.state_path} belongs to a different job (other input or options); rerun with the "
+                "original input and options to finish it, or pass --restart to discard it"
+            )
+        elif state is not None and state.root != settings.root:
+            raise BatchJobError(
+                f"{self.state_path} records batches and files on {state.root}, but this run talks to "
+                f"{settings.root}; rerun with --base-url {state.root} to finish the job there, or pass --restart to "
+                f"discard it and submit every row to {settings.root}"
+            )
+        if self.restart and self.work.exists():
+            shutil.rmtree(self.work)  # its journals belong to the discarded state
         if state is None:
             state = JobState(
                 key=key, job_id=key[:12], model=self.model, dimension=self.dimension,
@@ -318,6 +349,55 @@ class BatchEmbeddingJob:
         prepare_work_dir(self.work, manifest, restart=self.restart, log=self.log)
         save_state(self.state_path, state)
         return state
+
+    def _discard(self, state: JobState, settings: ResolvedSettings, client: BatchAPIClient) -> None:
+        """``restart``: cancel the state's unfinished batches and delete its remote files, where possible."""
+        attempts = [a for sh in state.shards for a in sh.attempts]
+        if state.root != settings.root:
+            # the key of this run is not sent to a root it was not given for
+            left = [i for a in attempts if not a.remote_deleted
+                    for i in (a.batch_id, a.file_id, a.output_file_id, a.error_file_id) if i]
+            if left:
+                self.log(f"restart: {len(left)} batches/files of the discarded job stay on {state.root}: "
+                         + ", ".join(left[:10]) + (" ..." if len(left) > 10 else ""))
+            return
+        for attempt in attempts:
+            try:
+                if attempt.batch_id and not attempt.collected and attempt.status not in TERMINAL_STATUSES:
+                    client.cancel_batch(attempt.batch_id)  # its lines are submitted again: do not bill them twice
+                if not attempt.remote_deleted and not self.keep_remote_files:
+                    for file_id in (attempt.file_id, attempt.output_file_id, attempt.error_file_id):
+                        if file_id:
+                            client.delete_file(file_id)
+            except APIError as exc:
+                self.log(f"restart: could not clean up batch {attempt.batch_id} / file {attempt.file_id}: {exc}")
+        self.log(f"restart: discarded the batch job in {self.state_path}")
+        self.state_path.unlink(missing_ok=True)
+
+    def _resubmit_failed(self, state: JobState, client: BatchAPIClient) -> None:
+        """A rerun after a batch ``failed`` (nothing of it ran or was billed): its lines go again as a new
+        attempt; the failed attempt's remote input file is deleted."""
+        for shard in state.shards:
+            for attempt in list(shard.attempts):
+                if attempt.status != "failed" or attempt.collected:
+                    continue
+                self._delete_input(attempt, client)
+                source = self._attempt_path(shard.index, attempt.number)
+                if not source.exists():
+                    raise BatchJobError(f"the lines of failed batch {attempt.batch_id} (shard {shard.index}) are "
+                                        f"gone from {self.work}; pass --restart to discard the job and start over")
+                number = max(a.number for a in shard.attempts) + 1
+                os.replace(source, self._attempt_path(shard.index, number))
+                shard.attempts.append(Attempt(number=number, lines=attempt.lines, rows=attempt.rows))
+                attempt.collected = attempt.remote_deleted = True
+                self.log(f"batch {attempt.batch_id} (shard {shard.index}) had failed: submitting its lines again "
+                         f"as attempt {number}")
+                self._save(state)
+
+    def _delete_input(self, attempt: Attempt, client: BatchAPIClient) -> None:
+        if attempt.file_id and not self.keep_remote_files and not attempt.remote_deleted:
+            client.delete_file(attempt.file_id)
+            attempt.remote_deleted = True
 
     def _save(self, state: JobState) -> None:
         save_state(self.state_path, state)
@@ -334,20 +414,34 @@ class BatchEmbeddingJob:
         empty: list[int] = []
         for start, rows in chunked(self._iter_rows(), state.chunk_size):
             total = start + len(rows)
-            if start < state.planned_until:
+            if total <= state.planned_until:
                 continue
+            rows = [r for r in rows if r.index >= state.planned_until]  # a chunk a killed run planned in part
             keep, _ = split_empty(rows, skip_empty=self.skip_empty, source=self._source_path())
-            lines = pack_rows(keep, state.job_id, self.model, self.requested_dimension, state.rows_per_line,
-                              self.limits)
-            size = sum(len(line) + 1 for line in lines)
-            if current is not None and (current.lines + len(lines) > state.lines_per_shard
-                                        or current.bytes + size > self.limits.max_file_bytes):
-                self._close_shard(state, client, current, shard_start, start, empty)
-                current, empty = None, []
-            if current is None:
-                current, shard_start = LineFile(self._attempt_path(len(state.shards), 0)), start
-            current.add(lines)
+            lines = pack_row_lines(keep, state.job_id, self.model, self.requested_dimension, state.rows_per_line,
+                                   self.limits)
             empty.extend(r.index for r in rows if not r.text.strip())
+            i, first = 0, rows[0].index
+            while True:
+                if current is None:
+                    current, shard_start = LineFile(self._attempt_path(len(state.shards), 0)), first
+                # fill the shard to its line and byte limits; after rows_per_line shrank on a row-limit error a
+                # chunk packs into more lines, and the shard limit must still hold
+                j = i
+                size = current.bytes
+                while (j < len(lines) and current.lines + (j - i) < state.lines_per_shard
+                       and size + len(lines[j][0]) + 1 <= self.limits.max_file_bytes):
+                    size += len(lines[j][0]) + 1
+                    j += 1
+                if j == i and current.lines == 0 and lines:
+                    j = i + 1  # one line alone is within every limit (pack_row_lines checks its size)
+                current.add(line for line, _ in lines[i:j])
+                if j == len(lines):
+                    break
+                end = lines[j][1]  # the next shard starts at the first row of the line that did not fit
+                self._close_shard(state, client, current, shard_start, end, [e for e in empty if e < end])
+                empty = [e for e in empty if e >= end]
+                current, i, first = None, j, end
         if current is not None:
             self._close_shard(state, client, current, shard_start, total, empty)
         state.input_rows = total
@@ -375,7 +469,12 @@ class BatchEmbeddingJob:
                 self._record_batch(state, attempt, found)
                 return
         if attempt.file_id is None:
-            uploaded = client.upload(self._attempt_path(shard.index, attempt.number), f"{name}.jsonl")
+            path = self._attempt_path(shard.index, attempt.number)
+            uploaded = client.adopt_upload(f"{name}.jsonl", path.stat().st_size) if attempt.uploading else None
+            if uploaded is None:
+                attempt.uploading = True  # a kill before the reply is recorded: the rerun looks the file up
+                self._save(state)
+                uploaded = client.upload(path, f"{name}.jsonl")
             attempt.file_id = uploaded["id"]
             self._save(state)
         attempt.creating = True
@@ -437,10 +536,18 @@ class BatchEmbeddingJob:
                 if attempt.batch_id is None or attempt.collected:
                     continue
                 if attempt.status not in TERMINAL_STATUSES:
-                    changed |= self._update_attempt(attempt, client.get_batch(attempt.batch_id))
+                    try:
+                        batch = client.get_batch(attempt.batch_id)
+                    except APIError as exc:
+                        if exc.status_code == 404:
+                            raise self._gone(state, shard, attempt, f"batch {attempt.batch_id}") from None
+                        raise
+                    changed |= self._update_attempt(attempt, batch)
                 if attempt.status == "failed":
+                    error = self._failed_error(state, shard, attempt, client)
+                    self._delete_input(attempt, client)
                     self._save(state)
-                    raise self._validation_error(shard, attempt, client)
+                    raise error
                 if attempt.status in TERMINAL_STATUSES:
                     self._collect(state, shard, attempt, client)
                     changed = True
@@ -448,21 +555,64 @@ class BatchEmbeddingJob:
             self._save(state)
         return changed
 
-    def _validation_error(self, shard: Shard, attempt: Attempt, client: BatchAPIClient) -> BatchJobError:
+    def _gone(self, state: JobState, shard: Shard, attempt: Attempt, what: str) -> BatchJobError:
+        return BatchJobError(
+            f"{state.root} does not know {what} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, attempt "
+            f"{attempt.number}) recorded in {self.state_path}: the state was written against a service that no "
+            "longer holds it (another account or workspace, a restarted local service, a batch older than "
+            f"{self.limits.list_days} days). Rerun with --restart to discard the state and submit every row again"
+        )
+
+    def _failed_error(self, state: JobState, shard: Shard, attempt: Attempt, client: BatchAPIClient) -> BatchJobError:
+        """What the service said of a ``failed`` batch, each error with the rows and ids of its line."""
         batch = client.get_batch(attempt.batch_id)  # type: ignore[arg-type]
         errors = ((batch.get("errors") or {}).get("data")) or []
-        listed = "; ".join(f"line {e.get('line')}: {e.get('code')}: {e.get('message')}" for e in errors[:20])
+        spans: dict[int, list[int]] = {}
+        wanted = {e.get("line") for e in errors[:20] if isinstance(e.get("line"), int)}
+        path = self._attempt_path(shard.index, attempt.number)
+        if wanted and path.exists():
+            with open(path, "rb") as handle:
+                for number, raw in enumerate(handle, 1):
+                    if number in wanted:
+                        cid = orjson.loads(raw)["custom_id"]
+                        spans[number] = rows_of(*parse_custom_id(cid), set(shard.empty))
+        ids = self._ids_of({r for rows in spans.values() for r in rows})
+        listed = []
+        for e in errors[:20]:
+            rows = spans.get(e.get("line"))  # type: ignore[arg-type]
+            where = f"line {e.get('line')}" if e.get("line") is not None else "the file"
+            if rows:
+                where += f" (rows {rows[0]}-{rows[-1]}, ids {', '.join(repr(ids[r]) for r in rows[:10])}"
+                where += " ...)" if len(rows) > 10 else ")"
+            listed.append(f"{where}: {e.get('code')}: {str(e.get('message')).rstrip('.')}")
+        more = f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
+        number = max(a.number for a in shard.attempts) + 1
         return BatchJobError(
-            f"batch {attempt.batch_id} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, attempt "
-            f"{attempt.number}) failed validation: {listed or 'no details given'}"
+            f"the service failed batch {attempt.batch_id} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, "
+            f"attempt {attempt.number}; nothing of it was billed): {'; '.join(listed) or 'it gave no errors'}{more}. "
+            f"Rerun the same command to submit these lines again as attempt {number} (after fixing the rows named, "
+            "if the errors are about them), or pass --restart to discard the job"
         )
+
+    def _ids_of(self, rows: set[int]) -> dict[int, str]:
+        """Row number -> id (the row number when rows have no ids) of ``rows``, in one pass that stops early."""
+        found: dict[int, str] = {}
+        if not rows:
+            return found
+        last = max(rows)
+        for row in self._iter_rows():
+            if row.index in rows:
+                found[row.index] = row.id if row.id is not None else str(row.index)
+            if row.index >= last:
+                break
+        return found
 
     def _collect(self, state: JobState, shard: Shard, attempt: Attempt, client: BatchAPIClient) -> None:
         base = self._attempt_path(shard.index, attempt.number)
         mask = done_mask(shard, self.work, state.chunk_size)
         succeeded: set[str] = set()
         if attempt.output_file_id:
-            out = client.download(attempt.output_file_id, base.with_suffix(".out"))
+            out = self._download(state, shard, attempt, client, attempt.output_file_id, base.with_suffix(".out"))
             succeeded, new_lines, new_rows, tokens = journal_results(out, shard, self.work, state.chunk_size,
                                                                      self.request, mask)
             state.batch_tokens += tokens
@@ -472,31 +622,46 @@ class BatchEmbeddingJob:
                 self._summary.requests += new_lines
             if self._bar is not None:
                 self._bar.update(new_rows)
-        err = client.download(attempt.error_file_id, base.with_suffix(".err")) if attempt.error_file_id else None
+        err = (self._download(state, shard, attempt, client, attempt.error_file_id, base.with_suffix(".err"))
+               if attempt.error_file_id else None)
         outcome = plan_resubmission(base, succeeded, read_errors(err), shard, state.job_id)
         if outcome.rows_per_line:
             state.rows_per_line = min(state.rows_per_line, outcome.rows_per_line)
         failed_path = self.work / f"shard-{shard.index:05d}-failed.jsonl"
         permanent = list(outcome.permanent)
-        if outcome.resubmit and attempt.number < self.max_resubmits:
-            number = attempt.number + 1
-            count, _ = write_lines(self._attempt_path(shard.index, number), outcome.resubmit)
-            rows = sum(len(rows_of(*parse_custom_id(orjson.loads(l)["custom_id"]), set(shard.empty)))
-                       for l in outcome.resubmit)
-            shard.attempts.append(Attempt(number=number, lines=count, rows=rows))
+        again = list(outcome.resplit)
+        if attempt.number < self.max_resubmits:
+            again += outcome.resubmit
         else:
-            code = "not_executed" if attempt.status in ("expired", "cancelled") else "failed_after_resubmits"
-            permanent += [(orjson.loads(line), code) for line in outcome.resubmit]
+            for raw in outcome.resubmit:
+                line = orjson.loads(raw)
+                permanent.append((line, *outcome.reasons[line["custom_id"]]))
+        if again:
+            number = attempt.number + 1
+            count, _ = write_lines(self._attempt_path(shard.index, number), again)
+            rows = sum(len(rows_of(*parse_custom_id(orjson.loads(l)["custom_id"]), set(shard.empty)))
+                       for l in again)
+            shard.attempts.append(Attempt(number=number, lines=count, rows=rows))
         if permanent:
             with open(failed_path, "ab") as handle:
-                for line, code in permanent:
+                for line, code, message in permanent:
                     shard.failures[line["custom_id"]] = code
+                    shard.messages[line["custom_id"]] = message
                     handle.write(orjson.dumps({"custom_id": line["custom_id"], "input": line["body"]["input"],
-                                               "code": code}) + b"\n")
+                                               "code": code, "message": message}) + b"\n")
         attempt.collected = True
         self._save(state)
         for path in (base, base.with_suffix(".out"), base.with_suffix(".err")):
             path.unlink(missing_ok=True)
+
+    def _download(self, state: JobState, shard: Shard, attempt: Attempt, client: BatchAPIClient, file_id: str,
+                  dest: Path) -> Path:
+        try:
+            return client.download(file_id, dest)
+        except APIError as exc:
+            if exc.status_code == 404:
+                raise self._gone(state, shard, attempt, f"result file {file_id} of batch {attempt.batch_id}") from None
+            raise
 
     def _delete_remote(self, state: JobState, client: BatchAPIClient) -> None:
         if self.keep_remote_files:
@@ -518,12 +683,12 @@ class BatchEmbeddingJob:
             return
         if not self.fallback_realtime:
             listed = self._failure_listing(state)
-            shown = ", ".join(f"row {r} (id {i!r}): {c}" for r, i, c in listed[:20])
+            shown = ", ".join(f"row {r} (id {i!r}): {c}" + (f" ({m})" if m else "") for r, i, c, m in listed[:20])
             more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
             raise BatchJobError(
                 f"{len(listed)} rows could not be embedded by the Batch File API: {shown}{more}. Collected rows are "
                 f"kept in {self.work}; rerun with --fallback-realtime to embed these through the real-time API",
-                failures=listed,
+                failures=[(r, i, c) for r, i, c, _ in listed],
             )
         from ..engine import DashScopeEmbedder
 
@@ -557,19 +722,22 @@ class BatchEmbeddingJob:
                 if self._bar is not None:
                     self._bar.update(len(rows))
             del shard.failures[cid]
+            shard.messages.pop(cid, None)
             self._save(state)
 
-    def _failure_listing(self, state: JobState) -> list[tuple[int, Optional[str], str]]:
-        codes: dict[int, str] = {}
+    def _failure_listing(self, state: JobState) -> list[tuple[int, str, str, Optional[str]]]:
+        """``(row number, id, code, message)`` of every row no batch could embed, in input order."""
+        codes: dict[int, tuple[str, Optional[str]]] = {}
         for shard in state.shards:
             empty = set(shard.empty)
             for cid, code in shard.failures.items():
+                message = shard.messages.get(cid)
                 for row in rows_of(*parse_custom_id(cid), empty):
-                    codes[row] = code
+                    codes[row] = (code, message)
         listed = []
         for row in self._iter_rows():
             if row.index in codes:
-                listed.append((row.index, row.id if row.id is not None else str(row.index), codes[row.index]))
+                listed.append((row.index, row.id if row.id is not None else str(row.index), *codes[row.index]))
         return listed
 
     def _write_output(self, state: JobState, key: str) -> dict[str, Any]:

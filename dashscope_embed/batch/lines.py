@@ -23,7 +23,7 @@ from ..jobs.sources import Row
 from ..jobs.workdir import fsync_dir
 
 __all__ = [
-    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "write_lines", "read_lines", "rows_of",
+    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "pack_row_lines", "write_lines", "read_lines", "rows_of",
 ]
 
 
@@ -64,7 +64,14 @@ def pack_rows(
     Raises:
         InvalidInputError: one text alone makes a line over ``limits.max_line_bytes`` (names the row).
     """
-    lines: list[bytes] = []
+    return [line for line, _ in pack_row_lines(rows, job_id, model, dimension, rows_per_line, limits)]
+
+
+def pack_row_lines(
+    rows: Sequence[Row], job_id: str, model: str, dimension: Optional[int], rows_per_line: int, limits: BatchLimits
+) -> list[tuple[bytes, int]]:
+    """``pack_rows`` with each line's first row number: ``[(line, first row), ...]``."""
+    lines: list[tuple[bytes, int]] = []
     i = 0
     while i < len(rows):
         take = min(rows_per_line, len(rows) - i)
@@ -80,7 +87,7 @@ def pack_rows(
                     f"{limits.max_line_bytes} bytes"
                 )
             take = max(1, take // 2)
-        lines.append(line)
+        lines.append((line, group[0].index))
         i += take
     return lines
 

@@ -35,6 +35,7 @@ class Attempt:
         number: 0 for the first submission, then 1, 2, ... for resubmissions.
         lines / rows: lines in its input file and rows they hold.
         file_id: the uploaded input file, once uploaded.
+        uploading: a ``POST /files`` was sent (its reply may have been lost: a rerun looks the file up by name).
         creating: a ``POST /batches`` was sent (its reply may have been lost).
         batch_id / status / counts: the batch, its last seen status and ``request_counts``.
         output_file_id / error_file_id: the result files, once terminal.
@@ -46,6 +47,7 @@ class Attempt:
     lines: int
     rows: int
     file_id: Optional[str] = None
+    uploading: bool = False
     creating: bool = False
     batch_id: Optional[str] = None
     status: Optional[str] = None
@@ -64,6 +66,7 @@ class Shard:
         empty: row numbers in the range that are empty and were left out.
         attempts: its submissions, in order.
         failures: custom_id -> error code of lines that cannot be embedded by a batch.
+        messages: custom_id -> the service's message with that code.
     """
 
     index: int
@@ -72,6 +75,7 @@ class Shard:
     empty: list[int] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:

@@ -106,7 +106,8 @@ def test_expired_rows_are_resubmitted_then_listed_then_fall_back(batch_service, 
 
 def test_validation_failure_names_lines_and_codes(batch_service, tmp_path):
     batch_service.set_faults(batch_validation_failure_rate=1.0)
-    with pytest.raises(BatchJobError, match=r"failed validation: line \d+: invalid_request"):
+    with pytest.raises(BatchJobError, match=r"failed batch .*: line \d+ \(rows \d+-\d+, ids 'id-\d+'.*\): "
+                                            r"invalid_request: .*injected validation fault"):
         _job(batch_service, _pairs(texts(20)), tmp_path / "o.parquet").run()
 
 
