@@ -178,7 +178,7 @@ class BatchAPIClient:
                 except APIError as exc:
                     if ambiguous(exc) and metadata.get("ds_name"):
                         name = metadata["ds_name"]
-                        found = _lookup(lambda: self.find_batch(name, created_after=since),
+                        found = _lookup(lambda name=name: self.find_batch(name, created_after=since),
                                         f"creation of batch {name!r}", exc)
                         if found is not None:
                             return found

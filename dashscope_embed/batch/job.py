@@ -4,7 +4,9 @@ How a job runs (``run``):
 
 1. Before anything is uploaded: the completion window, the model (it must have a batch price in the catalog),
    the region (embedding batches are China (Beijing) only) and every row (the bulk job's rules: texts must be
-   strings; empty rows are left out and counted, or refused) are checked, and the job key (input digest, model,
+   strings; empty rows are left out and counted, or refused; and no row may hold more than the model's
+   ``max_tokens_per_row`` tokens: a batch line carries whole rows, so the real-time path's split-and-average is
+   not available and such rows are refused with their ids and token counts) are checked, and the job key (input digest, model,
    dimension) is formed. An ``OUTPUT`` holding another job's result is refused.
 2. Rows stream in chunks of ``chunk_size`` (the unit of journal and Parquet part, as in the bulk job); each
    chunk's non-empty rows are packed into lines of ``rows_per_line`` (see ``lines``), and chunks into shards of at
@@ -13,7 +15,10 @@ How a job runs (``run``):
 3. Batches are polled, every ``poll_interval`` seconds at first and less often (up to ``max_poll_interval``) while
    nothing changes. A finished batch's result files are downloaded, their successes journaled (``collect``), and
    the lines that failed for a retryable reason or were never executed are resubmitted as a new attempt, up to
-   ``max_resubmits`` times; a row-limit error re-splits the line.
+   ``max_resubmits`` times; a row-limit error re-splits the line; a line that failed with an input error is
+   re-split into one-row lines once, so only the rows the service refuses are reported. A batch the service
+   ``failed`` (validation: nothing ran, nothing is billed) stops the run with the service's errors, the rows and
+   ids of each line named; its input file is deleted, and a rerun submits its lines again as a new attempt.
 4. Rows no batch could embed end the job with ``BatchJobError`` listing their ids and codes, unless
    ``fallback_realtime`` embeds them through the real-time API (``DashScopeEmbedder``).
 5. Chunks become Parquet parts and the parts one ``OUTPUT`` (the bulk job's writer, same schema and metadata);
@@ -22,7 +27,10 @@ How a job runs (``run``):
 Every step is recorded in the state file (``state``) before the next starts, so a rerun after a crash or
 ``kill -9`` resumes: it never re-uploads a shard whose batch exists, looks a batch up by its ``ds_name`` when its
 creation may have been sent but not recorded, and never submits a line that succeeded (each text is billed at
-most once). Memory holds one chunk of rows and one result line at a time.
+most once). No ``POST /batches`` or ``POST /files`` is sent blindly twice (``client``). A state written against
+another root is refused; a recorded batch the service does not know (404) is an error naming it. ``restart``
+discards the state (cancelling its unfinished batches and deleting its remote files where it can) and the work
+directory, and starts over. Memory holds one chunk of rows and one result line at a time.
 """
 
 from __future__ import annotations
@@ -62,6 +70,20 @@ Rows = Union[SourceSpec, Iterable[tuple[Any, Any]]]
 DEFAULT_POLL_INTERVAL = 30.0
 
 
+def _groups(lines: list[bytes], most_lines: int, most_bytes: int) -> Iterator[list[bytes]]:
+    """``lines`` in consecutive groups of at most ``most_lines`` lines and ``most_bytes`` bytes (newlines counted)."""
+    group: list[bytes] = []
+    size = 0
+    for line in lines:
+        if group and (len(group) >= most_lines or size + len(line) + 1 > most_bytes):
+            yield group
+            group, size = [], 0
+        group.append(line)
+        size += len(line) + 1
+    if group:
+        yield group
+
+
 class BatchJobError(BulkJobError):
     """A batch job cannot start, or ended with rows it could not embed.
 
@@ -92,15 +114,19 @@ class BatchEmbeddingJob:
             ``DashScopeEmbedder`` (``settings.resolve_connection``); each API call is retried on its own.
         completion_window: ``"24h"`` to ``"336h"`` (an integer with unit ``h`` or ``d``).
         poll_interval / max_poll_interval: seconds between status checks at first / at most.
-        rows_per_line: texts per JSONL line (default: the model's row limit; not documented for batches, so 1 is
-            available; a row-limit error re-splits).
+        rows_per_line: texts per JSONL line, >= 1 (default: the model's row limit; not documented for batches,
+            so 1 is available; a row-limit error re-splits, and later shards still hold at most
+            ``lines_per_shard`` lines).
         lines_per_shard: lines per input file (at most the documented 50,000).
         keep_remote_files: leave the uploaded and result files on the service.
         fallback_realtime: embed rows the batches could not through the real-time API, at the real-time price.
-        max_resubmits: resubmissions per shard for failed (5xx, throttling) or unexecuted (expired) lines.
+        max_resubmits: rounds of resubmission per shard for failed (5xx, throttling) or unexecuted (expired)
+            lines; lines still failing after them are reported with the code and message of their last failure.
         chunk_size: rows per chunk, journal and Parquet part (memory bound).
         skip_empty: leave out empty rows and count them (``False``: refuse them before uploading anything).
-        restart / overwrite: discard another job's unfinished work / replace another job's ``OUTPUT``.
+        restart: discard the state and work directory, of this job or another, and start over (its unfinished
+            batches are cancelled and its remote files deleted where possible; files on another root stay, and
+            are logged). overwrite: replace another job's ``OUTPUT``.
         progress: a tqdm bar of rows collected out of the total, with the batches' states.
         log: where one-line notices go.
         limits: the documented limits (smaller ones for tests).
@@ -108,9 +134,12 @@ class BatchEmbeddingJob:
 
     Raises (from ``run``):
         InvalidInputError: a bad completion window, a model without batch support, a region without embedding
-            batches, a non-string text (names the row), a line over the size limit.
-        BatchJobError: an ``OUTPUT`` or work of another job in the way, a batch that failed validation (names the
-            lines and codes), rows that could not be embedded (their ids and codes, in ``failures``).
+            batches, a non-string text (names the row), a line over the size limit, rows over the model's token
+            limit (their ids and token counts), ``rows_per_line`` < 1.
+        BatchJobError: an ``OUTPUT`` or work of another job in the way, a state of another root, a recorded batch
+            or result file the service does not know (names it), a batch the service failed (its errors, with
+            the rows and ids of each line), rows that could not be embedded (their ids and codes, in
+            ``failures``, with the service's messages in the text).
         APIError: an API call failed after its retries (rerun to resume).
     """
 
@@ -388,7 +417,8 @@ class BatchEmbeddingJob:
                                         f"gone from {self.work}; pass --restart to discard the job and start over")
                 number = max(a.number for a in shard.attempts) + 1
                 os.replace(source, self._attempt_path(shard.index, number))
-                shard.attempts.append(Attempt(number=number, lines=attempt.lines, rows=attempt.rows))
+                shard.attempts.append(Attempt(number=number, lines=attempt.lines, rows=attempt.rows,
+                                              round=attempt.round))
                 attempt.collected = attempt.remote_deleted = True
                 self.log(f"batch {attempt.batch_id} (shard {shard.index}) had failed: submitting its lines again "
                          f"as attempt {number}")
@@ -630,18 +660,19 @@ class BatchEmbeddingJob:
         failed_path = self.work / f"shard-{shard.index:05d}-failed.jsonl"
         permanent = list(outcome.permanent)
         again = list(outcome.resplit)
-        if attempt.number < self.max_resubmits:
+        if attempt.round < self.max_resubmits:
             again += outcome.resubmit
         else:
             for raw in outcome.resubmit:
                 line = orjson.loads(raw)
                 permanent.append((line, *outcome.reasons[line["custom_id"]]))
-        if again:
-            number = attempt.number + 1
-            count, _ = write_lines(self._attempt_path(shard.index, number), again)
+        # re-split lines can outnumber the attempt's: each new attempt stays within the shard's line and byte limits
+        for group in _groups(again, state.lines_per_shard, self.limits.max_file_bytes):
+            number = max(a.number for a in shard.attempts) + 1
+            count, _ = write_lines(self._attempt_path(shard.index, number), group)
             rows = sum(len(rows_of(*parse_custom_id(orjson.loads(l)["custom_id"]), set(shard.empty)))
-                       for l in again)
-            shard.attempts.append(Attempt(number=number, lines=count, rows=rows))
+                       for l in group)
+            shard.attempts.append(Attempt(number=number, lines=count, rows=rows, round=attempt.round + 1))
         if permanent:
             with open(failed_path, "ab") as handle:
                 for line, code, message in permanent:

@@ -32,7 +32,10 @@ class Attempt:
     """One submission of (some of) a shard's lines as one batch.
 
     Attributes:
-        number: 0 for the first submission, then 1, 2, ... for resubmissions.
+        number: 0 for the first submission, then 1, 2, ... for resubmissions (unique in the shard: it names the
+            batch's ``ds_name`` and the local input file).
+        round: how many resubmissions led to it (``max_resubmits`` bounds it); a round's lines may need several
+            attempts, each within the shard's line limit.
         lines / rows: lines in its input file and rows they hold.
         file_id: the uploaded input file, once uploaded.
         uploading: a ``POST /files`` was sent (its reply may have been lost: a rerun looks the file up by name).
@@ -46,6 +49,7 @@ class Attempt:
     number: int
     lines: int
     rows: int
+    round: int = 0
     file_id: Optional[str] = None
     uploading: bool = False
     creating: bool = False

@@ -16,7 +16,9 @@ class BatchSummary(JobSummary):
     (Beijing) list prices from the catalog).
 
     Attributes (beyond ``JobSummary``; ``requests`` counts lines):
-        batches: batches this run created.
+        batches: batches this run created on the service, each counted once: one whose creation reply was lost
+            and that was then found by its ``ds_name`` counts once; one an earlier (killed) run created and this
+            run only found is not counted.
         batch_tokens: tokens of lines collected from batches by this run.
         fallback_rows / fallback_tokens: rows embedded through the real-time API by this run, and their tokens.
         batch_price_per_million_tokens_cny / price_per_million_tokens_cny: the two prices.

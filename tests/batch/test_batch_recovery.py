@@ -131,14 +131,45 @@ def test_over_long_rows_are_refused_before_upload_with_ids_and_tokens(batch_serv
 
 
 def test_a_line_failing_with_an_input_error_is_resplit_before_its_rows_are_reported(batch_service, tmp_path):
+    store = batch_service.app.batch_api.files
+    before = set(store.ids())
     items = texts(20)
-    items[13] = "word " * 9000  # over the token limit: the service refuses its whole line
-    job = _job(batch_service, _pairs(items), tmp_path / "o.parquet", max_resubmits=0)
-    job.spec = dataclasses.replace(job.spec, max_tokens_per_row=None)  # let it reach the service
+    items[3] = items[13] = "word " * 9000  # over the token limit: the service refuses each whole line
+    job = _job(batch_service, _pairs(items), tmp_path / "o.parquet", max_resubmits=0, keep_remote_files=True)
+    job.spec = dataclasses.replace(job.spec, max_tokens_per_row=None)  # let them reach the service
     with pytest.raises(BatchJobError) as caught:
         job.run()
-    assert [(row, row_id) for row, row_id, _ in caught.value.failures] == [(13, "id-13")]
+    assert [(row, row_id) for row, row_id, _ in caught.value.failures] == [(3, "id-3"), (13, "id-13")]
     assert "InvalidParameter" in str(caught.value) and "Range of input length" in str(caught.value)
+    assert len(batch_service.stats.batch_texts_billed) == 18  # every neighbour embedded, once
+    inputs = [store.path(i).read_bytes() for i in set(store.ids()) - before if store.get(i)["purpose"] == "batch"]
+    # the 20 one-row lines go in attempts of at most lines_per_shard (8) lines
+    assert sorted(len(data.splitlines()) for data in inputs) == [2, 4, 8, 8]
+    for file_id in set(store.ids()) - before:
+        store.delete(file_id)
+
+
+def test_a_kill_after_an_upload_landed_leaves_no_second_file(batch_service, tmp_path, monkeypatch):
+    from dashscope_embed.batch.client import BatchAPIClient
+
+    store = batch_service.app.batch_api.files
+    before = set(store.ids())
+    original = BatchAPIClient.upload
+
+    def upload_then_die(self, path, filename):
+        original(self, path, filename)
+        raise KeyboardInterrupt  # stored on the service, its id never recorded
+
+    monkeypatch.setattr(BatchAPIClient, "upload", upload_then_die)
+    items = texts(30)
+    out = tmp_path / "o.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        _job(batch_service, _pairs(items), out, lines_per_shard=50).run()
+    assert len(set(store.ids()) - before) == 1
+    monkeypatch.setattr(BatchAPIClient, "upload", original)
+    _job(batch_service, _pairs(items), out, lines_per_shard=50).run()
+    assert set(store.ids()) == before  # the stored copy was found, used and deleted
+    billed_once(batch_service)
 
 
 def test_rows_still_failing_keep_their_last_code(batch_service, tmp_path):
