@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import httpx
 import orjson
@@ -80,23 +80,17 @@ class BatchAPIClient:
     def upload(self, path: Path, filename: str) -> dict[str, Any]:
         """``POST /files`` (multipart, ``purpose=batch``) of the JSONL file at ``path``; the file object.
 
-        Never sent blindly twice: after an ambiguous failure (see ``ambiguous``) the files named ``filename`` are
-        looked up (``find_files``) and one that holds the whole upload is used instead of sending it again.
+        Never sent blindly twice: after an ambiguous failure (see ``ambiguous``) the next attempt first looks for a
+        stored file named ``filename`` that holds the whole upload (``adopt_upload``) and uses it.
         """
         size = path.stat().st_size
-        for attempt in self.runner.retrying():
-            with attempt:
-                try:
-                    with open(path, "rb") as handle:
-                        return self._once("POST", "/files", files={"file": (filename, handle, "application/jsonl")},
-                                          data={"purpose": "batch"}, timeout=_UPLOAD_TIMEOUT)
-                except APIError as exc:
-                    if ambiguous(exc):
-                        found = _lookup(lambda: self.adopt_upload(filename, size), f"upload of {filename}", exc)
-                        if found is not None:
-                            return found
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def send() -> dict[str, Any]:
+            with open(path, "rb") as handle:
+                return self._once("POST", "/files", files={"file": (filename, handle, "application/jsonl")},
+                                  data={"purpose": "batch"}, timeout=_UPLOAD_TIMEOUT)
+
+        return self._post_once(send, lambda: self.adopt_upload(filename, size), f"upload of {filename}")
 
     def list_files(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every stored file (``GET /files?after=&limit=``, newest first), as the OpenAI Files API lists them.
@@ -164,24 +158,36 @@ class BatchAPIClient:
         """``POST /batches`` for ``/v1/embeddings``; the batch object.
 
         Never sent blindly twice, so a lost reply cannot make a second batch that bills every text again: after an
-        ambiguous failure (timeout, connection error, 5xx) the batch is looked up by ``metadata["ds_name"]``
-        (``find_batch``) and, if the first request created it, that batch is returned. A 429 is retried as usual
-        (the request was refused). Raises ``APIError`` when retries are exhausted.
+        ambiguous failure (timeout, connection error, 5xx) the next attempt, after the backoff, first looks the
+        batch up by ``metadata["ds_name"]`` (``find_batch``) and returns it if the earlier request created it. A
+        429 is retried as usual (the request was refused). Raises ``APIError`` when retries are exhausted.
         """
         body = {"input_file_id": input_file_id, "endpoint": "/v1/embeddings",
                 "completion_window": completion_window, "metadata": dict(metadata)}
+        name = metadata.get("ds_name")
         since = int(time.time()) - _LOOKUP_MARGIN
+        return self._post_once(lambda: self._once("POST", "/batches", json=body),
+                               (lambda: self.find_batch(name, created_after=since)) if name else None,
+                               f"creation of batch {name!r}")
+
+    def _post_once(self, send: Callable[[], dict[str, Any]], find: Optional[Callable[[], Optional[dict[str, Any]]]],
+                   what: str) -> dict[str, Any]:
+        """``send()`` with the usual retries, except that after an ambiguous failure the next attempt (after the
+        backoff, which gives a slow service time to finish the first request) calls ``find()`` first and returns
+        what it finds instead of sending again."""
+        pending: Optional[APIError] = None
         for attempt in self.runner.retrying():
             with attempt:
+                if pending is not None and find is not None:
+                    found = _lookup(find, what, pending)
+                    if found is not None:
+                        return found
+                pending = None
                 try:
-                    return self._once("POST", "/batches", json=body)
+                    return send()
                 except APIError as exc:
-                    if ambiguous(exc) and metadata.get("ds_name"):
-                        name = metadata["ds_name"]
-                        found = _lookup(lambda name=name: self.find_batch(name, created_after=since),
-                                        f"creation of batch {name!r}", exc)
-                        if found is not None:
-                            return found
+                    if ambiguous(exc):
+                        pending = exc
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -391,15 +391,18 @@ class BatchEmbeddingJob:
                          + ", ".join(left[:10]) + (" ..." if len(left) > 10 else ""))
             return
         for attempt in attempts:
-            try:
-                if attempt.batch_id and not attempt.collected and attempt.status not in TERMINAL_STATUSES:
-                    client.cancel_batch(attempt.batch_id)  # its lines are submitted again: do not bill them twice
-                if not attempt.remote_deleted and not self.keep_remote_files:
-                    for file_id in (attempt.file_id, attempt.output_file_id, attempt.error_file_id):
-                        if file_id:
-                            client.delete_file(file_id)
-            except APIError as exc:
-                self.log(f"restart: could not clean up batch {attempt.batch_id} / file {attempt.file_id}: {exc}")
+            calls: list[tuple[str, Callable[[], Any]]] = []
+            if attempt.batch_id and not attempt.collected and attempt.status not in TERMINAL_STATUSES:
+                # its lines are submitted again: the old batch must not bill them a second time
+                calls.append((f"cancel batch {attempt.batch_id}", lambda b=attempt.batch_id: client.cancel_batch(b)))
+            if not attempt.remote_deleted and not self.keep_remote_files:
+                calls += [(f"delete file {f}", lambda f=f: client.delete_file(f))
+                          for f in (attempt.file_id, attempt.output_file_id, attempt.error_file_id) if f]
+            for what, call in calls:
+                try:
+                    call()
+                except APIError as exc:
+                    self.log(f"restart: could not {what}: {exc}")
         self.log(f"restart: discarded the batch job in {self.state_path}")
         self.state_path.unlink(missing_ok=True)
 
