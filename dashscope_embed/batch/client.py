@@ -6,6 +6,12 @@ policy, timeouts and error classes, where this project already has one (jittered
 ``Retry-After``, typed ``APIError`` s from ``errors.error_from_reply``, the workspace header and key handling of
 ``settings``); and it is not a dependency of the core. The protocol is six small JSON endpoints plus a multipart
 upload and a download, which httpx does directly: this module only names them.
+
+The two POSTs that create something are never sent blindly twice (``_post_once``): after a timeout, a connection
+error or a 5xx the service may have acted, so the next attempt first looks for what the first one made: the batch
+by its ``metadata.ds_name``, the file by its name through ``GET /files`` (the OpenAI Files API's list; the Model
+Studio page does not document it, so where a service does not answer it, a copy stored by an upload whose reply
+was lost may remain, counting towards the account's 10,000 files, and the job uploads again).
 """
 
 from __future__ import annotations
