@@ -177,8 +177,10 @@ def test_rows_still_failing_keep_their_last_code(batch_service, tmp_path):
     with pytest.raises(BatchJobError) as caught:
         _job(batch_service, _pairs(texts(30)), tmp_path / "o.parquet", max_resubmits=1).run()
     codes = {code for _, _, code in caught.value.failures}
-    # the compatible-mode error body's codes for the injected 500 InternalError and 429 Throttling.RateQuota
-    assert codes == {"internal_error", "limit_requests"}
+    # the compatible-mode error body's codes for the injected 500 InternalError and 429 Throttling.RateQuota (which
+    # of the two each line drew depends on the service's batch count, so only the set of possible codes is fixed)
+    assert codes and codes <= {"internal_error", "limit_requests"}
+    assert "internal error" in str(caught.value) or "rate limit" in str(caught.value)  # the service's messages
     assert len(caught.value.failures) == 30
 
 
