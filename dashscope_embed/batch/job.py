@@ -6,8 +6,8 @@ How a job runs (``run``):
    the region (embedding batches are China (Beijing) only) and every row (the bulk job's rules: texts must be
    strings; empty rows are left out and counted, or refused; and no row may hold more than the model's
    ``max_tokens_per_row`` tokens: a batch line carries whole rows, so the real-time path's split-and-average is
-   not available and such rows are refused with their ids and token counts) are checked, and the job key (input digest, model,
-   dimension) is formed. An ``OUTPUT`` holding another job's result is refused.
+   not available and such rows are refused with their ids and token counts) are checked, and the job key (input
+   digest, model, dimension) is formed. An ``OUTPUT`` holding another job's result is refused.
 2. Rows stream in chunks of ``chunk_size`` (the unit of journal and Parquet part, as in the bulk job); each
    chunk's non-empty rows are packed into lines of ``rows_per_line`` (see ``lines``), and chunks into shards of at
    most ``lines_per_shard`` lines and ``max_file_bytes`` bytes. Each shard's file is written locally, uploaded,

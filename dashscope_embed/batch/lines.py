@@ -23,7 +23,8 @@ from ..jobs.sources import Row
 from ..jobs.workdir import fsync_dir
 
 __all__ = [
-    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "pack_row_lines", "write_lines", "read_lines", "rows_of",
+    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "pack_row_lines", "write_lines",
+    "read_lines", "rows_of",
 ]
 
 

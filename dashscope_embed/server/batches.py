@@ -15,7 +15,9 @@ cancelled) are in neither file and are not billed.
 Lines are streamed from the input file on disk: validation reads it once (holding the custom_ids until it ends,
 for the uniqueness check), execution reads the next few lines of each step from an open handle, so a running batch
 holds a handful of lines in memory whatever its size, plus two integers per result line (their offsets in a
-scratch file, for the shuffled copy); a ``DELETE /files/{id}`` of a running batch's input does not stop it. Execution runs on one asyncio task of the service's event loop, a few lines of every active batch per step
+scratch file, for the shuffled copy); a ``DELETE /files/{id}`` of a running batch's input does not stop it.
+
+Execution runs on one asyncio task of the service's event loop, a few lines of every active batch per step
 (``FaultConfig.batch_lines_per_step``, ``batch_step_delay`` between steps): bounded work, and it ends with the
 loop when the service stops. Limits and statuses: ``dashscope_embed.batch.limits`` (source ``BATCH_DOC``).
 """
