@@ -235,3 +235,29 @@ def test_the_service_streams_a_running_batch_from_disk(batch_service):
     held = [v for v in vars(run).values() if isinstance(v, list)]
     assert run.total == 40 and not any(held)  # no copy of the lines in memory
     httpx.post(f"{base}/batches/{batch['id']}/cancel")
+
+
+class LoseCreationAndListing(LoseReplies):
+    """The creation's reply is lost and listing batches fails with 503 until ``fixed``."""
+
+    def __init__(self) -> None:
+        super().__init__("POST", "/batches")
+        self.fixed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/batches") and not self.fixed:
+            return httpx.Response(503, json={"error": {"message": "unavailable", "code": "ServiceUnavailable"}})
+        return super().handle_request(request)
+
+
+def test_a_lost_creation_that_cannot_be_looked_up_is_not_sent_again(batch_service, tmp_path):
+    items = texts(30)
+    out = tmp_path / "o.parquet"
+    transport = LoseCreationAndListing()
+    with pytest.raises(Exception, match="may have succeeded.*rerun the job to look it up again"):
+        _job(batch_service, _pairs(items), out, lines_per_shard=50, max_retries=1, transport=transport).run()
+    assert batch_service.stats.batches_created == 1
+    transport.fixed = True
+    summary = _job(batch_service, _pairs(items), out, lines_per_shard=50, transport=transport).run()
+    assert summary.batches == 0 and batch_service.stats.batches_created == 1  # found by its ds_name
+    billed_once(batch_service)
