@@ -109,7 +109,9 @@ def _add_embed(sub: Any) -> None:
     embed.add_argument("--fail-on-empty", action="store_true",
                        help="stop at an empty row instead of skipping it (DashScope rejects empty input)")
     embed.add_argument("--restart", action="store_true",
-                       help="discard unfinished work of a different job in OUTPUT.parts instead of refusing")
+                       help="discard unfinished work of a different job in OUTPUT.parts instead of refusing; "
+                            "with --batch-api also this job's state (its unfinished batches are cancelled and "
+                            "its remote files deleted) to start again")
     embed.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT of a different job")
     embed.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_batch_api_options(embed)
