@@ -30,6 +30,61 @@ from _common import API_KEY, DIMENSION, MODEL, ROWS, control, make_texts  # noqa
 # Each factory returns (embed, is_async): embed(texts) -> list of vectors (or a coroutine for async clients).
 
 
+def raw_httpx(args, *, is_async: bool):
+    # The reference: what a careful hand-written client does. One pooled httpx client, C requests in flight
+    # (a semaphore on one event loop, or C threads), orjson in and out, rows put in text_index order, the
+    # vectors handed back as the lists orjson built. No retries, no input checks, no float32 matrix.
+    import httpx
+    import orjson
+
+    url = args.base_url + "/api/v1/services/embeddings/text-embedding/text-embedding"
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    parameters = {"dimension": DIMENSION, "text_type": "document"}
+
+    def body(chunk):
+        return orjson.dumps({"model": MODEL, "input": {"texts": chunk}, "parameters": parameters})
+
+    def vectors(response):
+        response.raise_for_status()
+        items = orjson.loads(response.content)["output"]["embeddings"]
+        items.sort(key=lambda item: item["text_index"])
+        return [item["embedding"] for item in items]
+
+    def chunks(texts):
+        return [texts[i : i + ROWS] for i in range(0, len(texts), ROWS)]
+
+    if is_async:
+        state = {}
+
+        async def aembed(texts):
+            if "client" not in state:  # bound to the event loop the worker runs
+                state["client"] = httpx.AsyncClient(headers=headers, limits=limits, timeout=60)
+                state["semaphore"] = asyncio.Semaphore(args.concurrency)
+            client, semaphore = state["client"], state["semaphore"]
+
+            async def one(chunk):
+                async with semaphore:
+                    response = await client.post(url, content=body(chunk))
+                return vectors(response)
+
+            parts = await asyncio.gather(*(one(c) for c in chunks(texts)))
+            return [v for part in parts for v in part]
+
+        return aembed
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = httpx.Client(headers=headers, limits=limits, timeout=60)
+    pool = ThreadPoolExecutor(args.concurrency)
+
+    def embed(texts):
+        parts = pool.map(lambda chunk: vectors(client.post(url, content=body(chunk))), chunks(texts))
+        return [v for part in parts for v in part]
+
+    return embed
+
+
 def ours_core(args, *, is_async: bool):
     from dashscope_embed import DashScopeEmbedder
 
@@ -137,6 +192,8 @@ def openai_sdk(args, *, is_async: bool):
 
 CLIENTS = {
     # name: (factory, is_async)
+    "raw-httpx-sync": (raw_httpx, False),
+    "raw-httpx-async": (raw_httpx, True),
     "core-sync": (ours_core, False),
     "core-async": (ours_core, True),
     "llamaindex-sync": (ours_llama_index, False),

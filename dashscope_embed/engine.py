@@ -155,7 +155,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
 
     # ------------------------------------------------------------------ planning
 
-    def _request(self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str]) -> TextRequest:
+    def _request(
+        self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str], as_lists: bool = False
+    ) -> TextRequest:
         if text_type is not None and text_type not in TEXT_TYPES:
             raise InvalidInputError(f"text_type {text_type!r} is not one of {', '.join(TEXT_TYPES)}")
         output_type = output_type or self.output_type
@@ -165,21 +167,27 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         if instruct is None and text_type == "query":
             instruct = self.instruct
         if self.protocol == "openai":
-            return TextRequest(self.model, self._dimension_param)
+            return TextRequest(self.model, self._dimension_param, keep_lists=as_lists)
         return TextRequest(
             model=self.model,
             dimension=self._dimension_param,
             text_type=text_type,
             output_type=None if output_type == "dense" else output_type,
             instruct=instruct,
+            keep_lists=as_lists,
         )
 
     def _prepare(
-        self, texts: Sequence[str], text_type: Optional[str], output_type: Optional[str], instruct: Optional[str]
+        self,
+        texts: Sequence[str],
+        text_type: Optional[str],
+        output_type: Optional[str],
+        instruct: Optional[str],
+        as_lists: bool = False,
     ) -> tuple[TextRequest, _Plan]:
         """Everything checked before the first request: texts, parameters, the key; then the plan."""
         items = validate_texts(texts)
-        request = self._request(text_type, output_type, instruct)
+        request = self._request(text_type, output_type, instruct, as_lists)
         self.settings.require_key()
         return request, self._plan(items)
 
@@ -223,9 +231,15 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         usage, request_ids, dense_rows = self._totals(replies)
         dense = dense_rows if request.wants_dense else None
         sparse = [s for r in replies for s in (r.sparse or [])] if request.wants_sparse else None
+        lists = None
+        if request.keep_lists and dense is not None and all(r.lists is not None for r in replies):
+            lists = [row for r in replies for row in r.lists]  # type: ignore[union-attr]
         if plan.owners is not None:
             dense, sparse = _average_pieces(plan, dense, sparse)
-        return EmbeddingResult(dense=dense, sparse=sparse, usage=usage, request_ids=request_ids, model=self.model)
+            lists = None  # averaged rows exist only in ``dense``
+        return EmbeddingResult(
+            dense=dense, sparse=sparse, usage=usage, request_ids=request_ids, model=self.model, lists=lists
+        )
 
     def _tokens_for_limiter(self, texts: Sequence[str]) -> int:
         if self.rate_limiter.tokens_per_minute is None:
@@ -250,6 +264,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         text_type: Optional[Literal["query", "document"]] = "document",
         output_type: Optional[str] = None,
         instruct: Optional[str] = None,
+        as_lists: bool = False,
     ) -> EmbeddingResult:
         """Embed ``texts`` (any number) and return their vectors in input order.
 
@@ -258,6 +273,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
             text_type: ``"document"`` (default) or ``"query"``; sent as ``parameters.text_type``.
             output_type: override the engine's ``output_type`` for this call.
             instruct: query-side instruction for this call (default: the engine's, on query calls).
+            as_lists: also keep the vectors as the decoder's Python lists, so ``result.dense_lists()`` costs
+                nothing (for callers that return lists; the values as sent, before the float32 cast).
 
         Returns:
             ``EmbeddingResult`` with ``dense`` ``(n, d)`` float32 and/or ``sparse`` (n vectors).
@@ -266,7 +283,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
             InvalidInputError: bad texts (positions named) or parameters, before any request.
             APIError: a request failed after its retries (``attempts`` says how many were made).
         """
-        request, plan = self._prepare(texts, text_type, output_type, instruct)
+        request, plan = self._prepare(texts, text_type, output_type, instruct, as_lists)
         replies = self._run_groups(request, plan.groups()) if plan.batches else []
         return self._assemble(plan, replies, request)
 
@@ -292,9 +309,10 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         text_type: Optional[Literal["query", "document"]] = "document",
         output_type: Optional[str] = None,
         instruct: Optional[str] = None,
+        as_lists: bool = False,
     ) -> EmbeddingResult:
         """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
-        request, plan = self._prepare(texts, text_type, output_type, instruct)
+        request, plan = self._prepare(texts, text_type, output_type, instruct, as_lists)
         replies = await self._arun_groups(request, plan.groups()) if plan.batches else []
         return self._assemble(plan, replies, request)
 

@@ -15,6 +15,7 @@ from .engine import DashScopeEmbedder
 from .errors import InvalidInputError
 from .hybrid import HybridEmbedder
 from .multimodal import MultimodalEmbedder, MultimodalResult
+from .pipelining import BatchStream
 from .results import EmbeddingResult, Usage
 
 __all__ = ["EmbeddingRouter", "is_multimodal_model", "sparse_embedder"]
@@ -112,10 +113,11 @@ class EmbeddingRouter:
         """The wire protocol in use (``"dashscope"`` for multimodal models, whose endpoint is native only)."""
         return getattr(self.engine, "protocol", "dashscope")
 
-    def texts(self, texts: Sequence[str], text_type: TextType) -> EmbeddingResult:
+    def texts(self, texts: Sequence[str], text_type: TextType, *, as_lists: bool = False) -> EmbeddingResult:
         """Dense vectors of ``texts``: ``result.dense`` is ``(n, d)`` float32 in input order.
 
-        ``text_type`` is sent for text models and has no counterpart on the multimodal endpoint.
+        ``text_type`` is sent for text models and has no counterpart on the multimodal endpoint. ``as_lists``:
+        keep the decoded lists too, so ``result.dense_lists()`` is free (text models without the hybrid cache).
 
         Raises:
             InvalidInputError: bad texts (positions named), before any request.
@@ -125,15 +127,27 @@ class EmbeddingRouter:
             return self.engine.embed_texts(texts)
         if self.hybrid is not None:
             return self.hybrid.dense(texts, text_type=text_type)
-        return self.engine.embed(texts, text_type=text_type)
+        return self.engine.embed(texts, text_type=text_type, as_lists=as_lists)
 
-    async def atexts(self, texts: Sequence[str], text_type: TextType) -> EmbeddingResult:
+    async def atexts(self, texts: Sequence[str], text_type: TextType, *, as_lists: bool = False) -> EmbeddingResult:
         """Async ``texts``. Same contract."""
         if isinstance(self.engine, MultimodalEmbedder):
             return await self.engine.aembed_texts(texts)
         if self.hybrid is not None:
             return await self.hybrid.adense(texts, text_type=text_type)
-        return await self.engine.aembed(texts, text_type=text_type)
+        return await self.engine.aembed(texts, text_type=text_type, as_lists=as_lists)
+
+    def stream(self, batches: Sequence[Sequence[str]], text_type: TextType) -> Optional[BatchStream]:
+        """A ``BatchStream`` of dense results (lists kept) for a text model, to take batch by batch while the
+        requests of later batches are already in flight; ``None`` for multimodal models and the hybrid cache,
+        whose calls are made one batch at a time.
+
+        Raises:
+            InvalidInputError: a bad text in any batch, before any request.
+        """
+        if isinstance(self.engine, MultimodalEmbedder) or self.hybrid is not None:
+            return None
+        return BatchStream(self.engine, batches, text_type=text_type, as_lists=True)
 
     def multimodal(self, what: str) -> MultimodalEmbedder:
         """The multimodal engine, for image and video calls.

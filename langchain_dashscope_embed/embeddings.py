@@ -77,10 +77,10 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
         return self
 
     def _embed(self, texts: list[str], text_type: Literal["query", "document"]) -> EmbeddingResult:
-        return self._router.texts(texts, text_type)
+        return self._router.texts(texts, text_type, as_lists=True)  # LangChain returns lists: keep the decoded ones
 
     async def _aembed(self, texts: list[str], text_type: Literal["query", "document"]) -> EmbeddingResult:
-        return await self._router.atexts(texts, text_type)
+        return await self._router.atexts(texts, text_type, as_lists=True)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Document vectors: ``len(texts)`` lists of ``d`` floats, in input order (``text_type="document"``).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import warnings
+from contextvars import ContextVar
 from typing import Any, Dict, List, Literal, Optional, Sequence, Union
 
 from llama_index.core.base.embeddings.base import Embedding
@@ -19,6 +20,7 @@ from dashscope_embed import (
 )
 from dashscope_embed.hybrid import HybridEmbedder
 from dashscope_embed.options import DenseOptions, picklable_state
+from dashscope_embed.pipelining import BatchStream, batches_of
 from dashscope_embed.routing import EmbeddingRouter
 
 from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string
@@ -27,6 +29,9 @@ from .sparse import DashScopeSparseEmbedding
 __all__ = ["DashScopeEmbedding"]
 
 logger = logging.getLogger(__name__)
+
+#: The batch stream of the ``get_text_embedding_batch`` call running in this thread (or task), and its model.
+_STREAM: ContextVar[tuple[Any, Optional[BatchStream]]] = ContextVar("dashscope_embed_stream", default=(None, None))
 
 
 class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
@@ -129,12 +134,26 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     def get_text_embedding_batch(self, texts: List[str], show_progress: bool = False, **kwargs: Any) -> List[Embedding]:
         """Document vectors of ``texts`` in framework batches of ``embed_batch_size``.
 
+        The framework still cuts ``texts`` into batches and emits its events and progress for each; the requests
+        of every batch are planned up front (``dashscope_embed.pipelining.BatchStream``), so the next batch's
+        requests are in flight while the framework waits for the end of the current one.
+
         Raises:
             InvalidInputError: ``texts`` is a bare string (the framework would embed each character) or holds
-                empty or non-string items.
+                empty or non-string items (checked for all batches before any request).
         """
         reject_bare_string(texts)
-        return super().get_text_embedding_batch(texts, show_progress, **kwargs)
+        stream = None
+        # The framework's cache and rate limiter decide per batch what to send: leave those paths to it.
+        if getattr(self, "embeddings_cache", None) is None and getattr(self, "rate_limiter", None) is None:
+            stream = self._router.stream(batches_of(texts, self.embed_batch_size), "document")
+        token = _STREAM.set((self, stream))
+        try:
+            return super().get_text_embedding_batch(texts, show_progress, **kwargs)
+        finally:
+            _STREAM.reset(token)
+            if stream is not None:
+                stream.close()
 
     async def aget_text_embedding_batch(
         self, texts: List[str], show_progress: bool = False, **kwargs: Any
@@ -144,10 +163,10 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     def _embed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
-        return self._lists(self._router.texts(texts, text_type), text_type)
+        return self._lists(self._router.texts(texts, text_type, as_lists=True), text_type)
 
     async def _aembed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
-        return self._lists(await self._router.atexts(texts, text_type), text_type)
+        return self._lists(await self._router.atexts(texts, text_type, as_lists=True), text_type)
 
     def _lists(self, result: EmbeddingResult, side: str) -> List[Embedding]:
         # multimodal endpoints take no text_type: their events name the kind of input instead
@@ -173,6 +192,11 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
 
     def _get_text_embeddings(self, texts: List[str]) -> List[Embedding]:
         """Document vectors in input order: ``len(texts)`` lists of ``d`` floats, ``ceil(n / rows)`` requests."""
+        owner, stream = _STREAM.get()
+        if owner is self and stream is not None:
+            result = stream.take(texts)  # None if the framework cut its batches otherwise
+            if result is not None:
+                return self._lists(result, "document")
         return self._embed(texts, "document")
 
     async def _aget_text_embeddings(self, texts: List[str]) -> List[Embedding]:

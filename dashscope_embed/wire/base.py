@@ -23,6 +23,8 @@ class TextRequest:
         text_type: ``"query"`` or ``"document"``, or ``None`` (not sent).
         output_type: ``"dense"``, ``"sparse"`` or ``"dense&sparse"``; ``None`` sends nothing (dense).
         instruct: query-side task instruction (text-embedding-v4), or ``None``.
+        keep_lists: also keep each reply's dense vectors as the lists of Python floats the JSON decoder built
+            (for callers that return lists: the framework adapters), so no float32-to-list conversion is needed.
     """
 
     model: str
@@ -30,6 +32,7 @@ class TextRequest:
     text_type: Optional[str] = None
     output_type: Optional[str] = None
     instruct: Optional[str] = None
+    keep_lists: bool = False
 
     @property
     def wants_dense(self) -> bool:

@@ -49,14 +49,16 @@ class NativeTextProtocol:
             ResponseFormatError: not exactly ``n`` vectors, bad or repeated ``text_index``, wrong dimension.
         """
         body, items, request_id = native_items(status, headers, content, "text_index", n)
-        dense = None
+        dense = rows = None
         if request.wants_dense:
-            dense = rows_to_matrix([item.get("embedding") for item in items], request.dimension, request_id)
+            rows = [item.get("embedding") for item in items]
+            dense = rows_to_matrix(rows, request.dimension, request_id)  # also checks every row
         sparse = None
         if request.wants_sparse:
             sparse = [parse_sparse(item.get("sparse_embedding"), i, request_id) for i, item in enumerate(items)]
         usage = body.get("usage") or {}
-        return BatchReply(dense, sparse, int(usage.get("total_tokens") or 0), request_id)
+        lists = rows if request.keep_lists else None
+        return BatchReply(dense, sparse, int(usage.get("total_tokens") or 0), request_id, lists)
 
 
 def rows_to_matrix(rows: list, dimension: int | None, request_id: str | None) -> np.ndarray:

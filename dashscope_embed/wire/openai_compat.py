@@ -50,6 +50,8 @@ class OpenAICompatProtocol:
         if not isinstance(items, list):
             raise ResponseFormatError("reply has no data list", status_code=status, request_id=request_id)
         items = order_by_index(items, "index", n, request_id)
-        dense = rows_to_matrix([item.get("embedding") for item in items], request.dimension, request_id)
+        rows = [item.get("embedding") for item in items]
+        dense = rows_to_matrix(rows, request.dimension, request_id)  # also checks every row
         usage = body.get("usage") or {}
-        return BatchReply(dense, None, int(usage.get("total_tokens") or 0), request_id)
+        lists = rows if request.keep_lists else None
+        return BatchReply(dense, None, int(usage.get("total_tokens") or 0), request_id, lists)
