@@ -5,6 +5,8 @@ Measures process CPU time (not wall time) per request for a 10 x d reply (d = 10
 - ours, ``parse``: ``NativeTextProtocol.parse_reply`` alone (JSON decode, reorder by ``text_index``, float32 matrix);
 - ours, ``engine``: a full ``DashScopeEmbedder.embed`` call of 10 texts through httpx's ``MockTransport`` (input
   checks, body building, httpx request/response machinery, parse, assembly), native protocol and compatible mode;
+- ours, ``adapter``: what the LlamaIndex and LangChain adapters call: ``embed(texts, as_lists=True)`` and
+  ``dense_lists()`` (the vectors as Python lists, as the frameworks return them);
 - the dashscope SDK: a full ``TextEmbedding.call`` of 10 texts (request building, its ``requests`` session, stdlib
   ``json``, ``DashScopeAPIResponse``) with ``requests``' adapter answering the same bytes (no socket);
 - the openai SDK: a full ``client.embeddings.create(..., encoding_format="float")`` call through the same
@@ -25,7 +27,7 @@ import warnings
 import httpx
 import orjson
 
-TARGET_MS = 1.5  # client CPU per 10 x 1024 reply, full engine call
+TARGET_MS = 0.7  # client CPU per 10 x 1024 reply, full engine call (issue 13)
 
 
 def make_reply(rows: int, dimension: int, doubles: bool = True) -> bytes:
@@ -135,6 +137,7 @@ def main() -> None:
         engine = DashScopeEmbedder(dimensions=dimension, api_key="sk-bench", base_url="http://127.0.0.1:9",
                                    transport=native)
         row["engine"] = cpu_ms_per_call(lambda: engine.embed(texts), args.repeat)
+        row["adapter"] = cpu_ms_per_call(lambda: engine.embed(texts, as_lists=True).dense_lists(), args.repeat)
         compat_t = httpx.MockTransport(lambda r: httpx.Response(200, content=compat))
         engine_c = DashScopeEmbedder(dimensions=dimension, api_key="sk-bench", base_url="http://127.0.0.1:9",
                                      protocol="openai", transport=compat_t)
@@ -148,21 +151,22 @@ def main() -> None:
     def f(v):
         return "n/a" if v is None else f"{v:.2f}"
 
-    print("| reply | bytes | ours: parse only | ours: full `embed` call (native) | ours: full `embed` call (compatible"
-          " mode) | dashscope SDK: full `TextEmbedding.call` | openai SDK: full `embeddings.create` call |")
-    print("|---|---|---|---|---|---|---|")
+    print("| reply | bytes | ours: parse only | ours: full `embed` call (native) | ours: adapter call, lists |"
+          " ours: full `embed` call (compatible mode) | dashscope SDK: full `TextEmbedding.call` | openai SDK: full"
+          " `embeddings.create` call |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['reply']} | {r['bytes']:,} | {f(r['parse'])} | {f(r['engine'])} | {f(r['engine_compat'])} |"
-              f" {f(r['sdk'])} | {f(r['openai'])} |")
+        print(f"| {r['reply']} | {r['bytes']:,} | {f(r['parse'])} | {f(r['engine'])} | {f(r['adapter'])} |"
+              f" {f(r['engine_compat'])} | {f(r['sdk'])} | {f(r['openai'])} |")
     print()
     print("CPU milliseconds per reply (median of 5 rounds), no network: httpx `MockTransport` for ours and openai, a canned"
           " `requests` response for the dashscope SDK.")
     if args.markdown:
         r = results[0]
-        met = "met" if r["engine"] <= TARGET_MS else "NOT met"
-        print(f"<!-- target client CPU per 10 x 1024 reply, full engine call: {r['engine']:.2f} ms (target <="
-              f" {TARGET_MS} ms): {met}; dashscope SDK full call {f(r['sdk'])} ms, openai SDK full call"
-              f" {f(r['openai'])} ms. -->")
+        met = "met" if max(r["engine"], r["adapter"]) <= TARGET_MS else "NOT met"
+        print(f"<!-- target client CPU per 10 x 1024 reply, full engine call: {r['engine']:.2f} ms, adapter call with"
+              f" lists {r['adapter']:.2f} ms (target <= {TARGET_MS} ms): {met}; dashscope SDK full call"
+              f" {f(r['sdk'])} ms, openai SDK full call {f(r['openai'])} ms. -->")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 One command::
 
-    .venv/bin/python benchmarks/run.py            # full run (about 15 minutes), writes benchmarks/RESULTS.md
-    .venv/bin/python benchmarks/run.py --quick    # smaller N, no RPM section (about 3 minutes)
+    .venv/bin/python benchmarks/run.py            # full run (about 25 minutes), writes benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/run.py --quick    # smaller N, one round, no RPM or Ray section (about 4 minutes)
+    .venv/bin/python benchmarks/run.py --sections paths   # only the raw client against every path (about 8 minutes)
 
 Everything runs on 127.0.0.1 against the local DashScope-compatible service (``dashscope_embed.server``, ``hash``
 backend: deterministic, not semantic, cheap) started in its own process (``benchmarks/_service.py``) with 100 ms
@@ -14,8 +15,12 @@ The bound: with round-trip latency L, R rows per request and C requests in fligh
 (N / R / C) * L. "% of bound" is that time divided by the measured time, at the client's own C (16 for ours, 1
 for the sequential clients); "x bound-16" compares everyone with the C = 16 bound.
 
-Sections: 1. same N through every client; 2. scaling of ours over N and max_concurrency; 3. an RPM limit on the
-service and the 429s each client provokes; 4. client CPU per reply with no network (``client_overhead.py``).
+Sections: 0. a raw pooled httpx client (sync and async) and every path of ours (core, LlamaIndex and LangChain,
+sync and async) at N = 20,000, C = 16, in interleaved rounds, with each path's throughput as a ratio of the
+faster raw client of the same round (the machine may be shared: ratios within a round are what is compared);
+1. same N through every client, the existing integrations included; 2. scaling of ours over N and
+max_concurrency; 3. an RPM limit on the service and the 429s each client provokes; 4. ``embed_dataset`` on Ray
+under a shared 120 RPM quota (``ray_quota.py``); 5. client CPU per reply with no network (``client_overhead.py``).
 Benchmarks are not tests: nothing here asserts timings.
 """
 
@@ -27,6 +32,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ sys.path.insert(0, HERE)
 
 from _common import API_KEY, DIMENSION, LATENCY_BASE, LATENCY_JITTER, LATENCY_MEAN, MODEL, ROWS, control  # noqa: E402
 
+RAW = ["raw-httpx-sync", "raw-httpx-async"]
 OURS = ["core-sync", "core-async", "llamaindex-sync", "llamaindex-async", "langchain-sync", "langchain-async"]
 THEIRS = [
     "llama-index-embeddings-dashscope-sync", "llama-index-embeddings-dashscope-async",
@@ -45,6 +52,8 @@ THEIRS = [
     "openai-sdk-async-loop",
 ]
 LABELS = {
+    "raw-httpx-sync": "raw pooled `httpx.Client` + orjson, 16 threads",
+    "raw-httpx-async": "raw pooled `httpx.AsyncClient` + orjson, 16 in flight",
     "core-sync": "dashscope-embed core `embed`",
     "core-async": "dashscope-embed core `aembed`",
     "llamaindex-sync": "dashscope-embed LlamaIndex `get_text_embedding_batch`",
@@ -186,7 +195,8 @@ def machine() -> dict:
         pass
     versions = {}
     for dist in ("dashscope-embed", "dashscope", "openai", "httpx", "orjson", "numpy", "llama-index-core",
-                 "llama-index-embeddings-dashscope", "langchain-core", "langchain-community", "uvicorn", "starlette"):
+                 "llama-index-embeddings-dashscope", "langchain-core", "langchain-community", "uvicorn", "starlette",
+                 "ray"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -221,109 +231,6 @@ def fmt_row(r: dict, ref_speed: float | None = None) -> str:
             f"{r['pct_bound']:.1f}% | {r['cpu_ms_per_request']:.2f} | {r['peak_rss_mb']:.0f} | {check}{'; ours is ' + vs + ' faster' if vs else ''} |")
 
 
-def render_report(ctx: dict) -> str:
-    m = ctx["machine"]
-    out = []
-    add = out.append
-    add("# Benchmark results")
-    add("")
-    add(f"Generated {ctx['finished']} by `{ctx['command']}` (commit {m['commit']}{', quick mode' if ctx['quick'] else ''}).")
-    add("")
-    add(f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['platform']}, Python {m['python']}.")
-    add(f"- Load: before `{ctx['load_before']}`; after `{ctx['load_after']}`. Other jobs may share this machine;"
-        " client and service share its cores.")
-    add("- Packages: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".")
-    add(f"- Service: `dashscope_embed.server` (`hash` backend) in its own process, latency {LATENCY_BASE*1000:.0f} ms"
-        f" + uniform [0, {LATENCY_JITTER*1000:.0f}) ms (mean L = {LATENCY_MEAN*1000:.0f} ms), {MODEL}, dimension"
-        f" {DIMENSION}, {ROWS} rows per request. Each client runs in its own process; CPU is that process's CPU"
-        " time (all threads) during the timed call divided by the HTTP requests the service received; RSS is the"
-        " process's peak (imports included). A warm-up call precedes each timing.")
-    add("- Bound: N texts cannot take less than (N / R / C) x L. \"% of bound\" uses the client's own C (16 for"
-        " ours, 1 for clients that send one request at a time); vectors are checked against the core's for the"
-        " same texts.")
-    add("")
-    sections = ctx["sections"]
-    if "compare" in sections:
-        rows = sections["compare"]
-        n = ctx["n_compare"]
-        add(f"## 1. The same {n:,} texts through every client (ours at max_concurrency=16)")
-        add("")
-        add("| client | N | in flight | seconds | texts/s | % of bound | client CPU ms/request | peak RSS MB | check |")
-        add("|---|---|---|---|---|---|---|---|---|")
-        ref = {r["client"]: r for r in rows if r.get("ok")}
-        best_ours_sync = ref.get("core-sync", {}).get("texts_per_s")
-        for r in rows:
-            add(fmt_row(r, best_ours_sync))
-        add("")
-        for note in ctx.get("compare_notes", []):
-            add(f"- {note}")
-        add("")
-    if "scaling" in sections:
-        add("## 2. Scaling of ours: N x max_concurrency (core, texts/s and % of bound)")
-        add("")
-        conc = ctx["scaling_c"]
-        add("| path | N | " + " | ".join(f"C={c}" for c in conc) + " |")
-        add("|---|---|" + "---|" * len(conc))
-        grid = sections["scaling"]
-        for path in ("core-sync", "core-async"):
-            for n in ctx["scaling_n"]:
-                cells = []
-                for c in conc:
-                    r = grid.get(f"{path}:{n}:{c}")
-                    if r is None:
-                        cells.append(f"skipped (bound {n / ROWS / c * LATENCY_MEAN:.0f} s)")
-                    elif not r.get("ok"):
-                        cells.append("failed")
-                    else:
-                        cells.append(f"{r['texts_per_s']:,.0f} ({r['pct_bound']:.0f}%, {r['cpu_ms_per_request']:.2f} ms CPU/req)")
-                add(f"| {path} | {n:,} | " + " | ".join(cells) + " |")
-        add("")
-        add(f"Combinations whose bound exceeds {ctx['max_seconds']:.0f} s are skipped. At C=64 the single-process"
-            " service (pure-Python h11 HTTP, no uvloop/httptools installed) shares the 2 cores with the client and"
-            " is part of what is measured.")
-        add("")
-    if "rpm" in sections:
-        cfg = ctx["rpm"]
-        add(f"## 3. Service limit of {cfg['limit']} requests per minute: N = {cfg['n']:,} ({cfg['n'] // ROWS} requests)")
-        add("")
-        add("The service counts requests in a sliding 60 s window and answers the rest with HTTP 429"
-            " `Throttling.RateQuota` and a `Retry-After` header; the window restarts before each client.")
-        add("")
-        add("| client | seconds | HTTP requests | 429s provoked | vectors returned | missing | outcome |")
-        add("|---|---|---|---|---|---|---|")
-        for r in sections["rpm"]:
-            label = LABELS.get(r["client"], r["client"])
-            if r.get("client_rpm"):
-                label += f", requests_per_minute={r['client_rpm']:g}"
-            elif r["client"] in ("core-sync", "core-async"):
-                label += ", no client-side limit"
-            if r.get("ok"):
-                outcome = "complete" if r["missing"] == 0 and r["returned"] == r["n"] else "silently incomplete"
-                add(f"| {label} | {r['wall']:.1f} | {r['requests']} | {r['status_429']} | {r['returned']} |"
-                    f" {r['missing']} | {outcome} |")
-            else:
-                add(f"| {label} | - | {r.get('requests', '?')} | {r.get('status_429', '?')} | - | - |"
-                    f" raised {' '.join(r.get('error', '').split())[:140]} |")  # one table row per client
-        add("")
-    if "overhead" in sections:
-        add("## 4. Client CPU per reply, no network (`benchmarks/client_overhead.py`)")
-        add("")
-        add(sections["overhead"].strip())
-        add("")
-    if "targets" in ctx:
-        add("## Targets")
-        add("")
-        for line in ctx["targets"]:
-            add(f"- {line}")
-        add("")
-    if "summary" in ctx:
-        add("## Summary table (for README.md)")
-        add("")
-        add(ctx["summary"])
-        add("")
-    return "\n".join(out) + "\n"
-
-
 def summary_table(rows: list[dict], n: int) -> str:
     by = {r["client"]: r for r in rows if r.get("ok")}
     lines = [f"| client ({n:,} texts, text-embedding-v4, 100 ms latency) | sync texts/s | async texts/s | client CPU ms/request | peak RSS MB |",
@@ -348,138 +255,412 @@ def summary_table(rows: list[dict], n: int) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------- main
+# ---------------------------------------------------------------------------------------------- sections
+# Each section measures into ctx["sections"][name] (and the notes or settings its report needs).
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="dashscope-embed benchmarks (see the module docstring)")
-    parser.add_argument("--quick", action="store_true", help="smaller N, no RPM section")
-    parser.add_argument("--sections", default="compare,scaling,rpm,overhead",
-                        help="comma-separated subset of compare,scaling,rpm,overhead")
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="skip scaling cells whose bound exceeds this")
-    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
-    parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
-    args = parser.parse_args()
-    wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
-    if args.quick and "rpm" in wanted and args.sections == parser.get_default("sections"):
-        wanted.remove("rpm")
-    command = ".venv/bin/python benchmarks/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
-    ctx: dict = {"command": command, "quick": args.quick, "machine": machine(), "load_before": uptime(),
-                 "sections": {}, "max_seconds": args.max_seconds}
-    available = adapters_available()
-    log(f"adapters available: {available}")
-    ours = [c for c in OURS if c.startswith("core") or available.get(c.split("-")[0], False)]
-    service = Service()
-    log(f"service at {service.base_url} (pid {service.proc.pid})")
-    try:
-        if "compare" in wanted:
-            n = 500 if args.quick else 2000
-            ctx["n_compare"] = n
-            rows = []
-            for client in ours + THEIRS:
-                nn = n
-                if client in ONE_PER_TEXT:
-                    nn = n // 10  # one sequential request per text: N/10 keeps it near 20 s
-                r = measure(service, client, nn)
+def run_paths(service: Service, args, ctx: dict) -> None:
+    """Section 0: the raw clients and every path of ours, in rounds whose order rotates (load drift spreads)."""
+    n, rounds = (5000, 1) if args.quick else (args.paths_n, args.rounds)
+    paths = RAW + [c for c in OURS if c in ctx["ours"]]
+    ctx["paths_cfg"] = {"n": n, "rounds": rounds, "concurrency": 16}
+    by_round = []
+    for k in range(rounds):
+        order = paths[k % len(paths):] + paths[: k % len(paths)]
+        results = {}
+        for client in order:
+            results[client] = r = measure(service, client, n)
+            log(f"round {k + 1}/{rounds}: {describe(r)}")
+        results["_load"] = uptime()
+        by_round.append(results)
+    ctx["sections"]["paths"] = by_round
+
+
+def run_compare(service: Service, args, ctx: dict) -> None:
+    """Section 1: the same texts through every client, the existing integrations included."""
+    n = 500 if args.quick else 2000
+    ctx["n_compare"] = n
+    rows = []
+    for client in ctx["ours"] + THEIRS:
+        # one sequential request per text: N/10 keeps it near 20 s
+        r = measure(service, client, n // 10 if client in ONE_PER_TEXT else n)
+        log(describe(r))
+        rows.append(r)
+    ref = next((r for r in rows if r["client"] == "core-sync" and r.get("ok")), None)
+    for r in rows:
+        if r.get("ok") and ref and r["n"] == ref["n"]:
+            r["digest_match"] = r["digest"] == ref["digest"]
+    ctx["sections"]["compare"] = rows
+    ctx["compare_notes"] = compare_notes(ctx, rows, n)
+
+
+def compare_notes(ctx: dict, rows: list[dict], n: int) -> list[str]:
+    notes = []
+    missing = [LABELS[c] for c in OURS if c not in ctx["ours"]]
+    if missing:
+        notes.append("Not measured (adapter not importable at run time): " + ", ".join(missing) + ".")
+    if any(r["client"] in ONE_PER_TEXT for r in rows):
+        notes.append(f"llama-index-embeddings-dashscope's async path sends one request per text (no"
+                     f" `_aget_text_embeddings` override; each text goes through the sync SDK), so it was"
+                     f" measured on N = {n // 10:,} (about {n // 10 * LATENCY_MEAN:.0f} s); its texts/s"
+                     f" does not depend on N.")
+    notes.append("The existing clients' async methods run their sync code (in the event loop or an executor):"
+                 " one request at a time, and the event loop is blocked while they wait where noted by"
+                 " their code (llama-index-embeddings-dashscope).")
+    return notes
+
+
+def run_scaling(service: Service, args, ctx: dict) -> None:
+    """Section 2: the core over N x max_concurrency, cells whose bound exceeds --max-seconds skipped."""
+    ns = [200, 2000] if args.quick else [200, 2000, 20000]
+    cs = [1, 4, 16, 64]
+    ctx["scaling_n"], ctx["scaling_c"] = ns, cs
+    grid = {}
+    for path in ("core-sync", "core-async"):
+        for n in ns:
+            for c in cs:
+                if n / ROWS / c * LATENCY_MEAN > args.max_seconds:
+                    log(f"skip {path} n={n} c={c}")
+                    continue
+                grid[f"{path}:{n}:{c}"] = r = measure(service, path, n, c)
                 log(describe(r))
-                rows.append(r)
-            ref = next((r for r in rows if r["client"] == "core-sync" and r.get("ok")), None)
-            for r in rows:
-                if r.get("ok") and ref and r["n"] == ref["n"]:
-                    r["digest_match"] = r["digest"] == ref["digest"]
-            ctx["sections"]["compare"] = rows
-            notes = []
-            missing = [LABELS[c] for c in OURS if c not in ours]
-            if missing:
-                notes.append("Not measured (adapter not importable at run time): " + ", ".join(missing) + ".")
-            if any(r["client"] in ONE_PER_TEXT for r in rows):
-                notes.append(f"llama-index-embeddings-dashscope's async path sends one request per text (no"
-                             f" `_aget_text_embeddings` override; each text goes through the sync SDK), so it was"
-                             f" measured on N = {n // 10:,} (about {n // 10 * LATENCY_MEAN:.0f} s); its texts/s"
-                             f" does not depend on N.")
-            notes.append("The existing clients' async methods run their sync code (in the event loop or an executor):"
-                         " one request at a time, and the event loop is blocked while they wait where noted by"
-                         " their code (llama-index-embeddings-dashscope).")
-            ctx["compare_notes"] = notes
-        if "scaling" in wanted:
-            ns = [200, 2000] if args.quick else [200, 2000, 20000]
-            cs = [1, 4, 16, 64]
-            ctx["scaling_n"], ctx["scaling_c"] = ns, cs
-            grid = {}
-            for path in ("core-sync", "core-async"):
-                for n in ns:
-                    for c in cs:
-                        if n / ROWS / c * LATENCY_MEAN > args.max_seconds:
-                            log(f"skip {path} n={n} c={c}")
-                            continue
-                        r = measure(service, path, n, c)
-                        log(describe(r))
-                        grid[f"{path}:{n}:{c}"] = r
-            ctx["sections"]["scaling"] = grid
-        if "rpm" in wanted:
-            limit, n = 300, 3100
-            ctx["rpm"] = {"limit": limit, "n": n}
-            cases = [("core-sync", 0.95 * limit), ("core-async", 0.95 * limit), ("core-sync", None),
-                     ("core-async", None), ("llama-index-embeddings-dashscope-sync", None),
-                     ("langchain-community-sync", None), ("dashscope-sdk-loop", None), ("openai-sdk-loop", None)]
-            rows = []
-            for client, rpm in cases:
-                service.set_faults(rpm=limit)
-                r = measure(service, client, n, 16, client_rpm=rpm, timeout=400)
-                log(describe(r))
-                rows.append(r)
-            service.set_faults()
-            ctx["sections"]["rpm"] = rows
-        if "overhead" in wanted:
-            proc = subprocess.run([sys.executable, os.path.join(HERE, "client_overhead.py"), "--markdown"],
-                                  capture_output=True, text=True, cwd=ROOT, timeout=900,
-                                  env=dict(os.environ, PYTHONWARNINGS="ignore"))
-            ctx["sections"]["overhead"] = proc.stdout if proc.returncode == 0 else f"failed: {proc.stderr[-1000:]}"
-    finally:
-        service.stop()
-    ctx["load_after"] = uptime()
-    ctx["finished"] = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    ctx["targets"] = targets(ctx)
-    if "compare" in ctx["sections"]:
-        ctx["summary"] = summary_table(ctx["sections"]["compare"], ctx["n_compare"])
-    with open(args.json, "w") as f:
-        json.dump({k: v for k, v in ctx.items()}, f, indent=1, default=str)
-    report = render_report(ctx)
-    with open(args.output, "w", encoding="utf-8") as fh:
-        fh.write(report)
-    print(ctx.get("summary", ""))
-    print()
-    print("\n".join(f"- {t}" for t in ctx["targets"]))
-    print(f"\nwritten: {os.path.relpath(args.output, ROOT)}")
+    ctx["sections"]["scaling"] = grid
+
+
+def run_rpm(service: Service, args, ctx: dict) -> None:
+    """Section 3: a 300 RPM limit on the service, ours paced at 95% and unpaced, and the existing clients."""
+    limit, n = 300, 3100
+    ctx["rpm"] = {"limit": limit, "n": n}
+    cases = [("core-sync", 0.95 * limit), ("core-async", 0.95 * limit), ("core-sync", None),
+             ("core-async", None), ("llama-index-embeddings-dashscope-sync", None),
+             ("langchain-community-sync", None), ("dashscope-sdk-loop", None), ("openai-sdk-loop", None)]
+    rows = []
+    for client, rpm in cases:
+        service.set_faults(rpm=limit)
+        r = measure(service, client, n, 16, client_rpm=rpm, timeout=400)
+        log(describe(r))
+        rows.append(r)
+    service.set_faults()
+    ctx["sections"]["rpm"] = rows
+
+
+def run_ray(service: Service, args, ctx: dict) -> None:
+    """Section 4: ``embed_dataset`` with 2 actors under a 120 RPM quota (``ray_quota.py``, its own process)."""
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "ray_quota.py"), "--base-url", service.base_url],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    service.set_faults()
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    result = json.loads(lines[-1][len("RESULT "):]) if lines else {"error": proc.stderr[-1500:]}
+    log(f"ray: {result}")
+    ctx["sections"]["ray"] = result
+
+
+def run_overhead(service: Service, args, ctx: dict) -> None:
+    """Section 5: client CPU per reply with no network (``client_overhead.py``, its own process)."""
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "client_overhead.py"), "--markdown"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    ctx["sections"]["overhead"] = proc.stdout if proc.returncode == 0 else f"failed: {proc.stderr[-1000:]}"
+
+
+SECTIONS = {"paths": run_paths, "compare": run_compare, "scaling": run_scaling, "rpm": run_rpm, "ray": run_ray,
+            "overhead": run_overhead}
+
+
+# ---------------------------------------------------------------------------------------------- ratios
+
+
+def path_ratios(by_round: list[dict]) -> dict[str, dict]:
+    """Per path: median texts/s, % of bound and CPU, and its texts/s over the faster raw client of each round."""
+    out: dict[str, dict] = {}
+    for results in by_round:
+        raws = [results[c]["texts_per_s"] for c in RAW if results.get(c, {}).get("ok")]
+        best_raw = max(raws) if raws else None
+        raw_async = results.get("raw-httpx-async", {})
+        for client, r in results.items():
+            if client.startswith("_") or not r.get("ok"):
+                continue
+            row = out.setdefault(client, {"tps": [], "pct": [], "cpu": [], "ratio": [], "ratio_async": [],
+                                          "checks": []})
+            row["tps"].append(r["texts_per_s"])
+            row["pct"].append(r["pct_bound"])
+            row["cpu"].append(r["cpu_ms_per_request"])
+            row["checks"].append(r["missing"] == 0 and r["wrong_dim"] == 0 and r["returned"] == r["n"])
+            if best_raw:
+                row["ratio"].append(r["texts_per_s"] / best_raw)
+            if raw_async.get("ok"):
+                row["ratio_async"].append(r["texts_per_s"] / raw_async["texts_per_s"])
+    return {client: {k: (v if k == "checks" else statistics.median(v) if v else None) for k, v in row.items()} | {
+        "ratio_range": (min(row["ratio"]), max(row["ratio"])) if row["ratio"] else None,
+        "all_ok": all(row["checks"])} for client, row in out.items()}
 
 
 def targets(ctx: dict) -> list[str]:
     out = []
+    if "paths" in ctx["sections"]:
+        ratios = path_ratios(ctx["sections"]["paths"])
+        for client in OURS:
+            if client not in ratios or ratios[client]["ratio"] is None:
+                out.append(f"{client}: not measured.")
+                continue
+            goal = 0.98 if client.startswith("core") else 0.95
+            ratio = ratios[client]["ratio"]
+            out.append(f"{client}: {ratio:.3f} of the faster raw httpx client (median over"
+                       f" {ctx['paths_cfg']['rounds']} rounds, N={ctx['paths_cfg']['n']:,}, C=16; target >= {goal}):"
+                       f" {'met' if ratio >= goal else 'NOT met'}.")
     grid = ctx["sections"].get("scaling", {})
     for path in ("core-sync", "core-async"):
         r = grid.get(f"{path}:20000:16")
         if r and r.get("ok"):
             met = "met" if r["pct_bound"] >= 90 else "NOT met"
             out.append(f"{path} at N=20,000, C=16: {r['pct_bound']:.1f}% of the bound (target >= 90%): {met}.")
+    out += integration_targets(ctx)
+    ray = ctx["sections"].get("ray", {}).get("shared")
+    if ray:
+        met = ray["status_429"] == 0 and ray["every_row_once"] and ray["vectors_equal"]
+        out.append(f"embed_dataset, 2 actors, 2,000 texts, 120 RPM quota paced at 114: {ray['status_429']} 429s,"
+                   f" every row once: {ray['every_row_once']}, vectors equal: {ray['vectors_equal']}:"
+                   f" {'met' if met else 'NOT met'}.")
+    for line in ctx["sections"].get("overhead", "").splitlines():
+        if line.startswith("<!-- target"):
+            out.append(line.removeprefix("<!-- target").removesuffix("-->").strip())
+    return out
+
+
+def integration_targets(ctx: dict) -> list[str]:
     rows = {r["client"]: r for r in ctx["sections"].get("compare", []) if r.get("ok")}
     theirs = [rows[c]["texts_per_s"] for c in ("llama-index-embeddings-dashscope-sync",
                                                "llama-index-embeddings-dashscope-async",
                                                "langchain-community-sync", "langchain-community-async") if c in rows]
-    if theirs:
-        best = max(theirs)
-        for c in OURS:
-            if c in rows:
-                ratio = rows[c]["texts_per_s"] / best
-                met = "met" if ratio >= 10 else "NOT met"
-                out.append(f"{c}: {ratio:.1f}x the faster of the existing integrations ({best:,.0f} texts/s)"
-                           f" at N={ctx['n_compare']:,} (target >= 10x): {met}.")
-            else:
-                out.append(f"{c}: not measured (adapter not available).")
-    overhead = ctx["sections"].get("overhead", "")
-    for line in overhead.splitlines():
-        if line.startswith("<!-- target"):
-            out.append(line.removeprefix("<!-- target").removesuffix("-->").strip())
+    if not theirs:
+        return []
+    best = max(theirs)
+    out = []
+    for c in OURS:
+        if c in rows:
+            ratio = rows[c]["texts_per_s"] / best
+            out.append(f"{c}: {ratio:.1f}x the faster of the existing integrations ({best:,.0f} texts/s)"
+                       f" at N={ctx['n_compare']:,} (target >= 10x): {'met' if ratio >= 10 else 'NOT met'}.")
+        else:
+            out.append(f"{c}: not measured (adapter not available).")
     return out
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def render_header(ctx: dict) -> list[str]:
+    m = ctx["machine"]
+    return [
+        "# Benchmark results", "",
+        f"Generated {ctx['finished']} by `{ctx['command']}` (commit {m['commit']}"
+        f"{', quick mode' if ctx['quick'] else ''}).", "",
+        f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['platform']}, Python {m['python']}.",
+        f"- Load: before `{ctx['load_before']}`; after `{ctx['load_after']}`. Other jobs may share this machine;"
+        " client and service share its cores.",
+        "- Packages: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
+        f"- Service: `dashscope_embed.server` (`hash` backend) in its own process, latency {LATENCY_BASE*1000:.0f} ms"
+        f" + uniform [0, {LATENCY_JITTER*1000:.0f}) ms (mean L = {LATENCY_MEAN*1000:.0f} ms), {MODEL}, dimension"
+        f" {DIMENSION}, {ROWS} rows per request. Each client runs in its own process; CPU is that process's CPU"
+        " time (all threads) during the timed call divided by the HTTP requests the service received; RSS is the"
+        " process's peak (imports included). A warm-up call precedes each timing.",
+        "- Bound: N texts cannot take less than (N / R / C) x L. \"% of bound\" uses the client's own C (16 for"
+        " ours, 1 for clients that send one request at a time); vectors are checked against the core's for the"
+        " same texts.", "",
+    ]
+
+
+def render_paths(ctx: dict) -> list[str]:
+    cfg = ctx["paths_cfg"]
+    ratios = path_ratios(ctx["sections"]["paths"])
+    out = [f"## 0. Every path against a raw pooled httpx client: N = {cfg['n']:,}, C = {cfg['concurrency']},"
+           f" {cfg['rounds']} round(s)", "",
+           "Each round runs every client once, in an order rotated by one per round; a path's ratio is its texts/s"
+           " over the faster of the two raw clients in the same round (median over rounds, range in brackets), so"
+           " load from other jobs, which moves absolute numbers, largely cancels.", "",
+           "| client | texts/s (median) | % of bound | / faster raw client | / raw async client | client CPU ms/request"
+           " | check |", "|---|---|---|---|---|---|---|"]
+    for client in RAW + OURS:
+        r = ratios.get(client)
+        if r is None:
+            out.append(f"| {LABELS[client]} | - | - | - | - | - | not measured or failed |")
+            continue
+        lo, hi = r["ratio_range"] or (0, 0)
+        out.append(f"| {LABELS[client]} | {r['tps']:,.0f} | {r['pct']:.1f}% | {r['ratio']:.3f} [{lo:.3f}-{hi:.3f}]"
+                   f" | {r['ratio_async']:.3f} | {r['cpu']:.2f} | {'ok' if r['all_ok'] else 'vectors missing'} |")
+    loads = "; ".join(f"round {i + 1}: `{res['_load'].split('load average:')[-1].strip()}`"
+                      for i, res in enumerate(ctx["sections"]["paths"]))
+    out += ["", f"Load average after each round: {loads}.", ""]
+    return out
+
+
+def render_compare(ctx: dict) -> list[str]:
+    rows, n = ctx["sections"]["compare"], ctx["n_compare"]
+    out = [f"## 1. The same {n:,} texts through every client (ours at max_concurrency=16)", "",
+           "| client | N | in flight | seconds | texts/s | % of bound | client CPU ms/request | peak RSS MB | check |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    ref = {r["client"]: r for r in rows if r.get("ok")}
+    best_ours_sync = ref.get("core-sync", {}).get("texts_per_s")
+    out += [fmt_row(r, best_ours_sync) for r in rows]
+    out += [""] + [f"- {note}" for note in ctx.get("compare_notes", [])] + [""]
+    return out
+
+
+def render_scaling(ctx: dict) -> list[str]:
+    conc, grid = ctx["scaling_c"], ctx["sections"]["scaling"]
+    out = ["## 2. Scaling of ours: N x max_concurrency (core, texts/s and % of bound)", "",
+           "| path | N | " + " | ".join(f"C={c}" for c in conc) + " |", "|---|---|" + "---|" * len(conc)]
+    for path in ("core-sync", "core-async"):
+        for n in ctx["scaling_n"]:
+            cells = []
+            for c in conc:
+                r = grid.get(f"{path}:{n}:{c}")
+                if r is None:
+                    cells.append(f"skipped (bound {n / ROWS / c * LATENCY_MEAN:.0f} s)")
+                elif not r.get("ok"):
+                    cells.append("failed")
+                else:
+                    cells.append(f"{r['texts_per_s']:,.0f} ({r['pct_bound']:.0f}%, {r['cpu_ms_per_request']:.2f} ms"
+                                 " CPU/req)")
+            out.append(f"| {path} | {n:,} | " + " | ".join(cells) + " |")
+    out += ["", f"Combinations whose bound exceeds {ctx['max_seconds']:.0f} s are skipped. At C=64 the single-process"
+            " service shares the 2 cores with the client and is part of what is measured.", ""]
+    return out
+
+
+def render_rpm(ctx: dict) -> list[str]:
+    cfg = ctx["rpm"]
+    out = [f"## 3. Service limit of {cfg['limit']} requests per minute: N = {cfg['n']:,} ({cfg['n'] // ROWS}"
+           " requests)", "",
+           "The service counts requests in a sliding 60 s window and answers the rest with HTTP 429"
+           " `Throttling.RateQuota` and a `Retry-After` header; the window restarts before each client.", "",
+           "| client | seconds | HTTP requests | 429s provoked | vectors returned | missing | outcome |",
+           "|---|---|---|---|---|---|---|"]
+    for r in ctx["sections"]["rpm"]:
+        label = LABELS.get(r["client"], r["client"])
+        if r.get("client_rpm"):
+            label += f", requests_per_minute={r['client_rpm']:g}"
+        elif r["client"] in ("core-sync", "core-async"):
+            label += ", no client-side limit"
+        if r.get("ok"):
+            outcome = "complete" if r["missing"] == 0 and r["returned"] == r["n"] else "silently incomplete"
+            out.append(f"| {label} | {r['wall']:.1f} | {r['requests']} | {r['status_429']} | {r['returned']} |"
+                       f" {r['missing']} | {outcome} |")
+        else:
+            out.append(f"| {label} | - | {r.get('requests', '?')} | {r.get('status_429', '?')} | - | - |"
+                       f" raised {' '.join(r.get('error', '').split())[:140]} |")  # one table row per client
+    return out + [""]
+
+
+def render_ray(ctx: dict) -> list[str]:
+    r = ctx["sections"]["ray"]
+    out = ["## 4. Ray Data: `embed_dataset` with 2 actors under a 120 RPM quota (`benchmarks/ray_quota.py`)", ""]
+    if "shared" not in r:
+        return out + [f"Failed: `{' '.join(str(r.get('error', r)).split())[:400]}`", ""]
+    s = r["shared"]
+    out += ["A local Ray cluster (2 CPUs), the service limited to 120 requests per minute (sliding 60 s window),"
+            f" {r['texts']:,} texts of {MODEL} at {ROWS} rows per request.", "",
+            "| pacing | seconds | HTTP requests | 429s | rows sent | every row once | vectors equal to the engine's |",
+            "|---|---|---|---|---|---|---|",
+            f"| `requests_per_minute=114` shared by both actors | {s['seconds']:.1f} | {s['requests']} |"
+            f" {s['status_429']} | {s['rows_sent']:,} | {s['every_row_once']} | {s['vectors_equal']} |"]
+    p = r.get("per_actor")
+    if p:
+        out.append(f"| each actor paced on its own at 120 RPM, `max_retries=0` (per-worker limiting) |"
+                   f" {p['seconds']:.1f} | {p['requests']} | {p['status_429']} | - | - | {p['outcome'][:90]} |")
+    return out + [""]
+
+
+def render_report(ctx: dict) -> str:
+    renderers = {"paths": render_paths, "compare": render_compare, "scaling": render_scaling, "rpm": render_rpm,
+                 "ray": render_ray,
+                 "overhead": lambda c: ["## 5. Client CPU per reply, no network (`benchmarks/client_overhead.py`)", "",
+                                        c["sections"]["overhead"].strip(), ""]}
+    out = render_header(ctx)
+    for name, render in renderers.items():
+        if name in ctx["sections"]:
+            out += render(ctx)
+    if ctx.get("targets"):
+        out += ["## Targets", ""] + [f"- {line}" for line in ctx["targets"]] + [""]
+    if ctx.get("summary"):
+        out += ["## Summary tables (for README.md)", "", ctx["summary"], ""]
+    return "\n".join(out) + "\n"
+
+
+def paths_summary(ctx: dict) -> str:
+    ratios = path_ratios(ctx["sections"]["paths"])
+    cfg = ctx["paths_cfg"]
+    lines = [f"| path ({cfg['n']:,} texts, 16 in flight, 100 ms latency) | sync: / raw client | async: / raw client |",
+             "|---|---|---|"]
+    for label, s, a in (("raw pooled httpx + orjson (reference)", "raw-httpx-sync", "raw-httpx-async"),
+                        ("dashscope-embed core", "core-sync", "core-async"),
+                        ("dashscope-embed LlamaIndex", "llamaindex-sync", "llamaindex-async"),
+                        ("dashscope-embed LangChain", "langchain-sync", "langchain-async")):
+        cells = [f"{ratios[c]['ratio']:.3f} ({ratios[c]['tps']:,.0f} texts/s)" if c in ratios else "-" for c in (s, a)]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="dashscope-embed benchmarks (see the module docstring)")
+    parser.add_argument("--quick", action="store_true", help="smaller N, one round, no RPM or Ray section")
+    parser.add_argument("--sections", default="paths,compare,scaling,rpm,ray,overhead",
+                        help="comma-separated subset of " + ",".join(SECTIONS))
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the paths section")
+    parser.add_argument("--paths-n", type=int, default=20000, help="texts per path in the paths section")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="skip scaling cells whose bound exceeds this")
+    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    args = parser.parse_args()
+    args.wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in args.wanted if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
+    if args.quick and args.sections == parser.get_default("sections"):
+        args.wanted = [s for s in args.wanted if s not in ("rpm", "ray")]
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    command = ".venv/bin/python benchmarks/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
+    ctx: dict = {"command": command, "quick": args.quick, "machine": machine(), "load_before": uptime(),
+                 "sections": {}, "max_seconds": args.max_seconds}
+    available = adapters_available()
+    log(f"adapters available: {available}")
+    ctx["ours"] = [c for c in OURS if c.startswith("core") or available.get(c.split("-")[0], False)]
+    service = Service()
+    log(f"service at {service.base_url} (pid {service.proc.pid})")
+    try:
+        for name in args.wanted:
+            SECTIONS[name](service, args, ctx)
+    finally:
+        service.stop()
+    write_outputs(ctx, args)
+
+
+def write_outputs(ctx: dict, args) -> None:
+    ctx["load_after"] = uptime()
+    ctx["finished"] = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    ctx["targets"] = targets(ctx)
+    summaries = []
+    if "paths" in ctx["sections"]:
+        summaries.append(paths_summary(ctx))
+    if "compare" in ctx["sections"]:
+        summaries.append(summary_table(ctx["sections"]["compare"], ctx["n_compare"]))
+    ctx["summary"] = "\n\n".join(summaries)
+    with open(args.json, "w") as f:
+        json.dump(ctx, f, indent=1, default=str)
+    with open(args.output, "w", encoding="utf-8") as fh:
+        fh.write(render_report(ctx))
+    print(ctx["summary"])
+    print()
+    print("\n".join(f"- {t}" for t in ctx["targets"]))
+    print(f"\nwritten: {os.path.relpath(args.output, ROOT)}")
 
 
 if __name__ == "__main__":
