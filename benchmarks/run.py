@@ -4,7 +4,8 @@ One command::
 
     .venv/bin/python benchmarks/run.py            # full run (about 25 minutes), writes benchmarks/RESULTS.md
     .venv/bin/python benchmarks/run.py --quick    # smaller N, one round, no RPM or Ray section (about 4 minutes)
-    .venv/bin/python benchmarks/run.py --sections paths   # only the raw client against every path (about 8 minutes)
+    .venv/bin/python benchmarks/run.py --update --sections paths   # re-run one section (about 12 minutes), keep
+                                                                   # the others from benchmarks/results.json
 
 Everything runs on 127.0.0.1 against the local DashScope-compatible service (``dashscope_embed.server``, ``hash``
 backend: deterministic, not semantic, cheap) started in its own process (``benchmarks/_service.py``) with 100 ms
@@ -16,8 +17,9 @@ The bound: with round-trip latency L, R rows per request and C requests in fligh
 for the sequential clients); "x bound-16" compares everyone with the C = 16 bound.
 
 Sections: 0. a raw pooled httpx client (sync and async) and every path of ours (core, LlamaIndex and LangChain,
-sync and async) at N = 20,000, C = 16, in interleaved rounds, with each path's throughput as a ratio of the
-faster raw client of the same round (the machine may be shared: ratios within a round are what is compared);
+sync and async) at N = 20,000, C = 16: each path runs between two runs of the raw client of its kind, and its
+throughput is reported as a ratio of theirs (the machine may be shared: ratios of neighbouring runs are what is
+compared);
 1. same N through every client, the existing integrations included; 2. scaling of ours over N and
 max_concurrency; 3. an RPM limit on the service and the 429s each client provokes; 4. ``embed_dataset`` on Ray
 under a shared 120 RPM quota (``ray_quota.py``); 5. client CPU per reply with no network (``client_overhead.py``).
@@ -260,19 +262,24 @@ def summary_table(rows: list[dict], n: int) -> str:
 
 
 def run_paths(service: Service, args, ctx: dict) -> None:
-    """Section 0: the raw clients and every path of ours, in rounds whose order rotates (load drift spreads)."""
+    """Section 0: every path of ours between two runs of the raw client of its kind (sync or async), in rounds.
+
+    A path's ratio is its texts/s over the mean of the raw runs just before and just after it, so load from
+    other jobs that drifts over tens of seconds moves both sides of each ratio alike.
+    """
     n, rounds = (5000, 1) if args.quick else (args.paths_n, args.rounds)
-    paths = RAW + [c for c in OURS if c in ctx["ours"]]
     ctx["paths_cfg"] = {"n": n, "rounds": rounds, "concurrency": 16}
     by_round = []
     for k in range(rounds):
-        order = paths[k % len(paths):] + paths[: k % len(paths)]
-        results = {}
-        for client in order:
-            results[client] = r = measure(service, client, n)
-            log(f"round {k + 1}/{rounds}: {describe(r)}")
-        results["_load"] = uptime()
-        by_round.append(results)
+        runs = []
+        for kind in ("sync", "async"):
+            raw = f"raw-httpx-{kind}"
+            ours = [c for c in OURS if c in ctx["ours"] and c.endswith(f"-{kind}")]
+            for client in [raw] + [x for c in ours for x in (c, raw)]:
+                r = measure(service, client, n)
+                log(f"round {k + 1}/{rounds}: {describe(r)}")
+                runs.append(r)
+        by_round.append({"runs": runs, "load": uptime()})
     ctx["sections"]["paths"] = by_round
 
 
@@ -372,28 +379,31 @@ SECTIONS = {"paths": run_paths, "compare": run_compare, "scaling": run_scaling, 
 
 
 def path_ratios(by_round: list[dict]) -> dict[str, dict]:
-    """Per path: median texts/s, % of bound and CPU, and its texts/s over the faster raw client of each round."""
-    out: dict[str, dict] = {}
-    for results in by_round:
-        raws = [results[c]["texts_per_s"] for c in RAW if results.get(c, {}).get("ok")]
-        best_raw = max(raws) if raws else None
-        raw_async = results.get("raw-httpx-async", {})
-        for client, r in results.items():
-            if client.startswith("_") or not r.get("ok"):
+    """Per client: median texts/s, % of bound and CPU; for ours, the median (and range) over rounds of its texts/s
+    over the mean of the raw runs of its kind just before and after it."""
+    samples: dict[str, dict[str, list]] = {}
+    for round_ in by_round:
+        runs = round_["runs"]
+        for i, r in enumerate(runs):
+            row = samples.setdefault(r["client"], {"tps": [], "pct": [], "cpu": [], "ratio": [], "ok": []})
+            row["ok"].append(bool(r.get("ok")) and r["missing"] == 0 and r["returned"] == r["n"])
+            if not r.get("ok"):
                 continue
-            row = out.setdefault(client, {"tps": [], "pct": [], "cpu": [], "ratio": [], "ratio_async": [],
-                                          "checks": []})
             row["tps"].append(r["texts_per_s"])
             row["pct"].append(r["pct_bound"])
             row["cpu"].append(r["cpu_ms_per_request"])
-            row["checks"].append(r["missing"] == 0 and r["wrong_dim"] == 0 and r["returned"] == r["n"])
-            if best_raw:
-                row["ratio"].append(r["texts_per_s"] / best_raw)
-            if raw_async.get("ok"):
-                row["ratio_async"].append(r["texts_per_s"] / raw_async["texts_per_s"])
-    return {client: {k: (v if k == "checks" else statistics.median(v) if v else None) for k, v in row.items()} | {
-        "ratio_range": (min(row["ratio"]), max(row["ratio"])) if row["ratio"] else None,
-        "all_ok": all(row["checks"])} for client, row in out.items()}
+            if r["client"] in RAW:
+                continue
+            around = [runs[j] for j in (i - 1, i + 1) if 0 <= j < len(runs) and runs[j]["client"] in RAW]
+            raw = [x["texts_per_s"] for x in around if x.get("ok")]
+            if raw:
+                row["ratio"].append(r["texts_per_s"] / statistics.mean(raw))
+    out = {}
+    for client, row in samples.items():
+        out[client] = {k: statistics.median(v) if v else None for k, v in row.items() if k != "ok"}
+        out[client]["ratio_range"] = (min(row["ratio"]), max(row["ratio"])) if row["ratio"] else None
+        out[client]["all_ok"] = all(row["ok"])
+    return out
 
 
 def targets(ctx: dict) -> list[str]:
@@ -406,7 +416,7 @@ def targets(ctx: dict) -> list[str]:
                 continue
             goal = 0.98 if client.startswith("core") else 0.95
             ratio = ratios[client]["ratio"]
-            out.append(f"{client}: {ratio:.3f} of the faster raw httpx client (median over"
+            out.append(f"{client}: {ratio:.3f} of the raw httpx client of its kind (median over"
                        f" {ctx['paths_cfg']['rounds']} rounds, N={ctx['paths_cfg']['n']:,}, C=16; target >= {goal}):"
                        f" {'met' if ratio >= goal else 'NOT met'}.")
     grid = ctx["sections"].get("scaling", {})
@@ -452,6 +462,8 @@ def integration_targets(ctx: dict) -> list[str]:
 
 def render_header(ctx: dict) -> list[str]:
     m = ctx["machine"]
+    updates = [f"- Re-run `{u['command']}` (commit {u['commit']}): sections {', '.join(u['sections'])};"
+               f" load before `{u['load']}`." for u in ctx.get("updates", [])]
     return [
         "# Benchmark results", "",
         f"Generated {ctx['finished']} by `{ctx['command']}` (commit {m['commit']}"
@@ -467,7 +479,8 @@ def render_header(ctx: dict) -> list[str]:
         " process's peak (imports included). A warm-up call precedes each timing.",
         "- Bound: N texts cannot take less than (N / R / C) x L. \"% of bound\" uses the client's own C (16 for"
         " ours, 1 for clients that send one request at a time); vectors are checked against the core's for the"
-        " same texts.", "",
+        " same texts.",
+        *updates, "",
     ]
 
 
@@ -476,20 +489,26 @@ def render_paths(ctx: dict) -> list[str]:
     ratios = path_ratios(ctx["sections"]["paths"])
     out = [f"## 0. Every path against a raw pooled httpx client: N = {cfg['n']:,}, C = {cfg['concurrency']},"
            f" {cfg['rounds']} round(s)", "",
-           "Each round runs every client once, in an order rotated by one per round; a path's ratio is its texts/s"
-           " over the faster of the two raw clients in the same round (median over rounds, range in brackets), so"
-           " load from other jobs, which moves absolute numbers, largely cancels.", "",
-           "| client | texts/s (median) | % of bound | / faster raw client | / raw async client | client CPU ms/request"
-           " | check |", "|---|---|---|---|---|---|---|"]
+           "The raw clients: one pooled httpx client, 16 requests in flight (16 threads, or a semaphore on one event"
+           " loop), orjson, rows put in `text_index` order, the decoded lists handed back; no retries, no checks."
+           " Each round runs every sync path between two runs of the raw sync client, then every async path between"
+           " runs of the raw async client; a path's ratio is its texts/s over the mean of the two raw runs around"
+           " it (median over rounds, range in brackets), so load from other jobs largely cancels.", "",
+           "| client | texts/s (median) | % of bound | / raw client of its kind | client CPU ms/request | check |",
+           "|---|---|---|---|---|---|"]
     for client in RAW + OURS:
         r = ratios.get(client)
-        if r is None:
-            out.append(f"| {LABELS[client]} | - | - | - | - | - | not measured or failed |")
+        if r is None or r["tps"] is None:
+            out.append(f"| {LABELS[client]} | - | - | - | - | not measured or failed |")
             continue
-        lo, hi = r["ratio_range"] or (0, 0)
-        out.append(f"| {LABELS[client]} | {r['tps']:,.0f} | {r['pct']:.1f}% | {r['ratio']:.3f} [{lo:.3f}-{hi:.3f}]"
-                   f" | {r['ratio_async']:.3f} | {r['cpu']:.2f} | {'ok' if r['all_ok'] else 'vectors missing'} |")
-    loads = "; ".join(f"round {i + 1}: `{res['_load'].split('load average:')[-1].strip()}`"
+        if r["ratio"] is None:
+            ratio = "1 (reference)" if client in RAW else "-"
+        else:
+            lo, hi = r["ratio_range"]
+            ratio = f"{r['ratio']:.3f} [{lo:.3f}-{hi:.3f}]"
+        out.append(f"| {LABELS[client]} | {r['tps']:,.0f} | {r['pct']:.1f}% | {ratio} | {r['cpu']:.2f} |"
+                   f" {'ok' if r['all_ok'] else 'failed or vectors missing'} |")
+    loads = "; ".join(f"round {i + 1}: `{res['load'].split('load average:')[-1].strip()}`"
                       for i, res in enumerate(ctx["sections"]["paths"]))
     out += ["", f"Load average after each round: {loads}.", ""]
     return out
@@ -597,7 +616,8 @@ def paths_summary(ctx: dict) -> str:
                         ("dashscope-embed core", "core-sync", "core-async"),
                         ("dashscope-embed LlamaIndex", "llamaindex-sync", "llamaindex-async"),
                         ("dashscope-embed LangChain", "langchain-sync", "langchain-async")):
-        cells = [f"{ratios[c]['ratio']:.3f} ({ratios[c]['tps']:,.0f} texts/s)" if c in ratios else "-" for c in (s, a)]
+        cells = [("1" if c in RAW else f"{ratios[c]['ratio']:.3f}") + f" ({ratios[c]['tps']:,.0f} texts/s)"
+                 if ratios.get(c, {}).get("tps") and (c in RAW or ratios[c]["ratio"]) else "-" for c in (s, a)]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
@@ -615,6 +635,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=60.0, help="skip scaling cells whose bound exceeds this")
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    parser.add_argument("--update", action="store_true",
+                        help="re-run only --sections and keep the other sections of the existing --json file")
     args = parser.parse_args()
     args.wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.wanted if s not in SECTIONS]
@@ -630,6 +652,12 @@ def main() -> None:
     command = ".venv/bin/python benchmarks/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
     ctx: dict = {"command": command, "quick": args.quick, "machine": machine(), "load_before": uptime(),
                  "sections": {}, "max_seconds": args.max_seconds}
+    if args.update and os.path.exists(args.json):
+        with open(args.json) as f:
+            kept = json.load(f)
+        kept.setdefault("updates", []).append({"command": command, "sections": args.wanted, "load": uptime(),
+                                               "commit": ctx["machine"]["commit"]})
+        ctx = kept
     available = adapters_available()
     log(f"adapters available: {available}")
     ctx["ours"] = [c for c in OURS if c.startswith("core") or available.get(c.split("-")[0], False)]
