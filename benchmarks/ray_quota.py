@@ -86,8 +86,8 @@ def main() -> None:
         try:
             job.take_all()
             outcome = "completed"
-        except RateLimitError as exc:
-            outcome = f"raised RateLimitError: {exc}"
+        except RateLimitError as exc:  # Ray's RayTaskError, also an instance of the core's class
+            outcome = f"raised RateLimitError (HTTP {exc.status_code} {exc.code})"
         stats = control(args.base_url, "stats")
         out["per_actor"] = {"seconds": time.perf_counter() - t0, "requests": stats["requests"],
                             "status_429": stats["by_status"].get("429", 0), "outcome": outcome[:200]}

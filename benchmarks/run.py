@@ -2,7 +2,7 @@
 
 One command::
 
-    .venv/bin/python benchmarks/run.py            # full run (about 25 minutes), writes benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/run.py            # full run (about 30 minutes), writes benchmarks/RESULTS.md
     .venv/bin/python benchmarks/run.py --quick    # smaller N, one round, no RPM or Ray section (about 4 minutes)
     .venv/bin/python benchmarks/run.py --update --sections paths   # re-run one section (about 12 minutes), keep
                                                                    # the others from benchmarks/results.json
@@ -587,7 +587,7 @@ def render_ray(ctx: dict) -> list[str]:
     p = r.get("per_actor")
     if p:
         out.append(f"| each actor paced on its own at 120 RPM, `max_retries=0` (per-worker limiting) |"
-                   f" {p['seconds']:.1f} | {p['requests']} | {p['status_429']} | - | - | {p['outcome'][:90]} |")
+                   f" {p['seconds']:.1f} | {p['requests']} | {p['status_429']} | - | - | {p['outcome'].split(':')[0]} |")
     return out + [""]
 
 
