@@ -70,6 +70,8 @@ LABELS = {
     "openai-sdk-loop": "openai SDK, compatible mode, sequential loop (10 per call)",
     "openai-sdk-async-loop": "openai SDK `AsyncOpenAI`, compatible mode, sequential loop (10 per call)",
 }
+#: RESULTS.md keeps everything from this line on when run.py rewrites it (results of other scripts).
+KEEP_MARKER = "<!-- run.py keeps what follows when it rewrites this file: results of other scripts -->"
 #: Clients that send one request at a time whatever they are given (their C is 1).
 SEQUENTIAL = set(THEIRS)
 #: Clients that send one request per text in the async path (llama-index's default _aget_text_embeddings).
@@ -683,8 +685,14 @@ def write_outputs(ctx: dict, args) -> None:
     ctx["summary"] = "\n\n".join(summaries)
     with open(args.json, "w") as f:
         json.dump(ctx, f, indent=1, default=str)
+    kept = ""
+    if os.path.exists(args.output):  # sections other scripts wrote, after the marker, survive a rewrite
+        with open(args.output, encoding="utf-8") as fh:
+            previous = fh.read()
+        if KEEP_MARKER in previous:
+            kept = "\n" + previous[previous.index(KEEP_MARKER):]
     with open(args.output, "w", encoding="utf-8") as fh:
-        fh.write(render_report(ctx))
+        fh.write(render_report(ctx) + kept)
     print(ctx["summary"])
     print()
     print("\n".join(f"- {t}" for t in ctx["targets"]))
