@@ -116,21 +116,35 @@ class RequestRunner:
 
     # ------------------------------------------------------------------ retries
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _delay_after(self, exc: Optional[BaseException], attempt_number: int) -> float:
+        """Seconds to wait after failed attempt ``attempt_number`` (1-based): the service's ``Retry-After`` (with
+        up to 10% jitter) when it gave one, else ``base * 2**(attempt_number-1)`` capped at ``max``, jittered
+        between half and all of it."""
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return retry_after * random.uniform(1.0, 1.1)
-        backoff = min(self.retry_max_delay, self.retry_base_delay * 2 ** (state.attempt_number - 1))
+        backoff = min(self.retry_max_delay, self.retry_base_delay * 2 ** (attempt_number - 1))
         return random.uniform(backoff / 2, backoff)
 
-    def _retry_kwargs(self) -> dict[str, Any]:
+    def _retry_kwargs(self, first_attempt: int = 1) -> dict[str, Any]:
+        """tenacity arguments for attempts ``first_attempt`` .. ``max_retries + 1`` (the backoff counts from the
+        request's real attempt number)."""
+        offset = first_attempt - 1
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return self._delay_after(exc, state.attempt_number + offset)
+
+        def log(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.info("retrying after attempt %d: %s", state.attempt_number + offset, exc)
+
         return dict(
-            stop=stop_after_attempt(self.max_retries + 1),
-            retry=retry_if_exception(lambda e: isinstance(e, APIError) and e.retryable),
-            wait=self._wait,
+            stop=stop_after_attempt(self.max_retries + 1 - offset),
+            retry=retry_if_exception(_retryable),
+            wait=wait,
             reraise=True,
-            before_sleep=_log_retry,
+            before_sleep=log,
         )
 
     def retrying(self) -> Retrying:
@@ -162,19 +176,34 @@ class RequestRunner:
         """
         content = orjson.dumps(body)
         url = self.settings.root + path
-        attempt_number = 0
+
+        def once() -> T:
+            delay = self.rate_limiter.reserve(tokens)
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                response = self.client().post(url, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                raise _transport_error(exc, self.settings.timeout) from None
+            return parse(response.status_code, response.headers, response.content)
+
+        # The first attempt goes without the retry machinery: most requests need no retry, and tenacity's
+        # per-attempt objects cost measurable client CPU at hundreds of requests per second (benchmarks/PROFILE.md).
         try:
-            for attempt in Retrying(**self._retry_kwargs()):
+            return once()
+        except APIError as exc:
+            if self.max_retries == 0 or not _retryable(exc):
+                exc.attempts = 1
+                raise
+            first_failure = exc
+        _log_first_retry(first_failure)
+        time.sleep(self._delay_after(first_failure, 1))
+        attempt_number = 1
+        try:
+            for attempt in Retrying(**self._retry_kwargs(first_attempt=2)):
                 with attempt:
-                    attempt_number = attempt.retry_state.attempt_number
-                    delay = self.rate_limiter.reserve(tokens)
-                    if delay > 0:
-                        time.sleep(delay)
-                    try:
-                        response = self.client().post(url, content=content, headers=headers)
-                    except httpx.TransportError as exc:
-                        raise _transport_error(exc, self.settings.timeout) from None
-                    return parse(response.status_code, response.headers, response.content)
+                    attempt_number = 1 + attempt.retry_state.attempt_number
+                    return once()
         except APIError as exc:
             exc.attempts = attempt_number
             raise
@@ -193,19 +222,32 @@ class RequestRunner:
         content = orjson.dumps(body)
         url = self.settings.root + path
         client, _ = self._async_client()
-        attempt_number = 0
+
+        async def once() -> T:
+            delay = self.rate_limiter.reserve(tokens)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                response = await client.post(url, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                raise _transport_error(exc, self.settings.timeout) from None
+            return parse(response.status_code, response.headers, response.content)
+
+        try:  # the first attempt outside tenacity, as in ``send``
+            return await once()
+        except APIError as exc:
+            if self.max_retries == 0 or not _retryable(exc):
+                exc.attempts = 1
+                raise
+            first_failure = exc
+        _log_first_retry(first_failure)
+        await asyncio.sleep(self._delay_after(first_failure, 1))
+        attempt_number = 1
         try:
-            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+            async for attempt in AsyncRetrying(**self._retry_kwargs(first_attempt=2)):
                 with attempt:
-                    attempt_number = attempt.retry_state.attempt_number
-                    delay = self.rate_limiter.reserve(tokens)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    try:
-                        response = await client.post(url, content=content, headers=headers)
-                    except httpx.TransportError as exc:
-                        raise _transport_error(exc, self.settings.timeout) from None
-                    return parse(response.status_code, response.headers, response.content)
+                    attempt_number = 1 + attempt.retry_state.attempt_number
+                    return await once()
         except APIError as exc:
             exc.attempts = attempt_number
             raise
@@ -307,6 +349,10 @@ def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
     return APIConnectionError(f"{type(exc).__name__}: {exc}")
 
 
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    logger.info("retrying after attempt %d: %s", state.attempt_number, exc)
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, APIError) and exc.retryable
+
+
+def _log_first_retry(exc: BaseException) -> None:
+    logger.info("retrying after attempt 1: %s", exc)
+
