@@ -143,7 +143,7 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
         self.parameters = extra
         self._wire = NativeMultimodalProtocol()
         self.uploader = Uploader(self.settings, max_retries=self.max_retries, transport=options.get("transport"),
-                                 async_transport=options.get("async_transport"))
+                                 async_transport=options.get("async_transport"), runner=self.runner)
 
     def _check_kind(self, protocol: Optional[str]) -> None:
         if self.spec.kind != "multimodal":

@@ -147,11 +147,27 @@ class RequestRunner:
             before_sleep=log,
         )
 
+    def _after_first_failure(self, exc: APIError) -> float:
+        """Seconds to wait before attempt 2 of a request whose first attempt raised ``exc``.
+
+        Raises:
+            APIError: ``exc`` itself (``attempts=1``) when it is not retryable or no retries are allowed.
+        """
+        if self.max_retries == 0 or not _retryable(exc):
+            exc.attempts = 1
+            raise exc
+        logger.info("retrying after attempt 1: %s", exc)
+        return self._delay_after(exc, 1)
+
     def retrying(self) -> Retrying:
         """The retry policy of ``send`` as a tenacity ``Retrying``, for callers that send other kinds of requests
         (multipart uploads, downloads) and want the same retries: retryable ``APIError`` s only, jittered backoff,
         ``Retry-After`` honoured, the last error re-raised."""
         return Retrying(**self._retry_kwargs())
+
+    def aretrying(self) -> AsyncRetrying:
+        """Async ``retrying``: the same policy as an ``AsyncRetrying`` (sleeps on the event loop)."""
+        return AsyncRetrying(**self._retry_kwargs())
 
     # ------------------------------------------------------------------ one request
 
@@ -192,12 +208,8 @@ class RequestRunner:
         try:
             return once()
         except APIError as exc:
-            if self.max_retries == 0 or not _retryable(exc):
-                exc.attempts = 1
-                raise
-            first_failure = exc
-        _log_first_retry(first_failure)
-        time.sleep(self._delay_after(first_failure, 1))
+            delay = self._after_first_failure(exc)
+        time.sleep(delay)
         attempt_number = 1
         try:
             for attempt in Retrying(**self._retry_kwargs(first_attempt=2)):
@@ -236,12 +248,8 @@ class RequestRunner:
         try:  # the first attempt outside tenacity, as in ``send``
             return await once()
         except APIError as exc:
-            if self.max_retries == 0 or not _retryable(exc):
-                exc.attempts = 1
-                raise
-            first_failure = exc
-        _log_first_retry(first_failure)
-        await asyncio.sleep(self._delay_after(first_failure, 1))
+            delay = self._after_first_failure(exc)
+        await asyncio.sleep(delay)
         attempt_number = 1
         try:
             async for attempt in AsyncRetrying(**self._retry_kwargs(first_attempt=2)):
@@ -351,8 +359,4 @@ def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.retryable
-
-
-def _log_first_retry(exc: BaseException) -> None:
-    logger.info("retrying after attempt 1: %s", exc)
 

@@ -38,11 +38,10 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 import httpx
 import orjson
-from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .errors import APIError, InvalidInputError, ResponseFormatError, error_from_reply
 from .settings import UPLOADS_PATH, ResolvedSettings
-from .transport import _transport_error
+from .transport import RequestRunner, _transport_error
 
 __all__ = ["Upload", "LocalMedia", "UploadPolicy", "Uploader", "UploadError"]
 
@@ -247,6 +246,8 @@ class Uploader:
         timeout: seconds per HTTP request (uploads of large files may need more than embedding calls).
         transport / async_transport: custom httpx transports (tests); used for both the certificate request and the
             upload.
+        runner: the engine's ``RequestRunner``, whose retry policy (backoff, ``Retry-After``, retryable errors)
+            the uploads then share; without one, a policy with ``max_retries`` and the default delays.
     """
 
     def __init__(
@@ -257,12 +258,15 @@ class Uploader:
         timeout: Optional[float] = None,
         transport: Optional[httpx.BaseTransport] = None,
         async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        runner: Optional[RequestRunner] = None,
     ) -> None:
         self.settings = settings
         self.max_retries = max_retries
         self.timeout = timeout if timeout is not None else max(settings.timeout, 300.0)
         self._transport = transport
         self._async_transport = async_transport
+        # Only its retry policy is used (its clients are never created): uploads go to other hosts.
+        self._policy_runner = runner or RequestRunner(settings, max_concurrency=1, max_retries=max_retries)
         self._state = _State()
         self._lock = threading.Lock()
 
@@ -289,13 +293,13 @@ class Uploader:
 
     # ------------------------------------------------------------------ retries
 
-    def _retry_kwargs(self) -> dict[str, Any]:
-        return dict(
-            stop=stop_after_attempt(self.max_retries + 1),
-            retry=retry_if_exception(lambda e: isinstance(e, APIError) and e.retryable),
-            wait=wait_random_exponential(multiplier=0.5, max=10),
-            reraise=True,
-        )
+    # The engine's retry policy (``RequestRunner.retrying``): the same backoff, Retry-After handling and
+    # retryable errors as the embedding calls, defined once in transport.py.
+    def _retrying(self) -> Any:
+        return self._policy_runner.retrying()
+
+    def _aretrying(self) -> Any:
+        return self._policy_runner.aretrying()
 
     # ------------------------------------------------------------------ certificate
 
@@ -340,7 +344,7 @@ class Uploader:
             return policy
         url, params = self._policy_request(model)
         with self._client(client) as http:
-            for attempt in Retrying(**self._retry_kwargs()):
+            for attempt in self._retrying():
                 with attempt:
                     try:
                         response = http.get(url, params=params, headers=self._api_headers())
@@ -359,7 +363,7 @@ class Uploader:
             return policy
         url, params = self._policy_request(model)
         async with self._async_client(client) as http:
-            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+            async for attempt in self._aretrying():
                 with attempt:
                     try:
                         response = await http.get(url, params=params, headers=self._api_headers())
@@ -411,7 +415,7 @@ class Uploader:
             policy = self.policy(model, media.size, client=http)
             self._check_size(policy, media)
             key = self._key(policy, media)
-            for attempt in Retrying(**self._retry_kwargs()):
+            for attempt in self._retrying():
                 with attempt:
                     with media.open() as stream:
                         try:
@@ -436,7 +440,7 @@ class Uploader:
             policy = await self.apolicy(model, media.size, client=http)
             self._check_size(policy, media)
             key = self._key(policy, media)
-            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+            async for attempt in self._aretrying():
                 with attempt:
                     # the file is read in the calling thread, like images; uploads are rare and bounded in size
                     with media.open() as stream:

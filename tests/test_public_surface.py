@@ -8,7 +8,11 @@ from importlib import resources
 
 import pytest
 
-PACKAGES = ["dashscope_embed", "llama_index_dashscope_embed", "langchain_dashscope_embed", "dashscope_embed.server"]
+PACKAGES = [
+    "dashscope_embed", "llama_index_dashscope_embed", "langchain_dashscope_embed", "dashscope_embed.server",
+    "dashscope_embed.batch", "dashscope_embed.ray", "dashscope_embed.uploads", "dashscope_embed.pipelining",
+    "dashscope_embed.options",
+]
 
 
 def _exports(package: str):

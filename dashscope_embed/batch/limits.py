@@ -21,6 +21,7 @@ __all__ = [
     "parse_completion_window",
 ]
 
+#: The Model Studio page every Batch File API limit and status here comes from.
 BATCH_DOC = "https://help.aliyun.com/en/model-studio/batch-interfaces-compatible-with-openai"
 #: the only ``endpoint`` (and line ``url``) embedding batches use
 ENDPOINT = "/v1/embeddings"

@@ -44,10 +44,9 @@ class BatchSummary(JobSummary):
     def lines(self) -> list[str]:
         """The human-readable summary."""
         if self.already_complete:
-            return [f"{self.output} is already complete ({self.rows} rows); nothing to do"]
+            return self._complete_lines()
         out = [
-            f"wrote {self.output}: {self.rows} rows"
-            + (f" ({self.skipped_empty} empty rows skipped)" if self.skipped_empty else ""),
+            self._wrote_line(),
             f"this run: {self.rows_this_run} rows collected, {self.batches} batches created, {self.requests} lines, "
             f"{self.tokens} tokens, {self.seconds:.1f} s",
             f"cost: {format_money(self.cost_cny(), 'CNY')} at the Batch API price "

@@ -60,13 +60,21 @@ class JobSummary:
         """Estimated cost in USD of ``tokens`` (default: this run's) at the list price."""
         return cost_at(self.tokens if tokens is None else tokens, self.price_per_million_tokens_usd)
 
+    def _wrote_line(self) -> str:
+        """The first line of every job's summary: the output and its rows."""
+        return f"wrote {self.output}: {self.rows} rows" + (
+            f" ({self.skipped_empty} empty rows skipped)" if self.skipped_empty else ""
+        )
+
+    def _complete_lines(self) -> list[str]:
+        return [f"{self.output} is already complete ({self.rows} rows); nothing to do"]
+
     def lines(self) -> list[str]:
         """The human-readable summary."""
         if self.already_complete:
-            return [f"{self.output} is already complete ({self.rows} rows); nothing to do"]
+            return self._complete_lines()
         out = [
-            f"wrote {self.output}: {self.rows} rows"
-            + (f" ({self.skipped_empty} empty rows skipped)" if self.skipped_empty else ""),
+            self._wrote_line(),
             f"this run: {self.rows_this_run} rows, {self.requests} requests, {self.tokens} tokens, "
             f"est. cost {format_money(self.cost_usd())}, {self.seconds:.1f} s, {self.rows_per_second:.1f} rows/s",
         ]

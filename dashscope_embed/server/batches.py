@@ -41,7 +41,7 @@ from starlette.routing import Route
 from ..batch.limits import ENDPOINT, LIMITS, TERMINAL_STATUSES, BatchLimits, parse_completion_window
 from ..errors import InvalidInputError
 from . import compat
-from .files import FilesAPI, FileStore
+from .files import FilesAPI, FileStore, list_page
 from .replies import ServiceError, compat_error_body, json_response
 from .validation import invalid, parse_body
 
@@ -351,21 +351,8 @@ class BatchAPI:
 
     async def list(self, request: Request) -> Response:
         """``GET /batches?after=&limit=``: newest first, only batches of the last ``list_days`` days."""
-        try:
-            limit = int(request.query_params.get("limit", "20"))
-        except ValueError:
-            raise invalid("limit must be an integer", param="limit") from None
-        if not 1 <= limit <= 100:
-            raise invalid("limit must be within [1, 100]", param="limit")
         horizon = time.time() - self.limits.list_days * 86400
-        newest = [b for b in reversed(list(self.batches.values())) if b["created_at"] >= horizon]
-        after = request.query_params.get("after")
-        if after:
-            ids = [b["id"] for b in newest]
-            newest = newest[ids.index(after) + 1:] if after in ids else []
-        page = newest[:limit]
-        return json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-                              "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit})
+        return list_page(request, [b for b in reversed(list(self.batches.values())) if b["created_at"] >= horizon])
 
     def _get(self, batch_id: str) -> dict[str, Any]:
         batch = self.batches.get(batch_id)

@@ -37,6 +37,28 @@ def _not_found(file_id: str) -> ServiceError:
     return ServiceError(404, "NotFound", f"No such file: {file_id}", param="file_id")
 
 
+def list_page(request: Request, newest: list[dict[str, Any]]) -> Response:
+    """One page of an OpenAI-style cursor listing: ``?after=ID&limit=N`` (``limit`` 1-100, default 20) over
+    objects already ordered newest first; the reply carries ``data``, ``first_id``, ``last_id``, ``has_more``.
+
+    Raises:
+        ServiceError: 400 for a ``limit`` that is not an integer in [1, 100].
+    """
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError:
+        raise invalid("limit must be an integer", param="limit") from None
+    if not 1 <= limit <= 100:
+        raise invalid("limit must be within [1, 100]", param="limit")
+    after = request.query_params.get("after")
+    if after:
+        ids = [item["id"] for item in newest]
+        newest = newest[ids.index(after) + 1:] if after in ids else []
+    page = newest[:limit]
+    return json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                          "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit})
+
+
 class FileStore:
     """Files of one service, on disk in a temporary directory (removed when the store is garbage-collected or the
     process exits). Thread-safe.
@@ -187,20 +209,7 @@ class FilesAPI:
 
     async def list(self, request: Request) -> Response:
         """``GET /files?after=&limit=``: file objects, newest first, ``limit`` 1-100 (default 20)."""
-        try:
-            limit = int(request.query_params.get("limit", "20"))
-        except ValueError:
-            raise invalid("limit must be an integer", param="limit") from None
-        if not 1 <= limit <= 100:
-            raise invalid("limit must be within [1, 100]", param="limit")
-        newest = self.store.listing()
-        after = request.query_params.get("after")
-        if after:
-            ids = [f["id"] for f in newest]
-            newest = newest[ids.index(after) + 1:] if after in ids else []
-        page = newest[:limit]
-        return json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-                              "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit})
+        return list_page(request, self.store.listing())
 
     async def retrieve(self, request: Request) -> Response:
         """``GET /files/{id}``: the file object."""
