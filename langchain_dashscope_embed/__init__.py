@@ -11,7 +11,22 @@
                                  retrieval_mode=RetrievalMode.HYBRID)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .embeddings import DashScopeEmbeddings
-from .sparse import DashScopeMilvusSparseEmbedding, DashScopeSparseEmbeddings, SparseVector
+from .sparse import DashScopeMilvusSparseEmbedding, DashScopeSparseEmbeddings
+
+if TYPE_CHECKING:
+    from .sparse import SparseVector
 
 __all__ = ["DashScopeEmbeddings", "DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: ``SparseVector`` is langchain-qdrant's class when installed; importing it imports qdrant-client, so
+    # it is resolved on first access (see dashscope_embed.optional), not with this package.
+    if name == "SparseVector":
+        from . import sparse
+
+        return sparse.SparseVector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,51 +3,68 @@
 from __future__ import annotations
 
 import warnings
-from typing import Dict, List
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from pydantic import BaseModel, PrivateAttr, model_validator
 from typing_extensions import Self
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult
 from dashscope_embed.hybrid import HybridEmbedder
+from dashscope_embed.optional import optional_attr, register_virtual_subclass
 from dashscope_embed.options import SparseOptions
 from dashscope_embed.routing import sparse_embedder
 
 from ._common import ConnectionFields
 
-try:  # langchain-qdrant's interface and vector type, when installed
-    from langchain_qdrant import SparseEmbeddings as _SparseBase
+if TYPE_CHECKING:
     from langchain_qdrant import SparseVector
-except Exception:  # pragma: no cover - depends on the environment
-    _SparseBase = object  # type: ignore[assignment,misc]
 
-    class SparseVector(BaseModel, extra="forbid"):  # type: ignore[no-redef]
-        """A sparse vector: unique ``indices`` (token ids) and their ``values`` (weights), same length."""
-
-        indices: List[int]
-        values: List[float]
+# langchain-qdrant and langchain-milvus import their store clients (seconds): their interfaces are registered when
+# the first instance is made, not subclassed here (see dashscope_embed.optional).
+_QDRANT_INTERFACE = ("langchain_qdrant", "SparseEmbeddings")
+_MILVUS_INTERFACE = ("langchain_milvus.utils.sparse", "BaseSparseEmbedding")
 
 
-try:  # langchain-milvus's interface, when installed
-    from langchain_milvus.utils.sparse import BaseSparseEmbedding as _MilvusBase
-except Exception:  # pragma: no cover - depends on the environment
-    _MilvusBase = object  # type: ignore[assignment,misc]
+class _LocalSparseVector(BaseModel, extra="forbid"):
+    """A sparse vector: unique ``indices`` (token ids) and their ``values`` (weights), same length."""
+
+    indices: List[int]
+    values: List[float]
+
+
+# Pickles and prints under its public name, which module ``__getattr__`` resolves to it when langchain-qdrant is absent.
+_LocalSparseVector.__name__ = _LocalSparseVector.__qualname__ = "SparseVector"
+
+
+@lru_cache(maxsize=None)
+def _sparse_vector_type() -> type:
+    return optional_attr("langchain_qdrant", "SparseVector") or _LocalSparseVector
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: ``SparseVector`` is langchain-qdrant's class when it is installed, imported on first access.
+    if name == "SparseVector":
+        return _sparse_vector_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
 
 
 def _vectors(result: EmbeddingResult) -> List[SparseVector]:
-    return [SparseVector(indices=list(v.indices), values=list(v.values)) for v in result.sparse or []]
+    vector = _sparse_vector_type()
+    return [vector(indices=list(v.indices), values=list(v.values)) for v in result.sparse or []]
 
 
 def _dicts(result: EmbeddingResult) -> List[Dict[int, float]]:
     return [v.as_dict() for v in result.sparse or []]
 
 
-class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions, _SparseBase):  # type: ignore[misc,valid-type]
+class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions):
     """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) for LangChain.
 
-    Usable as langchain-qdrant's ``SparseEmbeddings`` (``embed_documents -> list[SparseVector]``,
+    A langchain-qdrant ``SparseEmbeddings`` (``embed_documents -> list[SparseVector]``,
     ``embed_query -> SparseVector``), e.g. ``QdrantVectorStore(retrieval_mode=RetrievalMode.HYBRID,
     sparse_embedding=DashScopeSparseEmbeddings())``; the ``*_as_dicts``/``*_as_dict`` methods and
     ``milvus_function()`` give the
@@ -77,7 +94,12 @@ class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions, _SparseBase):  
 
     @model_validator(mode="after")
     def validate_environment(self) -> Self:
-        """Build the engine from the configuration; no network call."""
+        """Build the engine from the configuration; no network call.
+
+        The first instance registers the class as langchain-qdrant's ``SparseEmbeddings`` when that is installed
+        (importing it then, not with this package).
+        """
+        register_virtual_subclass(DashScopeSparseEmbeddings, *_QDRANT_INTERFACE)
         self._hybrid = sparse_embedder(self.model, **self.engine_kwargs())
         self._engine = self._hybrid.engine
         return self
@@ -128,14 +150,16 @@ class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions, _SparseBase):  
         return self.milvus_function()
 
 
-class DashScopeMilvusSparseEmbedding(_MilvusBase):  # type: ignore[misc,valid-type]
+class DashScopeMilvusSparseEmbedding:
     """langchain-milvus ``BaseSparseEmbedding`` over a ``DashScopeSparseEmbeddings``: ``{token_id: weight}`` dicts.
 
-    Subclasses ``langchain_milvus.utils.sparse.BaseSparseEmbedding`` when langchain-milvus is installed and is a
-    plain object with the same methods otherwise.
+    An instance of ``langchain_milvus.utils.sparse.BaseSparseEmbedding`` when langchain-milvus is installed (the
+    first instance registers the class, importing langchain-milvus then) and a plain object with the same methods
+    otherwise.
     """
 
     def __init__(self, model: DashScopeSparseEmbeddings) -> None:
+        register_virtual_subclass(DashScopeMilvusSparseEmbedding, *_MILVUS_INTERFACE)
         self.model = model
 
     def embed_query(self, query: str) -> Dict[int, float]:
@@ -156,3 +180,8 @@ class DashScopeMilvusSparseEmbedding(_MilvusBase):  # type: ignore[misc,valid-ty
 
     def __repr__(self) -> str:
         return f"DashScopeMilvusSparseEmbedding(model={self.model!r})"
+
+
+# Free when the caller imported the store's package first: issubclass() then holds before any instance exists.
+register_virtual_subclass(DashScopeSparseEmbeddings, *_QDRANT_INTERFACE, import_module=False)
+register_virtual_subclass(DashScopeMilvusSparseEmbedding, *_MILVUS_INTERFACE, import_module=False)

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-try:  # optional: only when llama-index-vector-stores-milvus is installed
-    from llama_index.vector_stores.milvus.utils import BaseSparseEmbeddingFunction as _Base
-except Exception:  # pragma: no cover - depends on the environment
-    _Base = object  # type: ignore[assignment,misc]
+from dashscope_embed.optional import register_virtual_subclass
 
 __all__ = ["DashScopeMilvusSparseFunction"]
 
+# llama-index-vector-stores-milvus imports pymilvus (seconds): its interface is registered when the first instance is
+# made, not subclassed here (see dashscope_embed.optional).
+_INTERFACE = ("llama_index.vector_stores.milvus.utils", "BaseSparseEmbeddingFunction")
 
-class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
+
+class DashScopeMilvusSparseFunction:
     """Milvus's sparse-embedding-function interface over a ``DashScopeSparseEmbedding``.
 
-    Every method returns ``{token_id: weight}`` dicts, one per input, in input order.
+    Every method returns ``{token_id: weight}`` dicts, one per input, in input order. An instance of
+    ``llama_index.vector_stores.milvus.utils.BaseSparseEmbeddingFunction`` when that package is installed (the
+    first instance registers the class, importing it then), a plain object with the same methods otherwise.
 
     Raises:
         InvalidInputError: empty or non-string texts. APIError: a request failed after its retries.
@@ -29,6 +32,7 @@ class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
     def __init__(self, model: Any) -> None:
         # ``model`` is a DashScopeSparseEmbedding; typed loosely so this module does not import sparse.py (which
         # imports this one lazily), keeping the package free of import cycles.
+        register_virtual_subclass(DashScopeMilvusSparseFunction, *_INTERFACE)
         self.model = model
 
     def encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
@@ -46,3 +50,7 @@ class DashScopeMilvusSparseFunction(_Base):  # type: ignore[misc,valid-type]
     async def async_encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
         """Async ``encode_documents``."""
         return [v.as_dict() for v in (await self.model._asparse(documents, "document")).sparse or []]
+
+
+# Free when the caller imported the store's package first: issubclass() then holds before any instance exists.
+register_virtual_subclass(DashScopeMilvusSparseFunction, *_INTERFACE, import_module=False)

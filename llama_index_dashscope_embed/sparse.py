@@ -156,7 +156,8 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
     def milvus_function(self) -> DashScopeMilvusSparseFunction:
         """A Milvus ``BaseSparseEmbeddingFunction`` (``encode_queries``/``encode_documents``) backed by this model.
 
-        It subclasses ``llama_index.vector_stores.milvus.utils.BaseSparseEmbeddingFunction`` when that package is
-        installed and is a plain object with the same methods otherwise.
+        It is an instance of ``llama_index.vector_stores.milvus.utils.BaseSparseEmbeddingFunction`` when that
+        package is installed (which is imported now, not with this package) and a plain object with the same methods
+        otherwise.
         """
         return DashScopeMilvusSparseFunction(self)
