@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["optional_attr", "register_virtual_subclass"]
 
@@ -28,7 +28,7 @@ _registered: set[tuple[type, str, str]] = set()
 _lock = threading.Lock()
 
 
-def optional_attr(module: str, name: str, *, import_module: bool = True) -> Optional[Any]:
+def optional_attr(module: str, name: str, *, import_module: bool = True) -> Any | None:
     """``module.name`` if ``module`` imports (or, with ``import_module=False``, is already imported), else ``None``.
 
     Never raises: a missing package, or an installed one that fails to import, means the integration is off.
@@ -37,7 +37,8 @@ def optional_attr(module: str, name: str, *, import_module: bool = True) -> Opti
         return None
     try:
         return getattr(importlib.import_module(module), name, None)
-    except Exception:  # a broken optional install must not break the adapters that merely offer the integration
+    except Exception:  # noqa: BLE001
+        # A broken optional install must not break the adapters that merely offer the integration.
         return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Dict, List
 
 from pydantic import BaseModel, PrivateAttr, model_validator
@@ -37,7 +37,7 @@ class _LocalSparseVector(BaseModel, extra="forbid"):
 _LocalSparseVector.__name__ = _LocalSparseVector.__qualname__ = "SparseVector"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sparse_vector_type() -> type:
     return optional_attr("langchain_qdrant", "SparseVector") or _LocalSparseVector
 
