@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from .catalog import ModelSpec, get_model_spec
 from .errors import BatchSizeError, InvalidInputError
+from .redaction import clean_api_key
 from .results import Usage
 from .settings import ResolvedSettings, resolve_connection
 from .transport import ParseReply, RequestRunner, RunnerLifecycle
@@ -140,7 +141,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             model_spec=model_spec, catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay,
             retry_max_delay=retry_max_delay, allow_insecure_http=allow_insecure_http, **options,
         )
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self._api_key = clean_api_key(api_key)
         self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides, kind=self._KIND)
         self.model = self.spec.name
         self._check_kind(protocol)

@@ -245,7 +245,9 @@ def _embedder(args: argparse.Namespace, base_url: Optional[str], **extra: Any) -
 
 
 def _err(message: str) -> None:
-    print(f"dashscope-embed: {message}", file=sys.stderr, flush=True)
+    from .redaction import redact
+
+    print(f"dashscope-embed: {redact(message)}", file=sys.stderr, flush=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

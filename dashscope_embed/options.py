@@ -15,6 +15,7 @@ from .base import BaseEmbedder
 from .hybrid import SparseCache
 from .results import Usage
 from .routing import EmbeddingRouter
+from .redaction import clean_api_key
 from .settings import environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
@@ -132,8 +133,8 @@ class ConnectionOptions(EngineOptions):
             return data
         data = dict(data)
         for name in ("api_key", "dashscope_api_key"):
-            if isinstance(data.get(name), str):  # masked from here on, in errors as everywhere else
-                data[name] = SecretStr(data[name])
+            if data.get(name) is not None:  # stripped, checked and masked from here on
+                data[name] = clean_api_key(data[name], source=name)
         env = environment_defaults()
         if data.get("api_key") is None and data.get("dashscope_api_key") is None:
             data.pop("api_key", None)
