@@ -266,14 +266,21 @@ class RequestRunner:
     def run_all(self, jobs: Sequence[Callable[[], T]]) -> list[T]:
         """Run ``jobs`` with at most ``max_concurrency`` at once; results in job order.
 
-        A single job (or ``max_concurrency == 1``) runs in the calling thread. On the first failure, jobs not yet
-        started are cancelled and the failure is raised.
+        A single job (or ``max_concurrency == 1``) runs in the calling thread. On the first failure, or when the
+        wait is interrupted (Ctrl-C raises ``KeyboardInterrupt`` here), jobs not yet started are cancelled: at
+        most the ``max_concurrency`` requests already in flight finish, nothing new is sent.
         """
         if len(jobs) <= 1 or self.max_concurrency == 1:
             return [job() for job in jobs]
         pool = self._get_pool()
-        futures: list[Future] = [pool.submit(job) for job in jobs]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        futures: list[Future] = []
+        try:
+            futures.extend(pool.submit(job) for job in jobs)
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
         for future in done:
             error = future.exception()
             if error is not None:
