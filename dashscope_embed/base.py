@@ -44,7 +44,9 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
 
     Raises:
         InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
-            or empty/whitespace-only; the message names every offending index (the first 20) and why.
+            empty/whitespace-only, or not encodable as UTF-8 (a lone surrogate such as ``"\\ud800"``, which JSON
+            cannot carry); the message names every offending index (the first 20) and why. Checked for every text
+            before the first request, so a bad text late in the list sends nothing.
     """
     if isinstance(texts, (str, bytes)):
         raise InvalidInputError(f"{what} must be a list of strings, got a single {type(texts).__name__}")
@@ -62,6 +64,8 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
             reason = f"not a string ({type(text).__name__})"
         elif not text.strip():
             reason = "empty" if not text else "whitespace only"
+        else:
+            reason = _encoding_problem(text)
         if reason:
             count += 1
             if len(bad) < 20:
@@ -69,11 +73,20 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
     if bad:
         more = f" and {count - len(bad)} more" if count > len(bad) else ""
         raise InvalidInputError(
-            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input): "
+            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input and JSON cannot carry "
+            "lone surrogates): "
             + ", ".join(bad)
             + more
         )
     return items
+
+
+def _encoding_problem(text: str) -> Optional[str]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"lone surrogate {text[exc.start]!r} at character {exc.start} (not valid Unicode; UTF-8 cannot encode it)"
+    return None
 
 
 class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
