@@ -25,7 +25,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal, Mapping, Optional
 
-from .settings import REGIONS, region_label
+from .settings import DEFAULT_REGION, REGIONS, region_label
 
 __all__ = [
     "ModelSpec",
@@ -159,6 +159,18 @@ class ModelSpec:
             f"(source: {self.source}). Choose one of those regions (with a key from it); if the model has since "
             f"reached {region}, pass catalog_overrides={{'regions': (..., {region!r})}} or register_model()"
         )
+
+    def list_price(self, region: Optional[str]) -> tuple[Optional[float], str]:
+        """``(real-time price per million input tokens, currency)`` from the price table of ``region``.
+
+        China (Beijing) lists prices in CNY, the international regions in USD (Models page, "Models"): a cost
+        summary shows the currency of the region's own table, the same one the Batch File API summary (Beijing
+        only) uses. ``None`` (a custom base URL such as the local service) counts as Beijing, the default region.
+        The price is ``None`` when the catalog has none in that currency (never converted).
+        """
+        if region in (None, DEFAULT_REGION):
+            return self.price_per_million_tokens_cny, "CNY"
+        return self.price_per_million_tokens_usd, "USD"
 
     def replace(self, **changes: object) -> "ModelSpec":
         """A copy with some fields changed, e.g. ``spec.replace(max_rows=6)``."""
