@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from .catalog import ModelSpec, get_model_spec
-from .errors import BatchSizeError, InvalidInputError
+from .errors import BatchSizeError, InvalidInputError, InvalidRequestError
 from .redaction import clean_api_key
 from .results import Usage
 from .settings import ResolvedSettings, resolve_connection
@@ -249,6 +249,18 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
         return parts
 
+    def _parts_after(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+        """The parts to send instead of ``group`` after the service refused it with ``exc``, or ``None`` when the
+        refusal names no limit a smaller request would meet (then ``exc`` stands)."""
+        if isinstance(exc, BatchSizeError):
+            return self._resplit(exc, group)
+        return self._learn_limit(exc, group)
+
+    def _learn_limit(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+        """Hook: learn a per-request limit other than rows from ``exc`` (the multimodal engine's images and
+        videos) and return ``group`` cut to meet it; ``None`` when ``exc`` names none."""
+        return None
+
     def _learned_parts(self, group: G) -> Optional[list[G]]:
         # A limit learned after this group was planned: cut it now rather than be refused again.
         if self._group_size(group) > self._max_rows:
@@ -264,8 +276,11 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         path, body, parse, kwargs = self._call(context, group)
         try:
             reply = self.runner.send(path, body, parse, **kwargs)
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, group) for r in self._run_group(context, part)]
+        except InvalidRequestError as exc:
+            parts = self._parts_after(exc, group)
+            if parts is None:
+                raise
+            return [r for part in parts for r in self._run_group(context, part)]
         self._log_reply(group, reply)
         return [reply]
 
@@ -276,8 +291,11 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         path, body, parse, kwargs = self._call(context, group)
         try:
             reply = await self.runner.asend(path, body, parse, **kwargs)
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, group) for r in await self._arun_group(context, part)]
+        except InvalidRequestError as exc:
+            parts = self._parts_after(exc, group)
+            if parts is None:
+                raise
+            return [r for part in parts for r in await self._arun_group(context, part)]
         self._log_reply(group, reply)
         return [reply]
 
