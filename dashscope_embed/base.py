@@ -311,7 +311,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         return [r for batch in self.runner.run_all(jobs) for r in batch]
 
     async def _arun_groups(self, context: Any, groups: Sequence[G]) -> list[R]:
-        """Async ``_run_groups`` (a semaphore per event loop)."""
+        """Async ``_run_groups`` (``max_concurrency`` requests in flight per engine, across loops and threads)."""
         jobs = [functools.partial(self._arun_group, context, g) for g in groups]
         return [r for batch in await self.runner.arun_all(jobs) for r in batch]
 

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputError
 from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
+from .slots import Slots
 
 __all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle"]
 
@@ -39,7 +40,8 @@ class RequestRunner:
 
     Args:
         settings: resolved connection settings (root URL, headers, timeout in seconds).
-        max_concurrency: requests in flight at once (thread pool size for sync calls; semaphore per event loop).
+        max_concurrency: requests in flight at once for this runner, across every thread and event loop that uses
+            it (``Slots``); also the sync thread pool's size.
         max_retries: retries after the first attempt of each request.
         retry_base_delay / retry_max_delay: backoff seconds: ``base * 2**(attempt-1)`` capped at ``max``, with
             jitter; a ``Retry-After`` (or ``retry-after-ms``) from the service takes precedence.
@@ -79,6 +81,8 @@ class RequestRunner:
         self._transport = transport
         self._async_transport = async_transport
         self._lock = threading.Lock()
+        # Requests in flight for this object, whatever thread or event loop sends them.
+        self._slots = Slots(max_concurrency)
         self._client: Optional[httpx.Client] = None
         self._pool: Optional[ThreadPoolExecutor] = None
         self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
@@ -197,10 +201,13 @@ class RequestRunner:
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
                 time.sleep(delay)
+            self._slots.acquire()
             try:
                 response = self.client().post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
                 raise _transport_error(exc, self.settings.timeout) from None
+            finally:
+                self._slots.release()
             return parse(response.status_code, response.headers, response.content)
 
         # The first attempt goes without the retry machinery: most requests need no retry, and tenacity's
@@ -239,10 +246,13 @@ class RequestRunner:
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
                 await asyncio.sleep(delay)
+            await self._slots.aacquire()
             try:
                 response = await client.post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
                 raise _transport_error(exc, self.settings.timeout) from None
+            finally:
+                self._slots.release()
             return parse(response.status_code, response.headers, response.content)
 
         try:  # the first attempt outside tenacity, as in ``send``
@@ -290,7 +300,8 @@ class RequestRunner:
         return [future.result() for future in futures]
 
     async def arun_all(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Async ``run_all``: at most ``max_concurrency`` jobs in flight per event loop, shared by all calls."""
+        """Async ``run_all``: at most ``max_concurrency`` jobs started per event loop; requests in flight are bounded
+        by ``max_concurrency`` for the whole runner, across loops and threads."""
         _, semaphore = self._async_client()
 
         async def run(job: Callable[[], Awaitable[T]]) -> T:
