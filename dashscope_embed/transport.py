@@ -283,20 +283,29 @@ class RequestRunner:
         if len(jobs) <= 1 or self.max_concurrency == 1:
             return [job() for job in jobs]
         pool = self._get_pool()
+        # Set by the first failure in its own worker thread, so that no worker starts another request while the
+        # calling thread is still waking up to cancel the queue.
+        stop = threading.Event()
         futures: list[Future] = []
         try:
-            futures.extend(pool.submit(job) for job in jobs)
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            futures.extend(pool.submit(_guarded, job, stop) for job in jobs)
+            pending: set[Future] = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                failures = [f.exception() for f in done if not f.cancelled() and f.exception() is not None]
+                if failures:
+                    stop.set()
+                    for other in pending:
+                        other.cancel()
+                    real = [e for e in failures if not isinstance(e, _Skipped)]
+                    if real:
+                        raise real[0]
+                    # only jobs that saw the stop so far: the failing one is still unwinding; wait for its error
         except BaseException:
+            stop.set()
             for future in futures:
                 future.cancel()
             raise
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                for other in pending:
-                    other.cancel()
-                raise error
         return [future.result() for future in futures]
 
     async def arun_all(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -373,6 +382,20 @@ def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"no reply within {timeout} s ({type(exc).__name__})")
     return APIConnectionError(f"{type(exc).__name__}: {exc}")
+
+
+class _Skipped(Exception):
+    """A job not started because another one failed or the caller was interrupted (never raised to callers)."""
+
+
+def _guarded(job: Callable[[], T], stop: threading.Event) -> T:
+    if stop.is_set():
+        raise _Skipped()
+    try:
+        return job()
+    except BaseException:
+        stop.set()
+        raise
 
 
 def _retryable(exc: BaseException) -> bool:

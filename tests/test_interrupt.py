@@ -76,5 +76,6 @@ def test_a_failing_request_in_sync_embed_stops_the_queue():
     with pytest.raises(Exception):
         engine.embed(TEXTS)
     time.sleep(0.5)
+    # when request 3 fails, the other worker holds #4 or (if #4 came back first) #5: nothing starts after that
     assert fake.calls <= 5
     engine.close()
