@@ -79,3 +79,22 @@ def test_a_failing_request_in_sync_embed_stops_the_queue():
     # when request 3 fails, the other worker holds #4 or (if #4 came back first) #5: nothing starts after that
     assert fake.calls <= 5
     engine.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("framework", ["llama_index", "langchain"])
+def test_ctrl_c_through_the_adapters_stops_submitting(framework):
+    fake = Interrupting(at=3)
+    common = dict(dimensions=64, max_concurrency=2, api_key="sk-test-0123456789", transport=fake.transport())
+    if framework == "llama_index":
+        from llama_index_dashscope_embed import DashScopeEmbedding
+
+        embed = DashScopeEmbedding(model_name="text-embedding-v4", **common).get_text_embedding_batch
+    else:
+        from langchain_dashscope_embed import DashScopeEmbeddings
+
+        embed = DashScopeEmbeddings(model="text-embedding-v4", **common).embed_documents
+    with pytest.raises(KeyboardInterrupt):
+        embed(TEXTS)
+    time.sleep(0.5)
+    assert fake.calls <= fake.calls_at_interrupt + 1, fake.calls
