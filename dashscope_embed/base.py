@@ -85,7 +85,8 @@ def _encoding_problem(text: str) -> Optional[str]:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return f"lone surrogate {text[exc.start]!r} at character {exc.start} (not valid Unicode; UTF-8 cannot encode it)"
+        bad = text[exc.start]
+        return f"lone surrogate {bad!r} at character {exc.start} (not valid Unicode; UTF-8 cannot encode it)"
     return None
 
 

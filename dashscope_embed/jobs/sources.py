@@ -221,7 +221,9 @@ def _read_csv(spec: SourceSpec) -> Iterator[Row]:
         try:
             id_col = header.index(spec.id_field)
         except ValueError:
-            raise SourceError(f"{spec.path}: no id column {spec.id_field!r} (columns: {', '.join(header[:20])})") from None
+            raise SourceError(
+                f"{spec.path}: no id column {spec.id_field!r} (columns: {', '.join(header[:20])})"
+            ) from None
     line = reader.line_num + 1
     for index, record in enumerate(reader):
         text = record[text_col] if text_col < len(record) else ""
