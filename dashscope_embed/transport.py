@@ -21,7 +21,7 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputError
+from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputError, InvalidRequestError
 from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
 from .slots import Slots
@@ -379,6 +379,10 @@ class RunnerLifecycle:
 
 
 def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+    if isinstance(exc, httpx.LocalProtocolError):
+        # httpx refused to build the request (a header value it cannot send): the same request fails the same way
+        # every time, so it is not retried as a connection error.
+        return InvalidRequestError(f"the request could not be sent ({type(exc).__name__}: {exc})")
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"no reply within {timeout} s ({type(exc).__name__})")
     return APIConnectionError(f"{type(exc).__name__}: {exc}")
