@@ -21,7 +21,8 @@ import numpy as np
 from pydantic import SecretStr
 
 from .catalog import ModelSpec, get_model_spec
-from .errors import BatchSizeError, InvalidInputError
+from .errors import BatchSizeError, InvalidInputError, InvalidRequestError
+from .redaction import clean_api_key
 from .results import Usage
 from .settings import ResolvedSettings, resolve_connection
 from .transport import ParseReply, RequestRunner, RunnerLifecycle
@@ -43,7 +44,9 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
 
     Raises:
         InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
-            or empty/whitespace-only; the message names every offending index (the first 20) and why.
+            empty/whitespace-only, or not encodable as UTF-8 (a lone surrogate such as ``"\\ud800"``, which JSON
+            cannot carry); the message names every offending index (the first 20) and why. Checked for every text
+            before the first request, so a bad text late in the list sends nothing.
     """
     if isinstance(texts, (str, bytes)):
         raise InvalidInputError(f"{what} must be a list of strings, got a single {type(texts).__name__}")
@@ -61,6 +64,8 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
             reason = f"not a string ({type(text).__name__})"
         elif not text.strip():
             reason = "empty" if not text else "whitespace only"
+        else:
+            reason = _encoding_problem(text)
         if reason:
             count += 1
             if len(bad) < 20:
@@ -68,11 +73,21 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
     if bad:
         more = f" and {count - len(bad)} more" if count > len(bad) else ""
         raise InvalidInputError(
-            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input): "
+            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input and JSON cannot carry "
+            "lone surrogates): "
             + ", ".join(bad)
             + more
         )
     return items
+
+
+def _encoding_problem(text: str) -> Optional[str]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        return f"lone surrogate {bad!r} at character {exc.start} (not valid Unicode; UTF-8 cannot encode it)"
+    return None
 
 
 class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
@@ -140,7 +155,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             model_spec=model_spec, catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay,
             retry_max_delay=retry_max_delay, allow_insecure_http=allow_insecure_http, **options,
         )
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self._api_key = clean_api_key(api_key)
         self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides, kind=self._KIND)
         self.model = self.spec.name
         self._check_kind(protocol)
@@ -235,6 +250,18 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
         return parts
 
+    def _parts_after(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+        """The parts to send instead of ``group`` after the service refused it with ``exc``, or ``None`` when the
+        refusal names no limit a smaller request would meet (then ``exc`` stands)."""
+        if isinstance(exc, BatchSizeError):
+            return self._resplit(exc, group)
+        return self._learn_limit(exc, group)
+
+    def _learn_limit(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+        """Hook: learn a per-request limit other than rows from ``exc`` (the multimodal engine's images and
+        videos) and return ``group`` cut to meet it; ``None`` when ``exc`` names none."""
+        return None
+
     def _learned_parts(self, group: G) -> Optional[list[G]]:
         # A limit learned after this group was planned: cut it now rather than be refused again.
         if self._group_size(group) > self._max_rows:
@@ -250,8 +277,11 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         path, body, parse, kwargs = self._call(context, group)
         try:
             reply = self.runner.send(path, body, parse, **kwargs)
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, group) for r in self._run_group(context, part)]
+        except InvalidRequestError as exc:
+            parts = self._parts_after(exc, group)
+            if parts is None:
+                raise
+            return [r for part in parts for r in self._run_group(context, part)]
         self._log_reply(group, reply)
         return [reply]
 
@@ -262,8 +292,11 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         path, body, parse, kwargs = self._call(context, group)
         try:
             reply = await self.runner.asend(path, body, parse, **kwargs)
-        except BatchSizeError as exc:
-            return [r for part in self._resplit(exc, group) for r in await self._arun_group(context, part)]
+        except InvalidRequestError as exc:
+            parts = self._parts_after(exc, group)
+            if parts is None:
+                raise
+            return [r for part in parts for r in await self._arun_group(context, part)]
         self._log_reply(group, reply)
         return [reply]
 
@@ -279,7 +312,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         return [r for batch in self.runner.run_all(jobs) for r in batch]
 
     async def _arun_groups(self, context: Any, groups: Sequence[G]) -> list[R]:
-        """Async ``_run_groups`` (a semaphore per event loop)."""
+        """Async ``_run_groups`` (``max_concurrency`` requests in flight per engine, across loops and threads)."""
         jobs = [functools.partial(self._arun_group, context, g) for g in groups]
         return [r for batch in await self.runner.arun_all(jobs) for r in batch]
 

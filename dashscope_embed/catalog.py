@@ -25,7 +25,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal, Mapping, Optional
 
-from .settings import REGIONS, region_label
+from .settings import DEFAULT_REGION, REGIONS, region_label
 
 __all__ = [
     "ModelSpec",
@@ -160,6 +160,18 @@ class ModelSpec:
             f"reached {region}, pass catalog_overrides={{'regions': (..., {region!r})}} or register_model()"
         )
 
+    def list_price(self, region: Optional[str]) -> tuple[Optional[float], str]:
+        """``(real-time price per million input tokens, currency)`` from the price table of ``region``.
+
+        China (Beijing) lists prices in CNY, the international regions in USD (Models page, "Models"): a cost
+        summary shows the currency of the region's own table, the same one the Batch File API summary (Beijing
+        only) uses. ``None`` (a custom base URL such as the local service) counts as Beijing, the default region.
+        The price is ``None`` when the catalog has none in that currency (never converted).
+        """
+        if region in (None, DEFAULT_REGION):
+            return self.price_per_million_tokens_cny, "CNY"
+        return self.price_per_million_tokens_usd, "USD"
+
     def replace(self, **changes: object) -> "ModelSpec":
         """A copy with some fields changed, e.g. ``spec.replace(max_rows=6)``."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -287,13 +299,16 @@ CATALOG: dict[str, ModelSpec] = {
             regions=("beijing",),
             source=MULTIMODAL_DOC,
         ),
-        # The undated tongyi models document no element cap (only a token budget per batch); 20 elements and
-        # 20 images keep a request well inside it. Their dimension is fixed per the zh reference (Mar 2026);
-        # the English page (Feb 2026) lists 1152..64, so the catalog takes the narrower, newer statement.
+        # Dimensions per the seeds' model table and the English multimodal pages (embedding guide and API
+        # reference, Feb 2026): plus 1152 (default), 1024, 512, 256, 128, 64; flash 768 (default), 512, 256, 128,
+        # 64. The zh reference (Mar 2026) and third-party mirrors list one fixed dimension; the catalog follows the
+        # seeds. The pages document no element-count limit, only a token budget per request whose size they do
+        # not give (and at most 8 images in one multi_images element): 20 elements and 20 images are a first guess
+        # well inside it, lowered when the service names a smaller number (``MultimodalEmbedder`` learns it).
         ModelSpec(
             name="tongyi-embedding-vision-plus",
             kind="multimodal",
-            dimensions=(1152,),
+            dimensions=(1152, 1024, 512, 256, 128, 64),
             default_dimension=1152,
             max_rows=20,
             max_tokens_per_row=1024,
@@ -311,7 +326,7 @@ CATALOG: dict[str, ModelSpec] = {
         ModelSpec(
             name="tongyi-embedding-vision-flash",
             kind="multimodal",
-            dimensions=(768,),
+            dimensions=(768, 512, 256, 128, 64),
             default_dimension=768,
             max_rows=20,
             max_tokens_per_row=1024,

@@ -89,6 +89,8 @@ def _add_embed_input(embed: argparse.ArgumentParser) -> None:
     embed.add_argument("--column", default="text", help="CSV column holding the text (default: %(default)s)")
     embed.add_argument("--id-field", default=None,
                        help="JSONL key or CSV column holding the row id (default: ids are row numbers from 0)")
+    embed.add_argument("--unique-ids", action="store_true",
+                       help="refuse an input whose --id-field repeats an id (default: warn and keep every row)")
 
 
 def _add_embed(sub: Any) -> None:
@@ -245,7 +247,9 @@ def _embedder(args: argparse.Namespace, base_url: Optional[str], **extra: Any) -
 
 
 def _err(message: str) -> None:
-    print(f"dashscope-embed: {message}", file=sys.stderr, flush=True)
+    from .redaction import redact
+
+    print(f"dashscope-embed: {redact(message)}", file=sys.stderr, flush=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -289,6 +293,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     spec = _source_spec(args)
     if args.batch_api:
         _check_batch_options(args)
+    _check_rows(args, spec)
     with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend) as endpoint:
         if endpoint.local_backend:
             _log(f"using the {endpoint.description}")
@@ -307,6 +312,25 @@ def cmd_embed(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line, flush=True)
     return 0
+
+
+def _check_rows(args: argparse.Namespace, spec: Any) -> None:
+    """Read the whole input once before anything is sent: a row that cannot be embedded stops the command here,
+    not after part of the file was paid for; empty rows and repeated ids are named."""
+    from .jobs.sources import SourceError, check_source
+
+    check = check_source(spec)
+    if check.empty:
+        if args.fail_on_empty:
+            raise SourceError(f"{spec.path}: {check.empty_message()}; DashScope rejects empty input "
+                              "(leave out --fail-on-empty to skip such rows)")
+        _log(f"skipping {check.empty_message()} of {spec.path}: DashScope rejects empty input")
+    if check.duplicate_ids:
+        if args.unique_ids:
+            raise SourceError(f"{spec.path}: {check.duplicates_message()} in --id-field {spec.id_field!r} "
+                              "(--unique-ids refuses repeated ids)")
+        _log(f"warning: {spec.path}: {check.duplicates_message()} in --id-field {spec.id_field!r}; every row is "
+             "kept (pass --unique-ids to refuse such input)")
 
 
 def _check_batch_options(args: argparse.Namespace) -> None:

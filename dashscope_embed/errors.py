@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from .redaction import redact
+
 __all__ = [
     "DashScopeError",
     "InvalidInputError",
@@ -31,7 +33,14 @@ __all__ = [
 
 
 class DashScopeError(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error this package raises.
+
+    Text arguments pass through ``redaction.redact``: a message quoting a request header or another library's
+    error cannot carry an API key.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class InvalidInputError(DashScopeError, ValueError):
@@ -61,6 +70,7 @@ class APIError(DashScopeError):
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        message = redact(message)
         self.message = message
         self.status_code = status_code
         self.code = code

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from . import tokens as _tokens
-from .base import BaseEmbedder, Call, validate_texts
+from .base import BaseEmbedder, Call, _encoding_problem, validate_texts
 from .catalog import CATALOG
 from .errors import InvalidInputError
+from .media_limits import MediaLimits
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
 from .results import EmbeddingResult
 from .uploads import Uploader
@@ -92,7 +93,7 @@ class _Unit:
         return len(self.contents)
 
 
-class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
+class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalReply]):
     """Embed texts, images and videos with a DashScope multimodal model.
 
     Args:
@@ -137,6 +138,7 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
                 f"parameters {reserved} are set by MultimodalEmbedder itself (dimensions=, instruct=, fused items)"
             )
         super().__init__(model, parameters=parameters, **options)
+        self._init_media_limits()
         # A fixed-dimension model documents no dimension parameter; sending one risks a rejection for nothing.
         # (A model the catalog does not know lists no dimensions: the one asked for is passed through.)
         self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) != 1 else None
@@ -174,6 +176,9 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
     def _text(self, text: Any, where: str) -> tuple[str, int]:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError(f"{where} must be a non-empty string, got {text!r:.60}")
+        problem = _encoding_problem(text)
+        if problem:
+            raise InvalidInputError(f"{where} holds a {problem}")
         limit = self.spec.max_tokens_per_row
         if _tokens.fits(text, limit):
             counted = self.rate_limiter.tokens_per_minute is not None
@@ -261,7 +266,6 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
 
     def _pack(self, units: Sequence[_Unit], max_elements: int) -> list[list[int]]:
         """Group unit positions, in order, into requests that respect every per-request limit."""
-        spec = self.spec
         groups: list[list[int]] = []
         current: list[int] = []
         elements = images = videos = 0
@@ -271,8 +275,8 @@ class MultimodalEmbedder(BaseEmbedder[Sequence[_Unit], MultimodalReply]):
                 and not unit.solo
                 and not units[current[0]].solo
                 and elements + unit.elements <= max_elements
-                and images + unit.images <= spec.max_images
-                and videos + unit.videos <= spec.max_videos
+                and images + unit.images <= self._max_images
+                and videos + unit.videos <= self._max_videos
             )
             if not fits and current:
                 groups.append(current)

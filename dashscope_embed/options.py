@@ -15,6 +15,7 @@ from .base import BaseEmbedder
 from .hybrid import SparseCache
 from .results import Usage
 from .routing import EmbeddingRouter
+from .redaction import clean_api_key
 from .settings import environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
@@ -130,10 +131,11 @@ class ConnectionOptions(EngineOptions):
         # permitted"); here only the environment fills what the caller left unset.
         if not isinstance(data, dict):
             return data
+        _check_model_argument(cls, data)
         data = dict(data)
         for name in ("api_key", "dashscope_api_key"):
-            if isinstance(data.get(name), str):  # masked from here on, in errors as everywhere else
-                data[name] = SecretStr(data[name])
+            if data.get(name) is not None:  # stripped, checked and masked from here on
+                data[name] = clean_api_key(data[name], source=name)
         env = environment_defaults()
         if data.get("api_key") is None and data.get("dashscope_api_key") is None:
             data.pop("api_key", None)
@@ -232,6 +234,27 @@ class SparseOptions(ConnectionOptions):
     def cache(self) -> SparseCache:
         """The process-wide sparse cache shared with dense objects configured for ``"dense&sparse"``."""
         return self._hybrid.cache  # type: ignore[attr-defined]
+
+
+#: How each framework names the model argument (LlamaIndex ``model_name``, LangChain ``model``).
+_MODEL_ARGUMENT = {"model_name": "LlamaIndex", "model": "LangChain"}
+
+
+def _check_model_argument(cls: type, data: dict[str, Any]) -> None:
+    """Refuse the other framework's name for the model argument with a message that gives this class's name
+    (pydantic alone says only "Extra inputs are not permitted").
+
+    Raises:
+        ValueError: e.g. ``model=`` given to a LlamaIndex class, whose field is ``model_name``.
+    """
+    fields = getattr(cls, "model_fields", {})
+    for ours, framework in _MODEL_ARGUMENT.items():
+        other = "model" if ours == "model_name" else "model_name"
+        if ours in fields and other not in fields and other in data:
+            raise ValueError(
+                f"{cls.__name__} takes the model as {ours}= ({framework}'s name for it), not {other}=: "
+                f"pass {ours}={data[other]!r}"
+            )
 
 
 def picklable_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import InvalidInputError
+from .redaction import clean_api_key
 
 __all__ = [
     "REGIONS",
@@ -43,6 +44,7 @@ __all__ = [
     "is_loopback_url",
     "env_value",
     "env_api_key",
+    "env_key",
     "env_base_url",
     "env_region",
     "env_workspace",
@@ -133,7 +135,7 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
     for setting in ("api_key", "base_url", "region", "workspace"):
         value = env_value(setting, environ)
         if value:
-            found[setting] = SecretStr(value) if setting == "api_key" else value
+            found[setting] = env_key(environ) if setting == "api_key" else value
     if env_allow_insecure_http(environ):
         found["allow_insecure_http"] = True
     return found
@@ -141,8 +143,20 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
 
 def env_api_key() -> Optional[SecretStr]:
     """``DASHSCOPE_API_KEY`` as a ``SecretStr``, or ``None`` (a default factory for the adapters' key fields)."""
-    value = env_value("api_key")
-    return SecretStr(value) if value else None
+    return env_key()
+
+
+def env_key(environ: Mapping[str, str] | None = None) -> Optional[SecretStr]:
+    """The key of the environment (``ENV["api_key"]``), cleaned by ``redaction.clean_api_key``, or ``None``.
+
+    Raises:
+        InvalidInputError: the variable is whitespace only or holds a character a key cannot have.
+    """
+    environ = os.environ if environ is None else environ
+    for name in ENV["api_key"]:
+        if environ.get(name):
+            return clean_api_key(environ[name], source=name)
+    return None
 
 
 def env_base_url() -> Optional[str]:
@@ -260,7 +274,7 @@ class ConnectionSettings(BaseModel):
             gateway); refused otherwise.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     api_key: Optional[SecretStr] = Field(default=None, repr=False, exclude=True)
     base_url: Optional[str] = None
@@ -275,6 +289,12 @@ class ConnectionSettings(BaseModel):
     def _check_region(cls, value: Optional[str]) -> Optional[str]:
         return None if value is None else canonical_region(value)
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _clean_key(cls, value: object) -> Optional[SecretStr]:
+        # Stripped and checked here, so that every path to a request header sees a clean key.
+        return clean_api_key(value)  # type: ignore[arg-type]
+
     def resolved(self, environ: Mapping[str, str] | None = None) -> "ResolvedSettings":
         """Apply environment fallbacks and URL normalisation.
 
@@ -283,10 +303,7 @@ class ConnectionSettings(BaseModel):
                 workspace; a key bound for a plain ``http://`` host that is not loopback without
                 ``allow_insecure_http``. All before any request.
         """
-        key = self.api_key
-        if key is None:
-            env_key = env_value("api_key", environ)
-            key = SecretStr(env_key) if env_key else None
+        key = self.api_key if self.api_key is not None else env_key(environ)
         workspace = self.workspace or env_value("workspace", environ)
         base = self.base_url or env_value("base_url", environ)
         implied: Optional[str] = None

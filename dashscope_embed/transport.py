@@ -21,9 +21,10 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputError
+from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputError, InvalidRequestError
 from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
+from .slots import Slots
 
 __all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle"]
 
@@ -39,7 +40,8 @@ class RequestRunner:
 
     Args:
         settings: resolved connection settings (root URL, headers, timeout in seconds).
-        max_concurrency: requests in flight at once (thread pool size for sync calls; semaphore per event loop).
+        max_concurrency: requests in flight at once for this runner, across every thread and event loop that uses
+            it (``Slots``); also the sync thread pool's size.
         max_retries: retries after the first attempt of each request.
         retry_base_delay / retry_max_delay: backoff seconds: ``base * 2**(attempt-1)`` capped at ``max``, with
             jitter; a ``Retry-After`` (or ``retry-after-ms``) from the service takes precedence.
@@ -79,6 +81,8 @@ class RequestRunner:
         self._transport = transport
         self._async_transport = async_transport
         self._lock = threading.Lock()
+        # Requests in flight for this object, whatever thread or event loop sends them.
+        self._slots = Slots(max_concurrency)
         self._client: Optional[httpx.Client] = None
         self._pool: Optional[ThreadPoolExecutor] = None
         self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
@@ -197,10 +201,13 @@ class RequestRunner:
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
                 time.sleep(delay)
+            self._slots.acquire()
             try:
                 response = self.client().post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
                 raise _transport_error(exc, self.settings.timeout) from None
+            finally:
+                self._slots.release()
             return parse(response.status_code, response.headers, response.content)
 
         # The first attempt goes without the retry machinery: most requests need no retry, and tenacity's
@@ -239,10 +246,13 @@ class RequestRunner:
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
                 await asyncio.sleep(delay)
+            await self._slots.aacquire()
             try:
                 response = await client.post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
                 raise _transport_error(exc, self.settings.timeout) from None
+            finally:
+                self._slots.release()
             return parse(response.status_code, response.headers, response.content)
 
         try:  # the first attempt outside tenacity, as in ``send``
@@ -266,24 +276,41 @@ class RequestRunner:
     def run_all(self, jobs: Sequence[Callable[[], T]]) -> list[T]:
         """Run ``jobs`` with at most ``max_concurrency`` at once; results in job order.
 
-        A single job (or ``max_concurrency == 1``) runs in the calling thread. On the first failure, jobs not yet
-        started are cancelled and the failure is raised.
+        A single job (or ``max_concurrency == 1``) runs in the calling thread. On the first failure, or when the
+        wait is interrupted (Ctrl-C raises ``KeyboardInterrupt`` here), jobs not yet started are cancelled: at
+        most the ``max_concurrency`` requests already in flight finish, nothing new is sent.
         """
         if len(jobs) <= 1 or self.max_concurrency == 1:
             return [job() for job in jobs]
         pool = self._get_pool()
-        futures: list[Future] = [pool.submit(job) for job in jobs]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                for other in pending:
-                    other.cancel()
-                raise error
+        # Set by the first failure in its own worker thread, so that no worker starts another request while the
+        # calling thread is still waking up to cancel the queue.
+        stop = threading.Event()
+        futures: list[Future] = []
+        try:
+            futures.extend(pool.submit(_guarded, job, stop) for job in jobs)
+            pending: set[Future] = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                failures = [f.exception() for f in done if not f.cancelled() and f.exception() is not None]
+                if failures:
+                    stop.set()
+                    for other in pending:
+                        other.cancel()
+                    real = [e for e in failures if not isinstance(e, _Skipped)]
+                    if real:
+                        raise real[0]
+                    # only jobs that saw the stop so far: the failing one is still unwinding; wait for its error
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
         return [future.result() for future in futures]
 
     async def arun_all(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Async ``run_all``: at most ``max_concurrency`` jobs in flight per event loop, shared by all calls."""
+        """Async ``run_all``: at most ``max_concurrency`` jobs started per event loop; requests in flight are bounded
+        by ``max_concurrency`` for the whole runner, across loops and threads."""
         _, semaphore = self._async_client()
 
         async def run(job: Callable[[], Awaitable[T]]) -> T:
@@ -352,9 +379,27 @@ class RunnerLifecycle:
 
 
 def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+    if isinstance(exc, httpx.LocalProtocolError):
+        # httpx refused to build the request (a header value it cannot send): the same request fails the same way
+        # every time, so it is not retried as a connection error.
+        return InvalidRequestError(f"the request could not be sent ({type(exc).__name__}: {exc})")
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"no reply within {timeout} s ({type(exc).__name__})")
     return APIConnectionError(f"{type(exc).__name__}: {exc}")
+
+
+class _Skipped(Exception):
+    """A job not started because another one failed or the caller was interrupted (never raised to callers)."""
+
+
+def _guarded(job: Callable[[], T], stop: threading.Event) -> T:
+    if stop.is_set():
+        raise _Skipped()
+    try:
+        return job()
+    except BaseException:
+        stop.set()
+        raise
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -64,7 +64,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         output_type: ``"dense"`` (default) or ``"dense&sparse"`` (text models): every call also fetches the sparse
             vectors and keeps them in the shared sparse cache, where ``DashScopeSparseEmbedding`` (and its Qdrant
             functions) find them, so hybrid indexing costs one request per batch instead of two.
-        max_concurrency: requests in flight at once (sync: threads; async: a semaphore per event loop).
+        max_concurrency: requests in flight at once for this object, across threads and event loops.
         max_retries: retries per request (429, 5xx, timeouts, connection errors).
         timeout: seconds per HTTP request.
         oversize: texts over the model's token limit per row: ``"chunk_average"``, ``"truncate"``, ``"error"``
@@ -200,7 +200,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         return self._embed(texts, "document")
 
     async def _aget_text_embeddings(self, texts: List[str]) -> List[Embedding]:
-        """Async ``_get_text_embeddings``; requests share the per-loop concurrency bound with every other call."""
+        """Async ``_get_text_embeddings``; requests share the object's concurrency bound with every other call."""
         return await self._aembed(texts, "document")
 
     # ------------------------------------------------------------------ images and videos (multimodal models)

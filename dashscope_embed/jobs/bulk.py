@@ -33,6 +33,7 @@ order; empty rows are skipped (DashScope rejects empty input) and counted in the
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -40,7 +41,7 @@ from typing import Any, Callable, Optional
 import orjson
 
 from ..engine import DashScopeEmbedder
-from ..errors import InvalidInputError
+from ..errors import APIError, AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
 from .cost import JobSummary
 from .errors import BulkJobError
 from .parquet import merge_parts, output_schema
@@ -107,17 +108,39 @@ def _close_bar(bar: Any, *, finished: bool) -> None:
     bar.close()
 
 
+_PERMANENT_HINTS = (
+    (AuthenticationError, "check the API key (DASHSCOPE_API_KEY) and that it belongs to this region"),
+    (PermissionDeniedError, "the key may not use this model, region or workspace"),
+    (NotFoundError, "check the model name (`dashscope-embed models` lists them) and the base URL"),
+)
+
+
 def _stopped(exc: BaseException, output: Path) -> BaseException:
     """What to raise when the run stopped: bad input or options as they are (resuming would not help), any other
-    failure as a ``BulkJobError`` that says how much is saved and that a rerun resumes."""
+    failure as a ``BulkJobError`` that says how much is saved and whether a rerun resumes.
+
+    A failure that a rerun cannot cure (a non-retryable ``APIError``: 401, unknown model, a refused request) does
+    not say "rerun to resume"; when it left nothing saved, the work directory this run made is removed, so no
+    half-made output stays behind."""
     if isinstance(exc, (KeyboardInterrupt, BulkJobError, SourceError, InvalidInputError)) or not isinstance(
         exc, Exception
     ):
         return exc
     state = inspect_work(output)
-    error = BulkJobError(
-        f"stopped: {exc}. {state.rows_done} rows are saved in {work_dir_for(output)}; rerun the same command to resume"
-    )
+    work = work_dir_for(output)
+    if isinstance(exc, APIError) and not exc.retryable:
+        hint = next((h for cls, h in _PERMANENT_HINTS if isinstance(exc, cls)), "the service refused the request")
+        if state.rows_done:
+            kept = (f" {state.rows_done} rows are kept in {work}: once this is fixed, the same command resumes from "
+                    "them.")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            kept = " Nothing was written."
+        error = BulkJobError(f"stopped: {exc}. Rerunning will not help until this is fixed: {hint}.{kept}")
+    else:
+        error = BulkJobError(
+            f"stopped: {exc}. {state.rows_done} rows are saved in {work}; rerun the same command to resume"
+        )
     error.__cause__ = exc
     return error
 
@@ -166,7 +189,9 @@ def run_bulk_job(
     if chunk_size < 1:
         raise BulkJobError(f"chunk size must be >= 1, got {chunk_size}")
     started = time.monotonic()
-    summary = JobSummary(output=output, price_per_million_tokens_usd=embedder.spec.price_per_million_tokens_usd)
+    price, currency = embedder.spec.list_price(embedder.settings.region)
+    summary = JobSummary(output=output, price_per_million_tokens_usd=embedder.spec.price_per_million_tokens_usd,
+                         price_per_million_tokens=price, currency=currency)
     sha, lines = fingerprint_file(spec.path)
     key = job_key(sha, spec, embedder, output_type, text_type)
     work = work_dir_for(output)

@@ -43,7 +43,7 @@ def split_empty(rows: list[Row], *, skip_empty: bool, source: Path) -> tuple[lis
             skipped += 1
         else:
             raise BulkJobError(
-                f"row {row.index} of {source} is empty; DashScope rejects empty input "
+                f"{row.label()} of {source} is empty; DashScope rejects empty input "
                 "(leave out --fail-on-empty to skip such rows)"
             )
     return keep, skipped

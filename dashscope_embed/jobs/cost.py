@@ -17,7 +17,7 @@ def cost_at(tokens: int, price_per_million: Optional[float]) -> Optional[float]:
 def format_money(value: Optional[float], currency: str = "USD") -> str:
     """``$0.0123`` / ``CNY 0.0123``, or a note that the catalog has no price."""
     if value is None:
-        return "n/a (no list price in the catalog)"
+        return f"n/a (no {currency} list price in the catalog)"
     return f"${value:.4f}" if currency == "USD" else f"{currency} {value:.4f}"
 
 
@@ -35,7 +35,9 @@ class JobSummary:
         job_tokens / job_requests: the same over every run of the job (requests lost in flight when a run was
             killed are not counted: their replies never arrived).
         seconds: wall time of this run.
-        price_per_million_tokens_usd: the model's list price (``None`` when the catalog has none).
+        price_per_million_tokens / currency: the model's real-time list price in the currency of the region's price
+            table (``ModelSpec.list_price``); ``None`` when the catalog has none.
+        price_per_million_tokens_usd: the USD list price, used when ``currency`` is not set.
         already_complete: ``OUTPUT`` already held this job's result; nothing was done.
     """
 
@@ -50,6 +52,8 @@ class JobSummary:
     seconds: float = 0.0
     price_per_million_tokens_usd: Optional[float] = None
     already_complete: bool = False
+    price_per_million_tokens: Optional[float] = None
+    currency: Optional[str] = None
 
     @property
     def rows_per_second(self) -> float:
@@ -57,8 +61,14 @@ class JobSummary:
         return self.rows_this_run / self.seconds if self.seconds > 0 else 0.0
 
     def cost_usd(self, tokens: Optional[int] = None) -> Optional[float]:
-        """Estimated cost in USD of ``tokens`` (default: this run's) at the list price."""
+        """Estimated cost in USD of ``tokens`` (default: this run's) at the USD list price."""
         return cost_at(self.tokens if tokens is None else tokens, self.price_per_million_tokens_usd)
+
+    def cost(self, tokens: Optional[int] = None) -> tuple[Optional[float], str]:
+        """``(estimated cost, currency)`` of ``tokens`` (default: this run's) at the region's list price."""
+        if self.currency is None:
+            return self.cost_usd(tokens), "USD"
+        return cost_at(self.tokens if tokens is None else tokens, self.price_per_million_tokens), self.currency
 
     def _wrote_line(self) -> str:
         """The first line of every job's summary: the output and its rows."""
@@ -76,11 +86,11 @@ class JobSummary:
         out = [
             self._wrote_line(),
             f"this run: {self.rows_this_run} rows, {self.requests} requests, {self.tokens} tokens, "
-            f"est. cost {format_money(self.cost_usd())}, {self.seconds:.1f} s, {self.rows_per_second:.1f} rows/s",
+            f"est. cost {format_money(*self.cost())}, {self.seconds:.1f} s, {self.rows_per_second:.1f} rows/s",
         ]
         if self.job_tokens != self.tokens:
             out.append(
                 f"whole job (all runs): {self.job_requests} requests, {self.job_tokens} tokens, "
-                f"est. cost {format_money(self.cost_usd(self.job_tokens))}"
+                f"est. cost {format_money(*self.cost(self.job_tokens))}"
             )
         return out

@@ -17,6 +17,11 @@ Reply::
     {"output": {"embeddings": [{"index": 0, "type": "text", "embedding": [...]}, ...]},
      "usage": {"input_tokens": n, "image_tokens": m}, "request_id": "..."}
 
+Refusals: too many content elements get the real service's documented wording ("batch size is invalid, it should
+not be larger than N.: input.contents"); public material shows no wording for too many images or videos, so those
+sentences ("too many images: K in one request; MODEL accepts at most N.") are this service's own, written so that a
+client can read N from them as it reads the element count (``dashscope_embed.media_limits``).
+
 Limits per model come from the catalog: ``max_rows`` content elements, ``max_images`` (images in ``image`` and
 ``multi_images`` elements together), ``max_videos``, ``max_multi_images`` per ``multi_images`` element (0: the key
 is refused), ``max_tokens_per_row`` per text, ``image_max_bytes`` / ``video_max_bytes`` for inline data,

@@ -126,7 +126,7 @@ def test_bad_input_fails_before_uploading(batch_service, tmp_path):
         BatchEmbeddingJob(_pairs(["a"]), out, model="multimodal-embedding-v1", base_url=batch_service.base_url).run()
     with pytest.raises(InvalidInputError, match=r"row 2 \(id 'c'\): text must be a string, got int"):
         _job(batch_service, [("a", "x"), ("b", "y"), ("c", 3)], out).run()
-    with pytest.raises(BulkJobError, match="row 1 of .* is empty"):
+    with pytest.raises(BulkJobError, match="id 'b' of .* is empty"):
         _job(batch_service, [("a", "x"), ("b", "  ")], out, skip_empty=False).run()
     with pytest.raises(InvalidInputError, match="re-iterable"):
         _job(batch_service, iter([("a", "x")]), out).run()

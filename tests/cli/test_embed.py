@@ -56,7 +56,7 @@ def test_jsonl_with_id_field(hash_service, tmp_path, capsys):
     assert not work_dir_for(out).exists()
     printed = capsys.readouterr().out
     assert "2345 rows" in printed and "requests" in printed and "tokens" in printed and "rows/s" in printed
-    assert "est. cost $" in printed
+    assert "est. cost CNY " in printed  # the local service counts as Beijing, whose price table is in CNY
 
 
 def test_csv_column_and_row_number_ids(hash_service, tmp_path):
