@@ -42,6 +42,7 @@ from .errors import (
 )
 from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
+from .rerank import DashScopeReranker, RerankItem, RerankModelSpec, RerankResult
 from .routing import EmbeddingRouter
 from .results import EmbeddingResult, SparseEmbedding, Usage
 from .settings import REGION_IDS, REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
@@ -50,6 +51,10 @@ from .uploads import Upload, UploadError
 __all__ = [
     "__version__",
     "DashScopeEmbedder",
+    "DashScopeReranker",
+    "RerankResult",
+    "RerankItem",
+    "RerankModelSpec",
     "EmbeddingRouter",
     "MultimodalEmbedder",
     "MultimodalInput",
