@@ -12,6 +12,7 @@
 """
 
 from .embeddings import DashScopeEmbeddings
+from .rerank import DashScopeRerank
 from .sparse import DashScopeMilvusSparseEmbedding, DashScopeSparseEmbeddings, SparseVector
 
-__all__ = ["DashScopeEmbeddings", "DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
+__all__ = ["DashScopeEmbeddings", "DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector", "DashScopeRerank"]
