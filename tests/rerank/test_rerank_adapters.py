@@ -8,7 +8,7 @@ import pickle
 import pytest
 from pydantic import ValidationError
 
-from conftest import QUERY, corpus
+from rerank_helpers import QUERY, corpus
 from dashscope_embed import InvalidInputError
 from dashscope_embed.server.relevance import rank
 

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from conftest import QUERY, corpus
+from rerank_helpers import QUERY, corpus
 from dashscope_embed import DashScopeError, DashScopeReranker, InvalidInputError
 from dashscope_embed.errors import AuthenticationError, InvalidRequestError
 from dashscope_embed.rerank import plan_requests, request_tokens
