@@ -180,6 +180,9 @@ def _add_demo(sub: Any) -> None:
     demo.add_argument("--top-k", type=_positive_int, default=3, help="passages per question (default: 3)")
     demo.add_argument("--chunk-size", type=_positive_int, default=1024, help="tokens per chunk (default: 1024)")
     demo.add_argument("--framework", choices=("both", "llamaindex", "langchain"), default="both")
+    demo.add_argument("--rerank", metavar="MODEL", default="qwen3-rerank",
+                      help="rerank model that picks the answer among the top 10 passages (default: %(default)s; "
+                           "'none' to skip)")
     _add_connection(demo, default_backend="e5")
 
 

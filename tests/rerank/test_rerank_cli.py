@@ -85,3 +85,21 @@ def test_models_command_lists_the_rerank_models(capsys):
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["name"] for r in records} == {"qwen3-rerank", "gte-rerank-v2", "qwen3.7-text-rerank", "gte-rerank"}
     assert next(r for r in records if r["name"] == "qwen3-rerank")["max_tokens_per_request"] == 120000
+
+
+def test_demo_shows_a_reranked_answer_in_both_pipelines(tmp_path, capsys, monkeypatch):
+    from dashscope_embed.cli import main
+
+    for name in ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "with.md").write_text("The with statement calls __enter__ and __exit__ of a context manager.\n\n" * 8,
+                                      encoding="utf-8")
+    (tmp_path / "loops.txt").write_text("Loops repeat a block of code while a condition holds.\n" * 30,
+                                        encoding="utf-8")
+    status = main(["demo", "--docs", str(tmp_path), "--local", "--backend", "hash", "--query",
+                   "what does the with statement call?", "--top-k", "2", "--chunk-size", "64"])
+    out = capsys.readouterr().out
+    assert status == 0
+    answers = re.findall(r"reranked by qwen3-rerank \(top 10, (\d+) tokens\): ([0-9.]+)  \[(.+?)\]", out)
+    assert len(answers) == 2  # LlamaIndex, then LangChain
+    assert all(int(tokens) > 0 and source == "with.md" for tokens, _, source in answers)
