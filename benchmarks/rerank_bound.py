@@ -115,7 +115,8 @@ def markdown(rows: list[dict], header: dict) -> str:
     lines = [
         "# Rerank benchmark",
         "",
-        f"Generated {header['when']} by `.venv/bin/python benchmarks/rerank_bound.py --write` (commit {header['commit']}).",
+        f"Generated {header['when']} by `.venv/bin/python benchmarks/rerank_bound.py --write` "
+        f"(commit {header['commit']}).",
         "",
         f"- Machine: {header['machine']}; load before `{header['load_before']}`, after `{header['load_after']}`.",
         f"- Service: `benchmarks/_service.py` (its own process), every request answered after exactly "
@@ -128,7 +129,8 @@ def markdown(rows: list[dict], header: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['label']} | {'`arerank`' if r['mode'] == 'async' else '`rerank`'} | {r['max_concurrency']} | "
+        path = "`arerank`" if r["mode"] == "async" else "`rerank`"
+        lines.append(f"| {r['label']} | {path} | {r['max_concurrency']} | "
                      f"{r['requests']} | {r['seconds']:.3f} | {r['bound']:.3f} | {r['ratio']:.2f} | "
                      f"{r['round_bound']:.3f} | {r['ratio_to_round_bound']:.2f} |")
     lines += ["", "With fewer requests than C (the catalog limits: 2 to 5 requests) the R x L / C bound cannot be "

@@ -88,7 +88,8 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
             InvalidInputError: an empty query or a document with no text (position named). APIError: a request
                 failed after its retries.
         """
-        return self._dicts(self._engine.rerank(query, [_text(d) for d in documents], top_n=self._top_n(top_n, documents)))
+        result = self._engine.rerank(query, [_text(d) for d in documents], top_n=self._top_n(top_n, documents))
+        return self._dicts(result)
 
     async def arerank(
         self, documents: Sequence[Union[str, Document, dict]], query: str, *, top_n: Optional[int] = -1

@@ -234,7 +234,8 @@ class DashScopeReranker(RunnerLifecycle):
             if over:
                 raise InvalidInputError(
                     f"{len(over)} documents exceed {self.model}'s {limit:,} tokens: "
-                    + ", ".join(f"[{i}]" for i in over[:20]) + " (oversize='error'; 'truncate' lets the service cut them)"
+                    + ", ".join(f"[{i}]" for i in over[:20])
+                    + " (oversize='error'; 'truncate' lets the service cut them)"
                 )
         counts = [min(c, limit) for c in counts]
         ranges = plan_requests(query_tokens, counts, self._max_documents, self.spec.max_tokens_per_request)

@@ -54,7 +54,9 @@ class RerankReply:
     request_id: Optional[str]
 
 
-def check_results(items: Any, n: int, expected: int, request_id: Optional[str]) -> list[tuple[int, float, Optional[str]]]:
+def check_results(
+    items: Any, n: int, expected: int, request_id: Optional[str]
+) -> list[tuple[int, float, Optional[str]]]:
     """Validate a reply's result list: exactly ``expected`` items with distinct int indices in ``0..n-1`` and
     numeric scores.
 

@@ -212,7 +212,8 @@ def test_langchain_fields_key_and_refusals(service, monkeypatch):
     monkeypatch.setenv("DASHSCOPE_API_KEY", SECRET)
     rerank = DashScopeRerank(base_url=service.base_url, max_retries=1, max_concurrency=2, timeout=5)
     assert rerank.dashscope_api_key.get_secret_value() == SECRET
-    assert SECRET not in repr(rerank) and SECRET not in str(rerank.model_dump()) and SECRET not in rerank.model_dump_json()
+    assert SECRET not in repr(rerank) and SECRET not in str(rerank.model_dump())
+    assert SECRET not in rerank.model_dump_json()
     copy = pickle.loads(pickle.dumps(rerank))
     assert copy.api_key.get_secret_value() == SECRET and copy.reranker.max_retries == 1
     with pytest.raises(ValidationError, match="retired on 2026-05-30; use qwen3-rerank"):

@@ -54,7 +54,8 @@ def test_eval_command_prints_both_figures(tmp_path, service, capsys):
     from dashscope_embed.cli import main
 
     status = main(["eval", "--dataset", str(write_set(tmp_path)), "--base-url", service.base_url,
-                   "--dimensions", "64", "--rerank", "qwen3-rerank", "--rerank-candidates", "60"])  # every document: hash vectors are not semantic
+                   "--dimensions", "64", "--rerank", "qwen3-rerank",
+                   "--rerank-candidates", "60"])  # every document: hash vectors are not semantic
     out = capsys.readouterr().out
     assert status == 0
     rows = [line for line in out.splitlines() if line.startswith("text-embedding-v4")]
