@@ -223,3 +223,12 @@ def test_langchain_fields_key_and_refusals(service, monkeypatch):
     with pytest.raises(InvalidInputError, match="query"):
         rerank.compress_documents(_documents(["a"]), "")
     assert service.stats.requests == 0
+
+
+def test_langchain_async_path_does_not_use_a_thread(service, monkeypatch):
+    from langchain_dashscope_embed import DashScopeRerank
+
+    rerank = DashScopeRerank(base_url=service.base_url, top_n=2)
+    monkeypatch.setattr(rerank.reranker, "rerank", None)  # only the async engine method may run
+    out = asyncio.run(rerank.acompress_documents(_documents(corpus(5)), QUERY))
+    assert [d.metadata["n"] for d in out] == [i for i, _ in rank(QUERY, corpus(5))[:2]]
