@@ -226,6 +226,9 @@ class DashScopeReranker(RunnerLifecycle):
 
     def _plan(self, query: str, documents: Sequence[str]) -> tuple[list[tuple[int, int]], int, list[int]]:
         # Token counts travel with the call (not on self): concurrent calls on one object must not mix them.
+        quick = self._plan_by_bytes(query, documents)
+        if quick is not None:
+            return quick
         limit = self.spec.max_tokens_per_document
         query_tokens = tokens.count_tokens(query)
         counts = document_tokens(documents, limit + 1)
@@ -240,6 +243,29 @@ class DashScopeReranker(RunnerLifecycle):
         counts = [min(c, limit) for c in counts]
         ranges = plan_requests(query_tokens, counts, self._max_documents, self.spec.max_tokens_per_request)
         return ranges, query_tokens, counts
+
+    def _plan_by_bytes(
+        self, query: str, documents: Sequence[str]
+    ) -> Optional[tuple[list[tuple[int, int]], int, list[int]]]:
+        """The plan by document count alone, when UTF-8 byte lengths prove it fits, else ``None``.
+
+        A Qwen (byte-level BPE) token covers at least one byte, so bytes bound tokens from above: when every
+        document is within the per-document limit and every request within the budget in bytes, counting tokens
+        (about 0.3 ms a passage on this machine's CPU) cannot change the plan, and the usual rerank call (tens of
+        passages) needs no tokenizer at all. Token pacing needs real counts, so it always counts.
+        """
+        if self.runner.rate_limiter.tokens_per_minute is not None:
+            return None
+        limit = self.spec.max_tokens_per_document
+        query_bytes = len(query.encode("utf-8"))
+        sizes = [len(text.encode("utf-8")) for text in documents]
+        if any(size > limit for size in sizes):
+            return None
+        step = self._max_documents
+        ranges = [(a, min(a + step, len(sizes))) for a in range(0, len(sizes), step)]
+        if any(request_tokens(query_bytes, sizes[a:b]) > self.spec.max_tokens_per_request for a, b in ranges):
+            return None
+        return ranges, query_bytes, sizes
 
     def _context(self, query: str, docs: list[str], request: RerankRequest, top_n: Optional[int]) -> tuple:
         ranges, query_tokens, counts = self._plan(query, docs)
