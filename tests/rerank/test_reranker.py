@@ -224,11 +224,11 @@ def test_byte_lengths_spare_the_tokenizer_when_they_prove_the_fit(service, make_
 
     docs = corpus(1200)
     plain = make_reranker()
-    monkeypatch.setattr(engine.tokens, "count_tokens", refuse)
-    monkeypatch.setattr("dashscope_embed.rerank.planning.tokens.count_tokens", refuse)
-    assert plain.plan(QUERY, docs) == [(0, 500), (500, 1000), (1000, 1200)]
+    with monkeypatch.context() as patch:  # the client's planning only: the in-process service counts for real
+        patch.setattr(engine.tokens, "count_tokens", refuse)
+        assert plain.plan(QUERY, docs) == [(0, 500), (500, 1000), (1000, 1200)]
+        with pytest.raises(AssertionError, match="tokenizer ran"):  # bytes over the budget: real counts needed
+            make_reranker("gte-rerank-v2").plan(QUERY, corpus(600, words_per_doc=150))
+        with pytest.raises(AssertionError, match="tokenizer ran"):  # token pacing needs real counts
+            make_reranker(tokens_per_minute=1e9).plan(QUERY, docs)
     assert [(i.index, i.relevance_score) for i in plain.rerank(QUERY, docs)] == rank(QUERY, docs)
-    with pytest.raises(AssertionError, match="tokenizer ran"):  # bytes over the budget: real counts needed
-        make_reranker("gte-rerank-v2").plan(QUERY, corpus(600, words_per_doc=150))
-    with pytest.raises(AssertionError, match="tokenizer ran"):  # token pacing needs real counts
-        make_reranker(tokens_per_minute=1e9).plan(QUERY, docs)
