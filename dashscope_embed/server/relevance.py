@@ -30,7 +30,11 @@ def terms(text: str) -> frozenset[str]:
 def relevance(query: str, document: str) -> float:
     """``|Q & D| / sqrt(|Q| |D|)`` over the content-word sets of the pair, rounded to 6 decimals, in ``[0, 1]``
     (0.0 when either side has no content word)."""
-    q, d = terms(query), terms(document)
+    return _score(terms(query), document)
+
+
+def _score(q: frozenset[str], document: str) -> float:
+    d = terms(document)
     if not q or not d:
         return 0.0
     return round(len(q & d) / math.sqrt(len(q) * len(d)), 6)
@@ -39,6 +43,7 @@ def relevance(query: str, document: str) -> float:
 def rank(query: str, documents: Sequence[str]) -> list[tuple[int, float]]:
     """``(index, relevance)`` of every document, by relevance descending, ties by lower index: the order the rerank
     endpoints answer in."""
-    scored = [(i, relevance(query, doc)) for i, doc in enumerate(documents)]
+    q = terms(query)
+    scored = [(i, _score(q, doc)) for i, doc in enumerate(documents)]
     scored.sort(key=lambda pair: (-pair[1], pair[0]))
     return scored
