@@ -7,6 +7,10 @@ The public surface::
         result = embedder.embed(["first document", "second document"])   # result.dense: (2, 256) float32
         query = embedder.embed_query("what is in the first document?")
 
+    from dashscope_embed import DashScopeReranker
+    with DashScopeReranker("qwen3-rerank") as reranker:                  # text rerank, the second stage
+        ranking = reranker.rerank("what is in the first document?", documents, top_n=5)   # RerankResult
+
 Adapters for LlamaIndex (``llama_index_dashscope_embed``) and LangChain (``langchain_dashscope_embed``) wrap
 this engine; every DashScope-specific behaviour lives here.
 """
