@@ -232,3 +232,20 @@ def test_byte_lengths_spare_the_tokenizer_when_they_prove_the_fit(service, make_
         with pytest.raises(AssertionError, match="tokenizer ran"):  # token pacing needs real counts
             make_reranker(tokens_per_minute=1e9).plan(QUERY, docs)
     assert [(i.index, i.relevance_score) for i in plain.rerank(QUERY, docs)] == rank(QUERY, docs)
+
+
+def test_the_dashscope_sdks_textrerank_reads_the_local_service(service):
+    dashscope = pytest.importorskip("dashscope")
+
+    docs = corpus(12)
+    reply = dashscope.TextReRank.call(
+        model="qwen3-rerank", query=QUERY, documents=docs, top_n=3, return_documents=True, api_key="sk-local",
+        instruct="Rank code answers.", base_address=f"{service.base_url}/api/v1",
+    )
+    assert reply.status_code == 200, reply
+    results = reply.output.results
+    assert [(r.index, r.relevance_score) for r in results] == rank(QUERY, docs)[:3]
+    assert results[0]["document"]["text"] == docs[results[0]["index"]]
+    assert reply.usage.total_tokens == expected_tokens(QUERY, docs, [(0, 12)])
+    assert service.stats.recent[-1].parameters == {"top_n": 3, "return_documents": True,
+                                                   "instruct": "Rank code answers."}
