@@ -7,6 +7,10 @@ The public surface::
         result = embedder.embed(["first document", "second document"])   # result.dense: (2, 256) float32
         query = embedder.embed_query("what is in the first document?")
 
+    from dashscope_embed import DashScopeReranker
+    with DashScopeReranker("qwen3-rerank") as reranker:                  # text rerank, the second stage
+        ranking = reranker.rerank("what is in the first document?", documents, top_n=5)   # RerankResult
+
 Adapters for LlamaIndex (``llama_index_dashscope_embed``) and LangChain (``langchain_dashscope_embed``) wrap
 this engine; every DashScope-specific behaviour lives here.
 """
@@ -42,6 +46,7 @@ from .errors import (
 )
 from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
+from .rerank import DashScopeReranker, RerankItem, RerankModelSpec, RerankResult
 from .routing import EmbeddingRouter
 from .results import EmbeddingResult, SparseEmbedding, Usage
 from .settings import REGION_IDS, REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
@@ -50,6 +55,10 @@ from .uploads import Upload, UploadError
 __all__ = [
     "__version__",
     "DashScopeEmbedder",
+    "DashScopeReranker",
+    "RerankResult",
+    "RerankItem",
+    "RerankModelSpec",
     "EmbeddingRouter",
     "MultimodalEmbedder",
     "MultimodalInput",

@@ -160,6 +160,11 @@ def _add_eval(sub: Any) -> None:
     ev.add_argument("--dataset", type=Path, required=True,
                     help="JSON with docs, queries and qrels (like python_faq.json)")
     ev.add_argument("-k", type=_positive_int, default=10, help="cutoff (default: 10)")
+    ev.add_argument("--rerank", metavar="MODEL", default=None,
+                    help="also rerank each query's first-stage candidates with this rerank model (e.g. qwen3-rerank) "
+                         "and print both figures")
+    ev.add_argument("--rerank-candidates", type=_positive_int, default=50,
+                    help="first-stage documents per query given to the reranker (default: 50)")
     _add_connection(ev, default_backend="e5")
 
 
@@ -177,6 +182,9 @@ def _add_demo(sub: Any) -> None:
     demo.add_argument("--top-k", type=_positive_int, default=3, help="passages per question (default: 3)")
     demo.add_argument("--chunk-size", type=_positive_int, default=1024, help="tokens per chunk (default: 1024)")
     demo.add_argument("--framework", choices=("both", "llamaindex", "langchain"), default="both")
+    demo.add_argument("--rerank", metavar="MODEL", default="qwen3-rerank",
+                      help="rerank model that picks the answer among the top 10 passages (default: %(default)s; "
+                           "'none' to skip)")
     _add_connection(demo, default_backend="e5")
 
 
@@ -200,7 +208,8 @@ def _add_models(sub: Any) -> None:
     models = sub.add_parser("models", help="list the models this version knows, with their limits and prices",
                             description="Print the model catalog: dimensions (default marked *), rows and tokens per "
                                         "request, media limits, features, regions and prices per million tokens.")
-    models.add_argument("--kind", choices=("text", "multimodal"), default=None, help="only this kind of model")
+    models.add_argument("--kind", choices=("text", "multimodal", "rerank"), default=None,
+                        help="only this kind of model")
     models.add_argument("--region", default=None, help="only models offered in this region (name or region id)")
     models.add_argument("--json", action="store_true", help="one JSON object per model instead of a table")
 
@@ -214,11 +223,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     import orjson
 
     from .catalog import catalog_records, format_catalog
+    from .rerank.catalog import format_rerank_catalog, rerank_records
+    from .settings import canonical_region
 
-    records = catalog_records(kind=args.kind, region=args.region)
-    if not records:
+    records = catalog_records(kind=args.kind, region=args.region) if args.kind != "rerank" else []
+    reranks = [r for r in rerank_records() if not args.region or "retired" in r
+               or canonical_region(args.region) in r["regions"]] if args.kind in (None, "rerank") else []
+    if not records and not reranks:
         print(f"no {args.kind or ''} model in this catalog is offered in {args.region}".replace("  ", " "), flush=True)
         return 0
+    if args.json:
+        for record in records + reranks:
+            print(orjson.dumps(record).decode(), flush=True)
+    else:
+        tables = ([format_catalog(records)] if records else []) + ([format_rerank_catalog(reranks)] if reranks else [])
+        print("\n\n".join(tables), flush=True)
+    return 0
     if args.json:
         for record in records:
             print(orjson.dumps(record).decode(), flush=True)
@@ -398,9 +418,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
             label = f"{embedder.model} d={embedder.dimension} {embedder.protocol}"
             if endpoint.local_backend:
                 label += f" (local {endpoint.local_backend})"
-            result = evaluate_embedder(embedder, judged, k=args.k, label=label)
-    print(format_table([result], k=args.k), flush=True)
+            if args.rerank:
+                results = list(_evaluate_reranked(args, endpoint.base_url, embedder, judged, label))
+            else:
+                results = [evaluate_embedder(embedder, judged, k=args.k, label=label)]
+    print(format_table(results, k=args.k), flush=True)
+    if args.rerank:
+        gain = results[1].metrics[f"ndcg@{args.k}"] - results[0].metrics[f"ndcg@{args.k}"]
+        print(f"rerank with {args.rerank}: nDCG@{args.k} {gain:+.4f}", flush=True)
     return 0
+
+
+def _evaluate_reranked(args: argparse.Namespace, base_url: Optional[str], embedder: Any, judged: Any,
+                       label: str) -> tuple[Any, Any]:
+    from .jobs.evaluate_rerank import evaluate_with_rerank
+    from .rerank import DashScopeReranker
+
+    with DashScopeReranker(args.rerank, base_url=base_url, region=args.region, max_concurrency=args.max_concurrency,
+                           max_retries=args.max_retries, timeout=args.timeout) as reranker:
+        return evaluate_with_rerank(embedder, reranker, judged, k=args.k, candidates=args.rerank_candidates,
+                                    label=label)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -14,12 +14,19 @@
 from typing import TYPE_CHECKING, Any
 
 from .embeddings import DashScopeEmbeddings
+from .rerank import DashScopeRerank
 from .sparse import DashScopeMilvusSparseEmbedding, DashScopeSparseEmbeddings
 
 if TYPE_CHECKING:
     from .sparse import SparseVector
 
-__all__ = ["DashScopeEmbeddings", "DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
+__all__ = [
+    "DashScopeEmbeddings",
+    "DashScopeSparseEmbeddings",
+    "DashScopeMilvusSparseEmbedding",
+    "SparseVector",
+    "DashScopeRerank",
+]
 
 
 def __getattr__(name: str) -> Any:

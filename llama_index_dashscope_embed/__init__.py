@@ -14,6 +14,7 @@
 from .base import DashScopeEmbedding
 from .events import DashScopeEmbeddingUsageEvent
 from .milvus import DashScopeMilvusSparseFunction
+from .rerank import DashScopeRerank
 from .sparse import DashScopeSparseEmbedding
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "DashScopeSparseEmbedding",
     "DashScopeEmbeddingUsageEvent",
     "DashScopeMilvusSparseFunction",
+    "DashScopeRerank",
 ]

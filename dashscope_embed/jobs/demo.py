@@ -4,7 +4,9 @@ The corpus is the Python language reference that ships with every CPython (``pyd
 465 K characters), or the ``.txt``/``.md`` files of ``--docs DIR``. Each framework splits and indexes it with its
 own tools (LlamaIndex: ``SentenceSplitter`` -> ``VectorStoreIndex``; LangChain: ``RecursiveCharacterTextSplitter``
 -> ``InMemoryVectorStore``) and the DashScope embedding classes of this distribution, then retrieves the top
-passages for each question. Retrieval only: no LLM is involved, so nothing resolves OpenAI.
+passages for each question, and shows the answer a rerank model puts first among ``RERANK_CANDIDATES`` vector
+candidates (``DashScopeRerank`` of each framework: a node postprocessor, a document compressor). Retrieval only: no
+LLM is involved, so nothing resolves OpenAI.
 
 Default corpus size: the local service's semantic backend (multilingual-e5-small on CPU) embeds about 15 texts/s on
 2 cores and both frameworks index the corpus, so by default only ``DEFAULT_TOPICS`` are indexed (15 topics,
@@ -36,6 +38,10 @@ DEFAULT_QUESTIONS: tuple[str, ...] = (
     "What happens when a generator function executes a yield expression?",
     "When are default parameter values evaluated in a function definition?",
 )
+
+
+#: Vector candidates per question handed to the reranker.
+RERANK_CANDIDATES = 10
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class DemoIndexes:
         chunk_size: tokens per chunk for LlamaIndex's ``SentenceSplitter``; LangChain's character splitter gets
             ``4 * chunk_size`` characters (about the same size in English text) with no tokenizer download.
         frameworks: ``"both"``, ``"llamaindex"`` or ``"langchain"``.
+        rerank_model: the rerank model of ``rerank_llamaindex`` / ``rerank_langchain`` (``None``: no reranker).
         progress: show progress bars while indexing.
         log: where the indexing lines go.
     """
@@ -105,6 +112,7 @@ class DemoIndexes:
         max_concurrency: int = 8,
         chunk_size: int = 1024,
         frameworks: str = "both",
+        rerank_model: Optional[str] = "qwen3-rerank",
         progress: bool = True,
         log: Callable[[str], None] = print,
     ) -> None:
@@ -112,6 +120,7 @@ class DemoIndexes:
         self.settings = dict(dimensions=dimensions, base_url=base_url, protocol=protocol,
                              max_concurrency=max_concurrency)
         self.model = model
+        self.rerank_model = rerank_model
         self.chunk_size = chunk_size
         self.progress = progress
         self.log = log
@@ -141,6 +150,30 @@ class DemoIndexes:
         usage = self.llama_embed.usage
         self.log(f"LlamaIndex: {len(nodes)} chunks (SentenceSplitter, {self.chunk_size} tokens) indexed in "
                  f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests")
+
+    def _rerank_settings(self) -> dict[str, Any]:
+        return dict(base_url=self.settings["base_url"], max_concurrency=self.settings["max_concurrency"], top_n=1)
+
+    def rerank_llamaindex(self, question: str, candidates: int = RERANK_CANDIDATES) -> tuple[Passage, int]:
+        """The passage ``DashScopeRerank`` (a node postprocessor) puts first among the top ``candidates``, and the
+        tokens the rerank cost."""
+        from llama_index_dashscope_embed import DashScopeRerank
+
+        rerank = DashScopeRerank(model_name=self.rerank_model, **self._rerank_settings())
+        retriever = self.llama.as_retriever(similarity_top_k=candidates)
+        (best,) = rerank.postprocess_nodes(retriever.retrieve(question), query_str=question)
+        passage = Passage(best.node.metadata.get("source", "?"), float(best.score or 0.0), best.node.get_content())
+        return passage, rerank.usage.total_tokens
+
+    def rerank_langchain(self, question: str, candidates: int = RERANK_CANDIDATES) -> tuple[Passage, int]:
+        """The passage ``DashScopeRerank`` (a document compressor) puts first among the top ``candidates``, and the
+        tokens the rerank cost."""
+        from langchain_dashscope_embed import DashScopeRerank
+
+        rerank = DashScopeRerank(model=self.rerank_model, **self._rerank_settings())
+        (best,) = rerank.compress_documents(self.lc_store.similarity_search(question, k=candidates), question)
+        passage = Passage(best.metadata.get("source", "?"), best.metadata["relevance_score"], best.page_content)
+        return passage, rerank.usage.total_tokens
 
     def _build_langchain(self) -> None:
         from langchain_core.documents import Document
@@ -224,7 +257,8 @@ def run_demo(args: argparse.Namespace) -> int:
         indexes = DemoIndexes(
             corpus, model=args.model, dimensions=args.dimensions, base_url=endpoint.base_url,
             protocol=args.protocol, max_concurrency=args.max_concurrency, chunk_size=args.chunk_size,
-            frameworks=args.framework, log=lambda line: print(line, flush=True),
+            frameworks=args.framework, rerank_model=None if args.rerank == "none" else args.rerank,
+            log=lambda line: print(line, flush=True),
         )
         for question in questions:
             print(f"\nQ: {question}")
@@ -236,6 +270,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 print(f"  {name} ({tokens} tokens, {seconds * 1000:.0f} ms):")
                 for rank, p in enumerate(passages, 1):
                     print(f"    {rank}. {p.score:.4f}  [{p.source}]  {_snippet(p.text)}")
+                if indexes.rerank_model:
+                    rerank = indexes.rerank_llamaindex if name == "LlamaIndex" else indexes.rerank_langchain
+                    best, tokens = rerank(question)
+                    print(f"    reranked by {indexes.rerank_model} (top {RERANK_CANDIDATES}, {tokens} tokens): "
+                          f"{best.score:.4f}  [{best.source}]  {_snippet(best.text)}")
             sys.stdout.flush()
     print(f"\ndone in {time.monotonic() - started:.1f} s")
     return 0

@@ -6,6 +6,9 @@ It speaks the three wire protocols of Model Studio's embedding APIs:
 - native multimodal: ``POST /api/v1/services/embeddings/multimodal-embedding/multimodal-embedding``
 - OpenAI-compatible: ``POST /compatible-mode/v1/embeddings``
 
+and both text rerank endpoints (``server.rerank``: native ``/api/v1/services/rerank/text-rerank/text-rerank`` and
+compatible ``/compatible-api/v1/reranks``), scored by a deterministic lexical relevance (``server.relevance``),
+
 and enforces each model's documented limits from ``dashscope_embed.catalog`` with the real service's error codes.
 Text vectors come from a pluggable backend (``hash``, ``e5``, ``use``), projected exactly to any dimension the
 model allows; sparse vectors use real Qwen tokenizer tokens. Image and video vectors are deterministic hashes of

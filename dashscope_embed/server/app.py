@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import compat, multimodal, text
+from . import compat, multimodal, rerank, text
 from .batches import BatchAPI
 from .backends import Backend, get_backend
 from .dropping import ABORT_SCOPE_KEY, DroppedResponse, abort_hook, install_log_filter
@@ -29,6 +29,8 @@ from .faults import FaultConfig, FaultDecision, FaultInjector
 from .replies import ServiceError, compat_error_body, json_response, native_error_body
 from .stats import RequestRecord, ServiceStats
 from .uploads import UploadService
+from ..wire.compat_rerank import COMPAT_RERANK_PATH
+from ..wire.native_rerank import NATIVE_RERANK_PATH
 from .validation import COMPAT_PATH, MULTIMODAL_PATH, TEXT_PATH, parse_body
 
 __all__ = ["EmbeddingService", "ServiceApp", "create_app"]
@@ -83,6 +85,14 @@ class EmbeddingService:
     async def compatible(self, request: Request) -> Response:
         """OpenAI-compatible embeddings (``compat.handle``)."""
         return await self._run(request, "compat", compat.handle, compat.describe)
+
+    async def rerank(self, request: Request) -> Response:
+        """Native text rerank (``rerank.handle_native``)."""
+        return await self._run(request, "native", rerank.handle_native, rerank.describe_native)
+
+    async def compatible_rerank(self, request: Request) -> Response:
+        """Compatible text rerank (``rerank.handle_compat``)."""
+        return await self._run(request, "compat", rerank.handle_compat, rerank.describe_compat)
 
     # -- pipeline --
     def error_response(self, error: ServiceError, protocol: str, request_id: str) -> Response:
@@ -186,6 +196,8 @@ class ServiceApp:
                 Route(TEXT_PATH, service.text, methods=["POST"]),
                 Route(MULTIMODAL_PATH, self.uploads.resolving(service.multimodal), methods=["POST"]),
                 Route(COMPAT_PATH, service.compatible, methods=["POST"]),
+                Route(NATIVE_RERANK_PATH, service.rerank, methods=["POST"]),
+                Route(COMPAT_RERANK_PATH, service.compatible_rerank, methods=["POST"]),
                 *self.batch_api.routes(),
                 *self.uploads.routes(),
             ],

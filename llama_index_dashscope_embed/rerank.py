@@ -1,0 +1,120 @@
+"""``DashScopeRerank``: DashScope text rerank as a LlamaIndex node postprocessor."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
+from llama_index.core.callbacks import CBEventType, EventPayload
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from dashscope_embed.errors import InvalidInputError
+from dashscope_embed.options import picklable_state
+from dashscope_embed.rerank import DEFAULT_RERANK_MODEL, DashScopeReranker, RerankResult
+from dashscope_embed.rerank.options import RerankOptions
+
+from ._common import dispatcher
+
+try:  # llama-index-core >= 0.10.20; older versions have the callback event only
+    from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+except ImportError:  # pragma: no cover - depends on the installed llama-index-core
+    ReRankEndEvent = ReRankStartEvent = None  # type: ignore[assignment,misc]
+
+__all__ = ["DashScopeRerank"]
+
+
+class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
+    """Rerank retrieved nodes with an Alibaba Cloud Model Studio (DashScope) rerank model (default qwen3-rerank).
+
+    Each node's text is what LlamaIndex's rerankers score, ``node.get_content(metadata_mode=MetadataMode.EMBED)``;
+    any number of nodes is split into requests within the model's limits (see
+    ``dashscope_embed.DashScopeReranker``), sent concurrently and merged. The result holds the ``top_n`` best nodes
+    (all of them, reordered, for ``top_n=None``) as new ``NodeWithScore`` s whose ``score`` is the
+    ``relevance_score``; the nodes passed in are not modified. ``apostprocess_nodes`` is natively async.
+
+    Like LlamaIndex's own rerankers it dispatches ``ReRankStartEvent`` / ``ReRankEndEvent`` (instrumentation) and a
+    ``CBEventType.RERANKING`` callback event.
+
+    Args:
+        model_name: rerank model id (default ``"qwen3-rerank"``); ``gte-rerank`` (retired) is refused.
+        top_n: nodes to keep (default 3; ``None``: all, reordered).
+        api_key (``dashscope_api_key``), base_url, region, workspace, protocol, instruct, max_concurrency,
+            max_retries, timeout (seconds), oversize, requests_per_minute, tokens_per_minute, return_documents:
+            as ``dashscope_embed.DashScopeReranker``; the key is a ``SecretStr`` kept out of ``to_dict`` and repr.
+
+    Raises:
+        pydantic.ValidationError: (construction) an unknown argument, a retired model, ``instruct`` or
+            ``protocol="openai"`` for a model without them.
+        InvalidInputError: (calls) no query, an empty query, a node with no text (position named).
+        APIError: a request failed after its retries.
+    """
+
+    model_name: str = Field(default=DEFAULT_RERANK_MODEL, description="DashScope rerank model id.")
+
+    _engine: DashScopeReranker = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_engine(self) -> "DashScopeRerank":
+        self._engine = self.build_reranker(self.model_name)
+        return self
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Class name used by ``to_dict``/``from_dict``."""
+        return "DashScopeRerank"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return picklable_state(super().__getstate__())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state["__dict__"])  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ postprocessing
+
+    def _inputs(self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle]) -> tuple[str, list[str]]:
+        if query_bundle is None:
+            raise InvalidInputError("DashScopeRerank needs a query: pass query_str= or query_bundle=")
+        texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+        return query_bundle.query_str, texts
+
+    @contextmanager
+    def _events(self, nodes: List[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list]:
+        top_n = self.top_n or len(nodes)
+        if ReRankStartEvent is not None:
+            dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=self.model_name))
+        out: list = []
+        payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model_name,
+                   EventPayload.QUERY_STR: query_bundle.query_str, EventPayload.TOP_K: top_n}
+        with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
+            yield out
+            event.on_end(payload={EventPayload.NODES: out})
+        if ReRankEndEvent is not None:
+            dispatcher.event(ReRankEndEvent(nodes=out))
+
+    @staticmethod
+    def _ranked(nodes: List[NodeWithScore], result: RerankResult) -> List[NodeWithScore]:
+        return [NodeWithScore(node=nodes[item.index].node, score=item.relevance_score) for item in result]
+
+    def _postprocess_nodes(
+        self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle] = None
+    ) -> List[NodeWithScore]:
+        """The ``top_n`` nodes by relevance to the query, best first (``score`` = ``relevance_score``)."""
+        query, texts = self._inputs(nodes, query_bundle)
+        if not nodes:
+            return []
+        with self._events(nodes, query_bundle) as out:  # type: ignore[arg-type]
+            out.extend(self._ranked(nodes, self._engine.rerank(query, texts, top_n=self.top_n)))
+        return out
+
+    async def _apostprocess_nodes(
+        self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle] = None
+    ) -> List[NodeWithScore]:
+        """Async ``_postprocess_nodes`` (requests on the running event loop, not a worker thread)."""
+        query, texts = self._inputs(nodes, query_bundle)
+        if not nodes:
+            return []
+        with self._events(nodes, query_bundle) as out:  # type: ignore[arg-type]
+            out.extend(self._ranked(nodes, await self._engine.arerank(query, texts, top_n=self.top_n)))
+        return out
