@@ -583,8 +583,8 @@ def _features(spec: ModelSpec) -> list[str]:
     return names
 
 
-def _price(value: Optional[float], unit: str) -> str:
-    return f"{unit}{value:g}" if value is not None else "-"
+def _price(value: Optional[float]) -> str:
+    return f"{value:g}" if value is not None else "-"
 
 
 def format_catalog(records: list[dict[str, object]]) -> str:
@@ -611,9 +611,9 @@ def format_catalog(records: list[dict[str, object]]) -> str:
             media,
             ",".join(r["features"]) or "-",  # type: ignore[arg-type]
             ",".join(r["regions"]),  # type: ignore[arg-type]
-            _price(r["price_per_million_tokens_cny"], ""),  # type: ignore[arg-type]
-            _price(r["batch_price_per_million_tokens_cny"], ""),  # type: ignore[arg-type]
-            _price(r["price_per_million_tokens_usd"], ""),  # type: ignore[arg-type]
+            _price(r["price_per_million_tokens_cny"]),  # type: ignore[arg-type]
+            _price(r["batch_price_per_million_tokens_cny"]),  # type: ignore[arg-type]
+            _price(r["price_per_million_tokens_usd"]),  # type: ignore[arg-type]
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)

@@ -42,7 +42,6 @@ __all__ = [
     "region_of_root",
     "is_loopback_url",
     "env_value",
-    "env_api_key",
     "env_base_url",
     "env_region",
     "env_workspace",
@@ -137,12 +136,6 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
     if env_allow_insecure_http(environ):
         found["allow_insecure_http"] = True
     return found
-
-
-def env_api_key() -> Optional[SecretStr]:
-    """``DASHSCOPE_API_KEY`` as a ``SecretStr``, or ``None`` (a default factory for the adapters' key fields)."""
-    value = env_value("api_key")
-    return SecretStr(value) if value else None
 
 
 def env_base_url() -> Optional[str]:
