@@ -22,15 +22,12 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from . import __version__
+from .errors import UsageError
 from .settings import REGION_IDS
 
 __all__ = ["main", "build_parser"]
 
 BACKENDS = ("hash", "e5", "use")
-
-
-class UsageError(Exception):
-    """Bad options or configuration (exit status 2)."""
 
 
 def _positive_int(text: str) -> int:

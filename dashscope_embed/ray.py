@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import MissingDependencyError
+
 try:
     import pyarrow as pa
     import ray
     import ray.data
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
+    raise MissingDependencyError(
         "dashscope_embed.ray needs Ray Data: pip install \"dashscope-embed[ray]\" (ray[data])"
     ) from exc
 

@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping, Optional, Union
 import httpx
 import orjson
 
-from .errors import APIError, InvalidInputError, ResponseFormatError, error_from_reply
+from .errors import APIError, InvalidInputError, ResponseFormatError, UploadError, error_from_reply
 from .settings import UPLOADS_PATH, ResolvedSettings
 from .transport import RequestRunner, _transport_error
 
@@ -51,10 +51,6 @@ _MB = 1024 * 1024
 # A certificate is not reused in its last seconds: an upload started then could arrive after expiry.
 _EXPIRY_MARGIN_SECONDS = 30.0
 _UPLOAD_CONCURRENCY = 4
-
-
-class UploadError(APIError):
-    """The temporary upload failed: the certificate request or the object-storage ``POST`` was refused."""
 
 
 @dataclass(frozen=True)
