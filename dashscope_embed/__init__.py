@@ -12,8 +12,7 @@ this engine; every DashScope-specific behaviour lives here. ``except DashScopeEr
 three packages raise (the tree is drawn in ``dashscope_embed.errors``).
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .catalog import (
     CATALOG,
     OUTPUT_TYPES,

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from . import __version__
+from .version import __version__
 from .errors import UsageError
 from .settings import REGION_IDS
 
@@ -208,7 +208,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     """
     import orjson
 
-    from .catalog import catalog_records, format_catalog
+    from .catalog_table import catalog_records, format_catalog
 
     records = catalog_records(kind=args.kind, region=args.region)
     if not records:

@@ -351,7 +351,7 @@ class ResolvedSettings(BaseModel):
 
     def headers(self) -> dict[str, str]:
         """Request headers: bearer key (when set), JSON content type, workspace (when set)."""
-        from . import __version__
+        from .version import __version__
 
         headers = {"Content-Type": "application/json", "User-Agent": f"dashscope-embed/{__version__}"}
         if self.api_key is not None:
