@@ -9,9 +9,10 @@ every vector back at its input position. A request that succeeded is never sent 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .planning import plan_batches
 from .results import BatchReply, EmbeddingResult, SparseEmbedding
 from .wire import TextRequest, get_protocol
 
-__all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]  # validate_texts: re-exported from base
+__all__ = ["DashScopeEmbedder", "OversizePolicy", "PlannedEmbedding", "validate_texts"]  # validate_texts: from base
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -154,6 +155,47 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
         return super().__repr__()[:-1] + f", output_type={self.output_type!r})"
 
     # ------------------------------------------------------------------ planning
+
+    def check_parameters(
+        self, *, text_type: Optional[str] = "document", output_type: Optional[str] = None,
+        instruct: Optional[str] = None,
+    ) -> None:
+        """Check call parameters, and their combination with the engine's model, protocol and options, without
+        sending anything (what ``embed`` checks before its first request, the texts aside).
+
+        Raises:
+            InvalidInputError: a ``text_type`` / ``output_type`` not allowed, or a parameter the model or protocol
+                does not take (the message names it and what is allowed).
+        """
+        self._request(text_type, output_type, instruct)
+
+    def plan(
+        self,
+        texts: Sequence[str],
+        *,
+        text_type: Optional[Literal["query", "document"]] = "document",
+        output_type: Optional[str] = None,
+        instruct: Optional[str] = None,
+        as_lists: bool = False,
+        what: str = "texts",
+    ) -> "PlannedEmbedding":
+        """Check and plan an ``embed`` call without sending it, for callers that schedule the requests themselves
+        (``pipelining.BatchStream`` keeps the runner's pool full across batches this way).
+
+        Args:
+            texts / text_type / output_type / instruct / as_lists: as for ``embed``.
+            what: how errors name ``texts`` (``"texts of batch 3"``).
+
+        Returns:
+            ``PlannedEmbedding``: its ``requests`` (callables, one per request, in order) and ``assemble``.
+
+        Raises:
+            InvalidInputError: bad texts (positions named) or parameters; a missing key (``AuthenticationError``).
+        """
+        items = validate_texts(texts, what=what)
+        request = self._request(text_type, output_type, instruct, as_lists)
+        self.settings.require_key()
+        return PlannedEmbedding(self, request, self._plan(items))
 
     def _request(
         self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str], as_lists: bool = False
@@ -323,6 +365,37 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
     async def aembed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
         """Async ``embed_documents``."""
         return await self.aembed(texts, text_type="document")
+
+
+@dataclass
+class PlannedEmbedding:
+    """An ``embed`` call checked and planned, not sent (``DashScopeEmbedder.plan``).
+
+    Attributes:
+        requests: one callable per request to the service, in order; each sends its request through the engine's
+            runner (retries, pacing, re-split on a batch-size error) and returns its replies (``list[BatchReply]``;
+            more than one after a re-split). Run them in any order or concurrently; raises ``APIError``.
+        n_inputs: texts in the call.
+    """
+
+    engine: DashScopeEmbedder
+    request: TextRequest
+    plan: _Plan
+
+    @property
+    def n_inputs(self) -> int:
+        """Texts in the call."""
+        return self.plan.n_inputs
+
+    @property
+    def requests(self) -> list[Callable[[], list[BatchReply]]]:
+        """The request callables, in order (see the class docstring)."""
+        return [functools.partial(self.engine._run_group, self.request, group) for group in self.plan.groups()]
+
+    def assemble(self, replies: list[BatchReply]) -> EmbeddingResult:
+        """The call's ``EmbeddingResult`` from the replies of every request, in request order (``dense``
+        ``(n_inputs, d)`` float32 and/or ``sparse``; oversize pieces averaged); usage is added to the engine's."""
+        return self.engine._assemble(self.plan, replies, self.request)
 
 
 def _average_pieces(

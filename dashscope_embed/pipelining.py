@@ -15,12 +15,10 @@ blocking call.
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Iterator, Literal, Optional, Sequence
 
-from .base import validate_texts
 from .errors import InvalidInputError
 from .results import BatchReply, EmbeddingResult
 
@@ -70,16 +68,15 @@ class BatchStream:
         as_lists: bool = False,
     ) -> None:
         self._engine = engine
-        self._request = engine._request(text_type, output_type, instruct, as_lists)
-        engine.settings.require_key()
-        self._batches = [validate_texts(b, what=f"texts of batch {i}") for i, b in enumerate(batches)]
-        self._plans = [engine._plan(b) for b in self._batches]
+        engine.check_parameters(text_type=text_type, output_type=output_type, instruct=instruct)
+        self._plans = [
+            engine.plan(b, text_type=text_type, output_type=output_type, instruct=instruct, as_lists=as_lists,
+                        what=f"texts of batch {i}")
+            for i, b in enumerate(batches)
+        ]
+        self._batches = [list(b) for b in batches]  # each checked by plan: a list of strings
         # One job per planned request, in order; each knows the batch it belongs to.
-        self._jobs = deque(
-            (i, functools.partial(engine._run_group, self._request, group))
-            for i, plan in enumerate(self._plans)
-            for group in plan.groups()
-        )
+        self._jobs = deque((i, job) for i, plan in enumerate(self._plans) for job in plan.requests)
         self._lookahead = LOOKAHEAD_PER_SLOT * engine.runner.max_concurrency
         self._submitted: deque[tuple[int, Future]] = deque()
         self._next = 0
@@ -89,7 +86,7 @@ class BatchStream:
         return len(self._plans)
 
     def _fill(self) -> None:
-        pool = self._engine.runner._get_pool()
+        pool = self._engine.runner.pool()
         while self._jobs and len(self._submitted) < self._lookahead:
             index, job = self._jobs.popleft()
             self._submitted.append((index, pool.submit(job)))
@@ -114,7 +111,7 @@ class BatchStream:
         index = self._next
         self._next += 1
         replies = self._replies_of(index)
-        result = self._engine._assemble(self._plans[index], replies, self._request)
+        result = self._plans[index].assemble(replies)
         if self._next >= len(self._plans):
             self.close()
         return result
