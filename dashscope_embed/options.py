@@ -201,7 +201,7 @@ class DenseOptions(ConnectionOptions):
         protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type,
             instruct or sparse).
         output_type: ``"dense"`` or ``"dense&sparse"`` (models with sparse output: every call also fills the
-            shared sparse cache, so hybrid indexing costs one request per batch).
+            shared sparse cache, so hybrid indexing costs one request per framework batch).
     """
 
     dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")

@@ -1,4 +1,8 @@
-"""Embedding a sequence of batches with the request pool kept full across their boundaries.
+"""Embedding a sequence of framework batches with the request pool kept full across their boundaries.
+
+"Batch" here is the framework's: the rows a framework hands over in one call (LlamaIndex's ``embed_batch_size``),
+each of which the engine splits into requests (the request rows of each within the model's limits). It is neither
+a Batch File API job nor an async task job (``dashscope_embed.batch``).
 
 A framework that hands the engine one batch at a time (LlamaIndex's sync ``get_text_embedding_batch`` cuts its
 input into ``embed_batch_size`` rows and waits for each) drains the engine's requests in flight at the end of
@@ -20,7 +24,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Iterator, Literal, Optional, Sequence
 
 from .errors import InvalidInputError
-from .results import BatchReply, EmbeddingResult
+from .results import RequestReply, EmbeddingResult
 
 if TYPE_CHECKING:
     from .engine import DashScopeEmbedder
@@ -71,7 +75,7 @@ class BatchStream:
         engine.check_parameters(text_type=text_type, output_type=output_type, instruct=instruct)
         self._plans = [
             engine.plan(b, text_type=text_type, output_type=output_type, instruct=instruct, as_lists=as_lists,
-                        what=f"texts of batch {i}")
+                        what=f"texts of framework batch {i}")
             for i, b in enumerate(batches)
         ]
         self._batches = [list(b) for b in batches]  # each checked by plan: a list of strings
@@ -91,8 +95,8 @@ class BatchStream:
             index, job = self._jobs.popleft()
             self._submitted.append((index, pool.submit(job)))
 
-    def _replies_of(self, index: int) -> list[BatchReply]:
-        replies: list[BatchReply] = []
+    def _replies_of(self, index: int) -> list[RequestReply]:
+        replies: list[RequestReply] = []
         while True:
             self._fill()
             if not self._submitted or self._submitted[0][0] != index:

@@ -104,8 +104,11 @@ _BUILTIN_EXCEPTIONS = {name for name, obj in vars(builtins).items()
 #: Builtin exceptions the packages may raise, and where:
 #: - NotImplementedError: a hook a subclass must override (a programming error of the subclass, not a failure);
 #: - StopIteration / StopAsyncIteration: the iterator protocol, in ``__next__`` / ``__anext__``;
+#: - AttributeError / KeyError / IndexError / TypeError in a dunder method (``__getattr__`` ...), as the protocol
+#:   requires (a module ``__getattr__`` serving deprecated names raises AttributeError for the others);
 #: - AssertionError("unreachable"): after a retry loop that always returns or raises (tenacity's ``reraise``).
 _ITERATION = {"__next__": "StopIteration", "__anext__": "StopAsyncIteration"}
+_PROTOCOL = {"AttributeError", "KeyError", "IndexError", "TypeError"}
 
 
 def _raised_name(node: ast.Raise) -> str | None:
@@ -119,6 +122,8 @@ def _allowed(name: str, node: ast.Raise, function: str | None) -> bool:
     if name == "NotImplementedError":
         return True
     if function in _ITERATION and name == _ITERATION[function]:
+        return True
+    if function and function.startswith("__") and function.endswith("__") and name in _PROTOCOL:
         return True
     if name == "AssertionError" and isinstance(node.exc, ast.Call) and node.exc.args:
         first = node.exc.args[0]

@@ -392,7 +392,7 @@ class RemoteJob:
                     from None
             raise
         got = self.collect_results(state, shard, attempt, base, out, err, mask)
-        state.batch_tokens += got.tokens
+        state.remote_tokens += got.tokens
         if self.summary is not None:
             self.summary.rows_this_run += got.rows
             self.summary.batch_tokens += got.tokens
