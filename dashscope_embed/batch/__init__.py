@@ -46,8 +46,13 @@ the task, recording ``file_id`` (the ``oss://`` URL), ``creating`` and ``remote_
 downloads the gzipped result, ``cancel`` / ``delete_*`` as the API allows) and register it in
 ``control.REMOTES`` under the kind's name; subclass ``RemoteJob`` with ``api = "task"``, a ``pack`` of one text
 per line, ``collect_results`` that parses the result lines into the journals (``Collected``), and ``on_failed``
-that ``requeue`` s a failed task within ``max_resubmits``. State file, sharding, polling and resubmission,
-collection into Parquet, the summary, cleanup and ``batch status|cancel`` are then shared, not copied.
+that ``requeue`` s a failed task (``next_round=True``) within ``max_resubmits`` and otherwise records its lines
+with ``record_failures``. Keep the local attempt files as JSONL lines that carry a ``custom_id``
+(``lines.custom_id``: the rows a line holds) beside the text, and let the ``Remote`` write the plain text file it
+uploads from them: result line ``text_index`` i is then line i of the attempt file, ``line_rows`` and
+resubmitted attempts work from the ``custom_id`` as they do for batch lines, and failures name rows and ids.
+State file, sharding, polling and resubmission, collection into Parquet, the summary, cleanup and
+``batch status|cancel`` are then shared, not copied.
 """
 
 from .control import batch_status, cancel_batches

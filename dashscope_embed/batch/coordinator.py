@@ -278,9 +278,11 @@ class RemoteJob:
             self.active_remote.delete_input(attempt)
             attempt.remote_deleted = True
 
-    def requeue(self, state: JobState, shard: Shard, attempt: Attempt) -> Attempt:
+    def requeue(self, state: JobState, shard: Shard, attempt: Attempt, *, next_round: bool = False) -> Attempt:
         """Submit the lines of ``attempt`` (failed as a whole: nothing ran, nothing was billed) again as a new
-        attempt of the same round; the old one's remote input is deleted. Returns the new attempt.
+        attempt, of the same round (a rerun after the run stopped on it) or of the next one (``next_round``: a kind
+        that resubmits at once, within ``max_resubmits``); the old one's remote input is deleted and it is marked
+        collected. Returns the new attempt.
 
         Raises:
             BatchJobError: the attempt's local input file is gone (only ``restart`` helps then).
@@ -293,7 +295,8 @@ class RemoteJob:
                                 "and start over")
         number = max(a.number for a in shard.attempts) + 1
         os.replace(source, self.attempt_path(shard.index, number))
-        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows, round=attempt.round)
+        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows,
+                        round=attempt.round + 1 if next_round else attempt.round)
         shard.attempts.append(again)
         attempt.collected = attempt.remote_deleted = True
         self.save(state)
@@ -406,13 +409,7 @@ class RemoteJob:
             count, _ = write_lines(self.attempt_path(shard.index, number), group)
             rows = sum(self.line_rows(line, shard) for line in group)
             shard.attempts.append(Attempt(number=number, lines=count, rows=rows, round=attempt.round + 1))
-        if got.permanent:
-            with open(failed_path(self.work, shard.index), "ab") as handle:
-                for cid, texts, code, message in got.permanent:
-                    shard.failures[cid] = code
-                    shard.messages[cid] = message
-                    handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code,
-                                               "message": message}) + b"\n")
+        self.record_failures(shard, got.permanent)
         attempt.collected = True
         self.save(state)
         for path in (base, out, err):
@@ -420,6 +417,19 @@ class RemoteJob:
                 path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ failures
+
+    def record_failures(self, shard: Shard, permanent: list[tuple[str, list[str], str, str]]) -> None:
+        """Record lines no remote attempt can embed (``(custom_id, texts, code, message)``): in the shard's
+        ``failures`` / ``messages`` and its failed-lines file, which the real-time fallback reads. The caller saves
+        the state."""
+        if not permanent:
+            return
+        with open(failed_path(self.work, shard.index), "ab") as handle:
+            for cid, texts, code, message in permanent:
+                shard.failures[cid] = code
+                shard.messages[cid] = message
+                handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code, "message": message})
+                             + b"\n")
 
     def _resolve_failures(self, state: JobState, settings: ResolvedSettings) -> None:
         failing = [s for s in state.shards if s.failures]
