@@ -53,7 +53,7 @@ from .output import embed_failures_realtime, failure_listing, write_output
 from .progress import Progress
 from .remote import Remote
 from .sharding import attempt_path, failed_path, groups, plan_shards
-from .source import RowSource, Rows, Scan
+from .source import Rows, RowSource, Scan
 from .state import Attempt, JobState, Shard, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
