@@ -40,3 +40,16 @@ def test_groups_keep_both_limits():
     lines = [b"x" * 9] * 7  # 10 bytes each with the newline
     assert [len(g) for g in groups(lines, 3, 25)] == [2, 2, 2, 1]
     assert [len(g) for g in groups(lines, 3, 1000)] == [3, 3, 1]
+
+
+def test_the_former_keyword_constructor_still_works_and_warns(tmp_path):
+    import pytest
+
+    from dashscope_embed.batch import BatchEmbeddingJob
+    from dashscope_embed.errors import InvalidInputError
+
+    with pytest.warns(DeprecationWarning, match="BatchJobOptions"):
+        job = BatchEmbeddingJob([("a", "x")], tmp_path / "o.parquet", dimensions=64, lines_per_shard=7)
+    assert job.options.dimensions == 64 and job.lines_per_shard == 7
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidInputError, match="'dimension'"):
+        BatchEmbeddingJob([("a", "x")], tmp_path / "o.parquet", dimension=64)
