@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -80,7 +81,7 @@ class Collected:
     rows_per_line: Optional[int] = None
 
 
-class RemoteJob:
+class RemoteJob(ABC):
     """Embed rows into a Parquet file through a remote API that runs files of lines (see the module docstring).
 
     Args:
@@ -117,45 +118,55 @@ class RemoteJob:
 
     # ------------------------------------------------------------------ what each job kind provides
 
+    @abstractmethod
     def check_options(self) -> ResolvedSettings:
         """Check the kind's options before anything remote; return the resolved connection settings."""
         raise NotImplementedError
 
+    @abstractmethod
     def scan(self) -> Scan:
         """``source.scan_rows`` with the kind's limits."""
         raise NotImplementedError
 
+    @abstractmethod
     def open_remote(self, settings: ResolvedSettings) -> Remote:
         """The kind's ``Remote`` for ``settings``."""
         raise NotImplementedError
 
+    @abstractmethod
     def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
         """A fresh state (``kind=self.api``) for the job key ``key``."""
         raise NotImplementedError
 
+    @abstractmethod
     def new_summary(self) -> BatchSummary:
         """An empty summary with the kind's prices."""
         raise NotImplementedError
 
+    @abstractmethod
     def pack(self, rows: list[Row], state: JobState) -> list[tuple[bytes, int]]:
         """The ``sharding.Packer`` of the kind: lines of the non-empty rows of a chunk."""
         raise NotImplementedError
 
     @property
+    @abstractmethod
     def max_file_bytes(self) -> int:
         """Most bytes of one input file."""
         raise NotImplementedError
 
+    @abstractmethod
     def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
                         err: Optional[Path], mask: np.ndarray) -> Collected:
         """Journal the successes of a terminal attempt (``base``: its input file; ``out`` / ``err``: what
         ``Remote.fetch`` downloaded; ``mask``: rows already journaled, updated) and sort the other lines."""
         raise NotImplementedError
 
+    @abstractmethod
     def line_rows(self, line: bytes, shard: Shard) -> int:
         """Rows one input line holds (for a resubmitted attempt's row count)."""
         raise NotImplementedError
 
+    @abstractmethod
     def on_failed(self, state: JobState, shard: Shard, attempt: Attempt) -> None:
         """The service failed ``attempt`` as a whole: raise, or ``requeue`` it."""
         raise NotImplementedError
