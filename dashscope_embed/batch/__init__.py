@@ -24,8 +24,9 @@ part                what it does
                     (``kind`` names the job kind; ``Attempt.remote_id`` is a batch id or a task id)
 ``remote``          the ``Remote`` protocol (submit, refresh, terminal, failed, fetch, cancel, delete_input,
                     delete_all, remote_names, close) and ``BatchFileRemote`` over ``client.BatchAPIClient``
-``collect``         ``done_mask`` (rows already journaled); the Batch File API's result files into journals and
-                    the sorting of failed lines (``journal_results``, ``read_errors``, ``plan_resubmission``)
+``collect``         ``done_mask`` (rows already journaled), ``journal_rows`` (one line's vectors into its chunk's
+                    journal, any kind); the Batch File API's result files into journals and the sorting of
+                    failed lines (``journal_results``, ``read_errors``, ``plan_resubmission``)
 ``output``          failed rows listed (``failure_listing``) or embedded in real time
                     (``embed_failures_realtime``); the journals into Parquet in input order (``write_output``)
 ``summary``         ``BatchSummary``: rows, tokens and cost at the remote price beside the real-time price
