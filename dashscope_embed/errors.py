@@ -94,8 +94,11 @@ class InvalidOptionsError(InvalidInputError, ValidationError):
 
     @classmethod
     def from_validation(cls, exc: ValidationError) -> "InvalidOptionsError":
-        """The same errors as ``exc``, as this class."""
-        return cls.from_exception_data(exc.title, exc.errors())  # type: ignore[arg-type, return-value]
+        """The same errors as ``exc``, as this class, without the inputs: pydantic shows a model-level error's
+        whole input (the constructor's arguments, the API key among them) in the text and in ``errors()``; here
+        the text leaves inputs out and ``errors()`` carries ``<hidden>`` for each."""
+        errors = [{**error, "input": "<hidden>"} for error in exc.errors()]
+        return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type, return-value]
 
 
 class SourceError(InvalidInputError):

@@ -97,6 +97,18 @@ def test_an_adapter_constructed_with_bad_arguments_raises_a_dashscope_error(monk
         DashScopeEmbeddings(dimension=64)
 
 
+def test_an_adapter_argument_error_never_shows_the_key():
+    pytest.importorskip("langchain_core")
+    from langchain_dashscope_embed import DashScopeEmbeddings
+
+    key = "sk-0123456789abcdef0123456789"
+    for arguments in ({"dimensions": 7}, {"dimension": 64}, {"max_retries": -1}):
+        with pytest.raises(E.InvalidOptionsError) as caught:
+            DashScopeEmbeddings(api_key=key, **arguments)
+        error = caught.value
+        assert key not in str(error) and key not in repr(error) and key not in repr(error.errors()), arguments
+
+
 # --------------------------------------------------------------------------- raises of builtin exceptions
 
 _BUILTIN_EXCEPTIONS = {name for name, obj in vars(builtins).items()
