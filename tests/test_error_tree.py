@@ -97,6 +97,15 @@ def test_an_adapter_constructed_with_bad_arguments_raises_a_dashscope_error(monk
         DashScopeEmbeddings(dimension=64)
 
 
+def test_connection_settings_errors_join_the_tree_without_the_key():
+    from dashscope_embed import ConnectionSettings
+
+    key = "sk-0123456789abcdef0123456789"
+    with pytest.raises(E.InvalidOptionsError, match="unknown region 'mars'") as caught:
+        ConnectionSettings(region="mars", api_key=key)
+    assert key not in str(caught.value) and key not in repr(caught.value.errors())
+
+
 def test_an_adapter_argument_error_never_shows_the_key():
     pytest.importorskip("langchain_core")
     from langchain_dashscope_embed import DashScopeEmbeddings
