@@ -3,8 +3,9 @@
 ``DashScopeEmbedder`` (text) and ``MultimodalEmbedder`` differ in how they turn inputs into request bodies and
 how they pack them into requests; everything else lives here once: resolving the model spec and the connection,
 checking the dimension and the region, building the ``RequestRunner``, sending one group of inputs with a re-split
-when the service names a smaller number of request rows (remembered for later calls), adding up usage, and pickling (an engine
-travels to ``IngestionPipeline(num_workers>1)`` and Ray workers as its configuration, and rebuilds its clients there).
+when the service names a smaller number of request rows (remembered for later calls), adding up usage, and
+pickling (an engine travels to ``IngestionPipeline(num_workers>1)`` and Ray workers as its configuration, and
+rebuilds its clients there).
 """
 
 from __future__ import annotations
