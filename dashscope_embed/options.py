@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import BaseEmbedder
 from .hybrid import SparseCache
 from .results import Usage
 from .routing import EmbeddingRouter
 from .redaction import clean_api_key
-from .settings import environment_defaults
+from .settings import CheckedModel, environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
 
@@ -25,7 +25,7 @@ REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
 UNPICKLED_FIELDS = ("transport", "async_transport")
 
 
-class EngineOptions(BaseModel):
+class EngineOptions(CheckedModel):
     """How the engine sends requests.
 
     Attributes:
@@ -188,7 +188,7 @@ class DenseOptions(ConnectionOptions):
         protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type,
             instruct or sparse).
         output_type: ``"dense"`` or ``"dense&sparse"`` (models with sparse output: every call also fills the
-            shared sparse cache, so hybrid indexing costs one request per batch).
+            shared sparse cache, so hybrid indexing costs one request per framework batch).
     """
 
     dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")

@@ -7,7 +7,9 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["SparseEmbedding", "Usage", "EmbeddingResult", "BatchReply"]
+from .errors import InvalidInputError
+
+__all__ = ["SparseEmbedding", "Usage", "EmbeddingResult", "RequestReply"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,8 @@ class Usage:
 
 
 @dataclass
-class BatchReply:
-    """One parsed reply, rows already in the request's input order.
+class RequestReply:
+    """The parsed reply to one request: its request rows' vectors, already in the request's input order.
 
     Attributes:
         dense: ``(k, d)`` float32, or ``None`` when only sparse vectors were asked for.
@@ -108,7 +110,18 @@ class EmbeddingResult:
             ValueError: no dense vectors were asked for.
         """
         if self.dense is None:
-            raise ValueError("this result holds no dense vectors (output_type='sparse')")
+            raise InvalidInputError("this result holds no dense vectors (output_type='sparse')")
         if self.lists is not None:
             return self.lists
         return self.dense.tolist()
+
+
+def __getattr__(name: str) -> object:
+    # ``BatchReply`` was this class's name: "batch" now names only the Batch File API and async task jobs
+    if name == "BatchReply":
+        import warnings
+
+        warnings.warn("dashscope_embed.results.BatchReply is deprecated; use RequestReply", DeprecationWarning,
+                      stacklevel=2)
+        return RequestReply
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,12 +16,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Literal, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, InvalidOptionsError
 from .redaction import clean_api_key
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "WORKSPACE_ONLY_REGIONS",
     "DEFAULT_REGION",
     "ENV",
+    "CheckedModel",
     "ConnectionSettings",
     "environment_defaults",
     "ResolvedSettings",
@@ -43,7 +44,6 @@ __all__ = [
     "region_of_root",
     "is_loopback_url",
     "env_value",
-    "env_api_key",
     "env_key",
     "env_base_url",
     "env_region",
@@ -139,11 +139,6 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
     if env_allow_insecure_http(environ):
         found["allow_insecure_http"] = True
     return found
-
-
-def env_api_key() -> Optional[SecretStr]:
-    """``DASHSCOPE_API_KEY`` as a ``SecretStr``, or ``None`` (a default factory for the adapters' key fields)."""
-    return env_key()
 
 
 def env_key(environ: Mapping[str, str] | None = None) -> Optional[SecretStr]:
@@ -253,7 +248,25 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-class ConnectionSettings(BaseModel):
+class CheckedModel(BaseModel):
+    """A pydantic model whose construction errors join the package's tree: bad arguments raise
+    ``InvalidOptionsError`` (also pydantic's ``ValidationError``; no input, so no key, in its text)."""
+
+    def __init__(self, **data: Any) -> None:
+        """Validate the fields.
+
+        Raises:
+            InvalidOptionsError: an unknown argument or a bad value (the message names each one).
+        """
+        try:
+            super().__init__(**data)
+        except InvalidOptionsError:
+            raise
+        except ValidationError as exc:
+            raise InvalidOptionsError.from_validation(exc) from None
+
+
+class ConnectionSettings(CheckedModel):
     """Where and how to reach DashScope. Fields left ``None`` fall back to the environment.
 
     Environment (``ENV``): ``DASHSCOPE_API_KEY``; ``DASHSCOPE_BASE_URL`` (or the SDK's ``DASHSCOPE_HTTP_BASE_URL``);
@@ -336,7 +349,7 @@ class ConnectionSettings(BaseModel):
         )
 
 
-class ResolvedSettings(BaseModel):
+class ResolvedSettings(CheckedModel):
     """Settings after environment fallbacks: what the engine actually uses.
 
     Attributes:
@@ -375,7 +388,7 @@ class ResolvedSettings(BaseModel):
 
     def headers(self) -> dict[str, str]:
         """Request headers: bearer key (when set), JSON content type, workspace (when set)."""
-        from . import __version__
+        from .version import __version__
 
         headers = {"Content-Type": "application/json", "User-Agent": f"dashscope-embed/{__version__}"}
         if self.api_key is not None:

@@ -26,7 +26,7 @@ from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
 from .slots import Slots
 
-__all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle"]
+__all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle", "transport_error"]
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -205,7 +205,7 @@ class RequestRunner:
             try:
                 response = self.client().post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
-                raise _transport_error(exc, self.settings.timeout) from None
+                raise transport_error(exc, self.settings.timeout) from None
             finally:
                 self._slots.release()
             return parse(response.status_code, response.headers, response.content)
@@ -250,7 +250,7 @@ class RequestRunner:
             try:
                 response = await client.post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
-                raise _transport_error(exc, self.settings.timeout) from None
+                raise transport_error(exc, self.settings.timeout) from None
             finally:
                 self._slots.release()
             return parse(response.status_code, response.headers, response.content)
@@ -282,7 +282,7 @@ class RequestRunner:
         """
         if len(jobs) <= 1 or self.max_concurrency == 1:
             return [job() for job in jobs]
-        pool = self._get_pool()
+        pool = self.pool()
         # Set by the first failure in its own worker thread, so that no worker starts another request while the
         # calling thread is still waking up to cancel the queue.
         stop = threading.Event()
@@ -325,7 +325,10 @@ class RequestRunner:
                 task.cancel()
             raise
 
-    def _get_pool(self) -> ThreadPoolExecutor:
+    def pool(self) -> ThreadPoolExecutor:
+        """The runner's thread pool (``max_concurrency`` threads, made on first use): callers that schedule
+        requests themselves (``pipelining.BatchStream``) submit to it, so ``max_concurrency`` bounds everything
+        this runner sends."""
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
@@ -378,7 +381,10 @@ class RunnerLifecycle:
         await self.aclose()
 
 
-def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+    """The typed error of an httpx transport failure: ``APITimeoutError`` (naming ``timeout`` seconds) or
+    ``APIConnectionError``, or ``InvalidRequestError`` when httpx refuses to build the request (not retried); shared by
+    every client of the core (engine, uploads, Batch File API)."""
     if isinstance(exc, httpx.LocalProtocolError):
         # httpx refused to build the request (a header value it cannot send): the same request fails the same way
         # every time, so it is not retried as a connection error.

@@ -16,6 +16,8 @@ from typing import Iterator, Literal, Optional
 
 import orjson
 
+from ..errors import SourceError
+
 __all__ = [
     "Row", "SourceSpec", "SourceError", "SourceCheck", "detect_format", "read_rows", "check_source",
     "fingerprint_file", "estimate_rows",
@@ -23,10 +25,6 @@ __all__ = [
 
 Format = Literal["jsonl", "csv", "txt"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "txt")
-
-
-class SourceError(ValueError):
-    """The input cannot be read as asked (bad JSON on a line, a missing column, an unknown format)."""
 
 
 @dataclass(frozen=True)
