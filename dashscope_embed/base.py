@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from .catalog import ModelSpec, get_model_spec
 from .errors import BatchSizeError, InvalidInputError, InvalidRequestError
-from .redaction import clean_api_key
+from .keys import clean_api_key
 from .results import Usage
 from .settings import ResolvedSettings, resolve_connection
 from .transport import ParseReply, RequestRunner, RunnerLifecycle

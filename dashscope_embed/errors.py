@@ -107,8 +107,21 @@ class InvalidOptionsError(InvalidInputError, ValidationError):
         """The same errors as ``exc``, as this class, without the inputs: pydantic shows a model-level error's
         whole input (the constructor's arguments, the API key among them) in the text and in ``errors()``; here
         the text leaves inputs out and ``errors()`` carries ``<hidden>`` for each."""
-        errors = [{**error, "input": "<hidden>"} for error in exc.errors()]
+        errors = [{**error, "input": "<hidden>", "ctx": _redacted_context(error)} for error in exc.errors()]
         return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type, return-value]
+
+
+def _redacted_context(error: Mapping[str, Any]) -> dict[str, Any]:
+    # pydantic rebuilds each message from its context (a validator's exception text among it): a validator that
+    # quoted the key would show it, so every text of the context passes through the same redaction as messages.
+    context: dict[str, Any] = {}
+    for name, value in (error.get("ctx") or {}).items():
+        if isinstance(value, BaseException):
+            value = type(value)(redact(str(value))) if isinstance(value, (ValueError, AssertionError)) else value
+        elif isinstance(value, str):
+            value = redact(value)
+        context[name] = value
+    return context
 
 
 class SourceError(InvalidInputError):

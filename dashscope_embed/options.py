@@ -12,10 +12,11 @@ from typing import Any, Literal, Optional
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import BaseEmbedder
+from .errors import InvalidInputError
 from .hybrid import SparseCache
+from .keys import clean_api_key
 from .results import Usage
 from .routing import EmbeddingRouter
-from .redaction import clean_api_key
 from .settings import CheckedModel, environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
@@ -245,13 +246,13 @@ def _check_model_argument(cls: type, data: dict[str, Any]) -> None:
     (pydantic alone says only "Extra inputs are not permitted").
 
     Raises:
-        ValueError: e.g. ``model=`` given to a LlamaIndex class, whose field is ``model_name``.
+        InvalidInputError: e.g. ``model=`` given to a LlamaIndex class, whose field is ``model_name``.
     """
     fields = getattr(cls, "model_fields", {})
     for ours, framework in _MODEL_ARGUMENT.items():
         other = "model" if ours == "model_name" else "model_name"
         if ours in fields and other not in fields and other in data:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{cls.__name__} takes the model as {ours}= ({framework}'s name for it), not {other}=: "
                 f"pass {ours}={data[other]!r}"
             )

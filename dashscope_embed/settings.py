@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import InvalidInputError, InvalidOptionsError
-from .redaction import clean_api_key
+from .keys import clean_api_key
 
 __all__ = [
     "REGIONS",
@@ -142,7 +142,7 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
 
 
 def env_key(environ: Mapping[str, str] | None = None) -> Optional[SecretStr]:
-    """The key of the environment (``ENV["api_key"]``), cleaned by ``redaction.clean_api_key``, or ``None``.
+    """The key of the environment (``ENV["api_key"]``), cleaned by ``keys.clean_api_key``, or ``None``.
 
     Raises:
         InvalidInputError: the variable is whitespace only or holds a character a key cannot have.

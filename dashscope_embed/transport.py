@@ -21,7 +21,14 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputError, InvalidRequestError
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    DashScopeError,
+    InvalidInputError,
+    InvalidRequestError,
+)
 from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
 from .slots import Slots
@@ -394,7 +401,7 @@ def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
     return APIConnectionError(f"{type(exc).__name__}: {exc}")
 
 
-class _Skipped(Exception):
+class _Skipped(DashScopeError):
     """A job not started because another one failed or the caller was interrupted (never raised to callers)."""
 
 

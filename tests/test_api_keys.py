@@ -122,8 +122,13 @@ def _package_error_types() -> list[type[BaseException]]:
 
 
 def _construct(cls: type[BaseException], message: str) -> BaseException:
-    from dashscope_embed.errors import BatchSizeError
+    from pydantic import ValidationError
 
+    from dashscope_embed.errors import BatchSizeError, InvalidOptionsError
+
+    if issubclass(cls, InvalidOptionsError):  # also a pydantic ValidationError: made from one, as the adapters do
+        line = {"type": "value_error", "loc": ("api_key",), "input": message, "ctx": {"error": ValueError(message)}}
+        return cls.from_validation(ValidationError.from_exception_data("Options", [line]))  # type: ignore[list-item]
     if cls is BatchSizeError or issubclass(cls, BatchSizeError):
         return cls(message, limit=10, status_code=400, code="InvalidParameter", request_id="r-1")
     try:
