@@ -74,11 +74,11 @@ def main() -> None:
     print(f"{'weight':>6}  {'all':>6}  {'even':>6}  {'odd':>6}")
     table = {w: (ndcg(w, everyone), ndcg(w, halves["even"]), ndcg(w, halves["odd"])) for w in WEIGHTS}
     for w, (a, e, o) in table.items():
-        print(f"{w:>6.2f}  {a:.4f}  {e:.4f}  {o:.4f}")
+        print(f"{w:>6.3f}  {a:.4f}  {e:.4f}  {o:.4f}")
     for tuned, held in (("even", "odd"), ("odd", "even")):
         col = 1 if tuned == "even" else 2
         best = max(WEIGHTS, key=lambda w: table[w][col])
-        print(f"best on {tuned}: weight {best:.2f} -> {held} half {table[best][3 - col]:.4f} "
+        print(f"best on {tuned}: weight {best:.3f} -> {held} half {table[best][3 - col]:.4f} "
               f"(e5 alone on {held}: {table[1.0][3 - col]:.4f})")
 
 
