@@ -14,7 +14,6 @@ not used, so a score stays a function of the (query, document) pair only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
 
 import numpy as np
 
@@ -44,7 +43,7 @@ async def model_scores(backend: Backend, query: str, documents: Sequence[str]) -
     return [blend(c, relevance(query, doc)) for c, doc in zip(cosines, documents)]
 
 
-async def rerank_order(backend: Optional[Backend], query: str, documents: Sequence[str]) -> list[tuple[int, float]]:
+async def rerank_order(backend: Backend | None, query: str, documents: Sequence[str]) -> list[tuple[int, float]]:
     """``(index, score)`` of every document, by score descending, ties by lower index: blended with a model
     backend, lexical otherwise (see the module docstring)."""
     if backend is None or not getattr(backend, "semantic", False):

