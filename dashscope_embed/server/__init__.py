@@ -7,7 +7,8 @@ It speaks the three wire protocols of Model Studio's embedding APIs:
 - OpenAI-compatible: ``POST /compatible-mode/v1/embeddings``
 
 and both text rerank endpoints (``server.rerank``: native ``/api/v1/services/rerank/text-rerank/text-rerank`` and
-compatible ``/compatible-api/v1/reranks``), scored by a deterministic lexical relevance (``server.relevance``),
+compatible ``/compatible-api/v1/reranks``), scored deterministically (``server.relevance``): with a model backend
+by a blend of the model's query/document cosine and lexical overlap, with the hash backend by lexical overlap alone,
 
 and enforces each model's documented limits from ``dashscope_embed.catalog`` with the real service's error codes.
 Text vectors come from a pluggable backend (``hash``, ``e5``, ``use``), projected exactly to any dimension the

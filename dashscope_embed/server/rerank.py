@@ -8,7 +8,9 @@ Native request ``{"model", "input": {"query", "documents"}, "parameters": {"top_
 
 Limits from ``dashscope_embed.rerank.RERANK_CATALOG`` (documents per request, tokens per document, tokens per
 request = query tokens x documents + document tokens); a document over its token limit is truncated, as the real
-service does. Relevance is ``relevance.relevance`` (lexical, deterministic); ``instruct`` is validated, not used.
+service does. Scores come from ``model_relevance.rerank_order``: with a model backend (e5, use) a blend of the model's
+query/document cosine and lexical overlap, with the hash backend lexical overlap alone (``relevance``); both are
+deterministic and depend on the (query, document) pair only. ``instruct`` is validated, not used.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .. import tokens
 from ..rerank.catalog import RERANK_CATALOG, RETIRED_RERANK_MODELS, RerankModelSpec
 from .backends.base import Backend
 from .endpoint import EndpointResult
-from .relevance import rank
+from .model_relevance import rerank_order
 from .replies import ServiceError
 from .stats import RequestRecord
 from .validation import EMPTY_MODEL, MODEL_NOT_EXIST, empty_input, invalid, token_count
@@ -61,8 +63,8 @@ def _model(model: Any, *, compat: bool) -> RerankModelSpec:
     return spec
 
 
-def _rank(spec: RerankModelSpec, query: Any, documents: Any, top_n: Any, return_documents: Any,
-          instruct: Any) -> tuple[list[dict[str, Any]], int]:
+async def _rank(spec: RerankModelSpec, backend: Optional[Backend], query: Any, documents: Any, top_n: Any,
+                return_documents: Any, instruct: Any) -> tuple[list[dict[str, Any]], int]:
     """Validate and rank; ``(results, total_tokens)``."""
     if query is None or (isinstance(query, str) and not query.strip()):
         raise empty_input("query is empty")
@@ -99,7 +101,7 @@ def _rank(spec: RerankModelSpec, query: Any, documents: Any, top_n: Any, return_
     if total > spec.max_tokens_per_request:
         raise invalid(f"Range of total input length should be [1, {spec.max_tokens_per_request}], got {total}",
                       param="documents")
-    ranked = rank(query, texts)
+    ranked = await rerank_order(backend, query, texts)
     if top_n is not None:
         ranked = ranked[:top_n]
     results = []
@@ -135,8 +137,8 @@ async def handle_native(body: dict[str, Any], backend: Optional[Backend], reques
     if not isinstance(inp, dict):
         raise invalid('input must be an object: {"query": ..., "documents": [...]}.', param="input")
     params = _params(body)
-    results, total = _rank(spec, inp.get("query"), inp.get("documents"), params.get("top_n"),
-                           params.get("return_documents"), params.get("instruct"))
+    results, total = await _rank(spec, backend, inp.get("query"), inp.get("documents"), params.get("top_n"),
+                                 params.get("return_documents"), params.get("instruct"))
     reply = {"output": {"results": results}, "usage": {"total_tokens": total}, "request_id": request_id}
     return EndpointResult(reply, results, len(inp["documents"]))
 
@@ -148,8 +150,8 @@ async def handle_compat(body: dict[str, Any], backend: Optional[Backend], reques
         ServiceError: as ``handle_native``, in the compatible error shape.
     """
     spec = _model(body.get("model"), compat=True)
-    results, total = _rank(spec, body.get("query"), body.get("documents"), body.get("top_n"),
-                           body.get("return_documents"), body.get("instruct"))
+    results, total = await _rank(spec, backend, body.get("query"), body.get("documents"), body.get("top_n"),
+                                 body.get("return_documents"), body.get("instruct"))
     reply = {"object": "list", "results": results, "model": spec.name, "usage": {"total_tokens": total},
              "id": request_id}
     return EndpointResult(reply, results, len(body["documents"]))
