@@ -198,6 +198,12 @@ class TaskClient:
         """Close the pooled HTTP client."""
         self.runner.close()
 
+    def __enter__(self) -> "TaskClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _parse(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:
     try:
