@@ -324,19 +324,18 @@ def _check_batch_options(args: argparse.Namespace) -> None:
 
 
 def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
-    from .batch import BatchEmbeddingJob
-    from .batch.job import DEFAULT_POLL_INTERVAL
-    from .batch.limits import LIMITS
+    from .batch import DEFAULT_POLL_INTERVAL, LIMITS, BatchEmbeddingJob, BatchJobOptions
 
-    job = BatchEmbeddingJob(
-        spec, args.output, model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region,
-        timeout=args.timeout, max_retries=args.max_retries, completion_window=args.completion_window,
+    options = BatchJobOptions(
+        model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region, timeout=args.timeout,
+        max_retries=args.max_retries, completion_window=args.completion_window,
         poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL, rows_per_line=args.rows_per_line,
         keep_remote_files=args.keep_remote_files, fallback_realtime=args.fallback_realtime,
-        lines_per_shard=args.lines_per_shard or LIMITS.max_lines, chunk_size=args.chunk_size, skip_empty=not args.fail_on_empty, restart=args.restart,
-        overwrite=args.overwrite, progress=not args.no_progress, log=_log,
+        lines_per_shard=args.lines_per_shard or LIMITS.max_lines, chunk_size=args.chunk_size,
+        skip_empty=not args.fail_on_empty, restart=args.restart, overwrite=args.overwrite,
+        progress=not args.no_progress, log=_log,
     )
-    return job.run()
+    return BatchEmbeddingJob(spec, args.output, options).run()
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

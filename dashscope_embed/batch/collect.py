@@ -108,14 +108,14 @@ class Outcome:
         resplit: one-row lines cut from a line that failed with an input error: submitted once more even when the
             resubmissions ran out (each row's own verdict is wanted before it is reported).
         rows_per_line: a smaller row limit the service named, or ``None``.
-        permanent: ``(line, code, message)`` of lines no batch can embed.
+        permanent: ``(custom_id, texts, code, message)`` of lines no batch can embed.
     """
 
     resubmit: list[bytes] = field(default_factory=list)
     reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
     resplit: list[bytes] = field(default_factory=list)
     rows_per_line: Optional[int] = None
-    permanent: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
+    permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
 
 
 NOT_EXECUTED = ("not_executed", "the batch ended (expired or cancelled) before executing this line; not billed")
@@ -155,5 +155,5 @@ def plan_resubmission(
         elif isinstance(error, InvalidRequestError) and len(rows_of(*parse_custom_id(cid), empty)) > 1:
             outcome.resplit.extend(_split(line, rows_of(*parse_custom_id(cid), empty), 1, job_id))
         else:
-            outcome.permanent.append((line, _code(error), error.message))
+            outcome.permanent.append((cid, line["body"]["input"], _code(error), error.message))
     return outcome

@@ -1,26 +1,36 @@
-"""``dashscope-embed batch status|cancel OUTPUT``: a Batch File API job's batches, from its state file."""
+"""``dashscope-embed batch status|cancel OUTPUT``: a remote job's batches or tasks, from its state file.
+
+The state's ``kind`` picks the ``Remote`` (``REMOTES``): a job kind registers a factory there and both commands
+cover it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from ..jobs.workdir import read_meta
-from ..settings import resolve_connection
+from ..settings import ResolvedSettings, resolve_connection
 from .client import BatchAPIClient
-from .job import BatchJobError
-from .limits import TERMINAL_STATUSES
+from .errors import BatchJobError
+from .limits import LIMITS
+from .remote import BatchFileRemote, Remote
 from .state import JobState, load_state, state_path_for
 
-__all__ = ["batch_status", "cancel_batches"]
+__all__ = ["REMOTES", "batch_status", "cancel_batches"]
+
+#: state kind -> a factory of the ``Remote`` that reads and cancels that kind's remote objects
+REMOTES: dict[str, Callable[[JobState, ResolvedSettings], Remote]] = {
+    "batch": lambda state, settings: BatchFileRemote(BatchAPIClient(settings), LIMITS, state.completion_window),
+}
 
 
 def _complete(output: Path) -> Optional[str]:
     if state_path_for(output).exists():
         return None
     meta = read_meta(output) if output.exists() else None
-    if meta and meta.get("api") == "batch":
-        return f"{output} is complete ({meta['rows']} rows); no batches are left"
+    if meta and meta.get("api") in REMOTES:
+        return f"{output} is complete ({meta['rows']} rows); nothing is left on the service"
     return None
 
 
@@ -32,14 +42,14 @@ def _state(output: Path) -> JobState:
     return state
 
 
-def _client(state: JobState, base_url: Optional[str], api_key: Optional[str]) -> BatchAPIClient:
+def _remote(state: JobState, base_url: Optional[str], api_key: Optional[str]) -> Remote:
     settings = resolve_connection(base_url=base_url or state.root, api_key=api_key)
     settings.require_key()
-    return BatchAPIClient(settings)
+    return REMOTES[state.kind](state, settings)
 
 
 def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
-    """One line per batch of the job writing ``output`` (shard, attempt, batch id, status, request counts), after
+    """One line per batch or task of the job writing ``output`` (shard, attempt, remote id, status, counts), after
     asking the service for the current status of the unfinished ones.
 
     Raises:
@@ -52,30 +62,29 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
     state = _state(output)
     lines = [f"job {state.job_id}: {state.model} d={state.dimension}, {len(state.shards)} shards"
              + ("" if state.input_rows is not None else " so far (planning not finished)")]
-    client = _client(state, base_url, api_key)
+    remote = _remote(state, base_url, api_key)
     try:
         for shard in state.shards:
             for attempt in shard.attempts:
+                if attempt.remote_id and not remote.terminal(attempt):
+                    remote.refresh(attempt)  # in memory only: a running job owns the state file
                 status, counts = attempt.status, attempt.counts
-                if attempt.batch_id and status not in TERMINAL_STATUSES:
-                    batch = client.get_batch(attempt.batch_id)
-                    status, counts = batch.get("status"), batch.get("request_counts") or {}
                 lines.append(
                     f"shard {shard.index} rows {shard.start}-{shard.end - 1} attempt {attempt.number}: "
-                    f"{attempt.batch_id or 'not created'} {status or 'new'} "
+                    f"{attempt.remote_id or 'not created'} {status or 'new'} "
                     f"{counts.get('completed', 0)}/{counts.get('total', attempt.lines)} lines done, "
                     f"{counts.get('failed', 0)} failed" + (" (collected)" if attempt.collected else "")
                 )
             if shard.failures:
                 lines.append(f"shard {shard.index}: {len(shard.failures)} lines could not be embedded")
     finally:
-        client.close()
+        remote.close()
     return lines
 
 
 def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
-    """Cancel every unfinished batch of the job writing ``output``; returns the ids cancelled. A later
-    ``embed --batch-api`` rerun collects what they finished and resubmits the rest.
+    """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled. A later
+    rerun of the job collects what they finished and resubmits the rest.
 
     Raises:
         BatchJobError: no state file beside ``output``. APIError: a cancel request failed.
@@ -85,14 +94,14 @@ def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Opt
         return []
     state = _state(output)
     cancelled = []
-    client = _client(state, base_url, api_key)
+    remote = _remote(state, base_url, api_key)
     try:
         for shard in state.shards:
             for attempt in shard.attempts:
-                if attempt.batch_id and attempt.status not in TERMINAL_STATUSES:
-                    client.cancel_batch(attempt.batch_id)
-                    cancelled.append(attempt.batch_id)
+                if attempt.remote_id and not remote.terminal(attempt):
+                    remote.cancel(attempt)
+                    cancelled.append(attempt.remote_id)
         # The state file is left alone: a job may be running and owns it; it sees the cancellation when it polls.
     finally:
-        client.close()
+        remote.close()
     return cancelled

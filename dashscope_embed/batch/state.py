@@ -1,10 +1,15 @@
-"""The state file of a Batch File API job, ``OUTPUT.batch-state.json`` beside the output.
+"""The state file of a remote embedding job, ``OUTPUT.batch-state.json`` beside the output.
 
-It records, per shard, the rows it covers, the empty rows left out, and each attempt (the first submission and
-every resubmission): the local input file, the remote file id, whether a batch creation was sent (so a rerun
-looks the batch up by its ``metadata.ds_name`` before creating another), the batch id and status, the result file
-ids, whether the results were collected and whether the remote files were deleted. It is rewritten atomically
-(fsynced temporary file and rename) after every change. It never holds an API key.
+One format for every job kind (``JobState.kind``: ``"batch"`` for a Batch File API job, ``"task"`` for an async
+task job). It records, per shard, the rows it covers, the empty rows left out, and each attempt (the first
+submission and every resubmission): the local input file, the remote input (a file id, or an uploaded file's URL),
+whether a creation was sent (so a rerun looks the remote object up before creating another), the remote id (a
+batch id or a task id) and status, the result locations, whether the results were collected and whether the remote
+files were deleted. It is rewritten atomically (fsynced temporary file and rename) after every change. It never
+holds an API key.
+
+Version 1 files (Batch File API jobs before the kinds were named) are read as version 2: ``batch_id`` becomes
+``remote_id``, the kind is ``"batch"``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from ..jobs.workdir import write_atomic_bytes
 
 __all__ = ["Attempt", "Shard", "JobState", "state_path_for", "load_state", "save_state"]
 
-VERSION = 1
+VERSION = 2
+#: kinds of remote job a state file can belong to
+KINDS = ("batch", "task")
 
 
 def state_path_for(output: Path) -> Path:
@@ -29,19 +36,19 @@ def state_path_for(output: Path) -> Path:
 
 @dataclass
 class Attempt:
-    """One submission of (some of) a shard's lines as one batch.
+    """One submission of (some of) a shard's lines as one remote object (a batch, or a task).
 
     Attributes:
         number: 0 for the first submission, then 1, 2, ... for resubmissions (unique in the shard: it names the
-            batch's ``ds_name`` and the local input file).
+            remote object (a batch's ``ds_name``) and the local input file).
         round: how many resubmissions led to it (``max_resubmits`` bounds it); a round's lines may need several
             attempts, each within the shard's line limit.
         lines / rows: lines in its input file and rows they hold.
-        file_id: the uploaded input file, once uploaded.
-        uploading: a ``POST /files`` was sent (its reply may have been lost: a rerun looks the file up by name).
-        creating: a ``POST /batches`` was sent (its reply may have been lost).
-        batch_id / status / counts: the batch, its last seen status and ``request_counts``.
-        output_file_id / error_file_id: the result files, once terminal.
+        file_id: the uploaded input (a Files API id, or an uploaded file's URL), once uploaded.
+        uploading: an upload was sent (its reply may have been lost: a rerun looks the file up by name).
+        creating: a creation (``POST /batches``, a task submission) was sent (its reply may have been lost).
+        remote_id / status / counts: the batch or task id, its last seen status and counts of lines by outcome.
+        output_file_id / error_file_id: where the results are (file ids or URLs), once terminal.
         collected: the results are in the journals and the next attempt (if any) is planned.
         remote_deleted: the remote files are deleted (or kept on request).
     """
@@ -53,7 +60,7 @@ class Attempt:
     file_id: Optional[str] = None
     uploading: bool = False
     creating: bool = False
-    batch_id: Optional[str] = None
+    remote_id: Optional[str] = None
     status: Optional[str] = None
     counts: dict[str, int] = field(default_factory=dict)
     output_file_id: Optional[str] = None
@@ -89,18 +96,24 @@ class Shard:
 
 @dataclass
 class JobState:
-    """Everything a rerun needs to resume (see the module docstring)."""
+    """Everything a rerun needs to resume (see the module docstring).
+
+    Attributes (beyond the options they were planned with): ``planned_until`` rows are in shards;
+    ``input_rows`` is known once planning finished; ``batch_tokens`` were collected from the service (at its
+    price), ``fallback_rows`` / ``fallback_tokens`` went through the real-time API.
+    """
 
     key: str
     job_id: str
     model: str
     dimension: int
-    completion_window: str
+    completion_window: Optional[str]
     rows_per_line: int
     lines_per_shard: int
     chunk_size: int
     root: str
     input: str
+    kind: str = "batch"
     planned_until: int = 0
     input_rows: Optional[int] = None
     shards: list[Shard] = field(default_factory=list)
@@ -110,7 +123,8 @@ class JobState:
     version: int = VERSION
 
     def ds_name(self, shard: int, attempt: int) -> str:
-        """``metadata.ds_name`` of a batch: names the job, shard and attempt (at most 100 characters)."""
+        """The remote name of an attempt (a batch's ``metadata.ds_name``): the job, shard and attempt (at most 100
+        characters)."""
         return f"dashscope-embed {self.job_id} shard {shard} attempt {attempt}"
 
     def to_json(self) -> bytes:
@@ -124,10 +138,14 @@ def load_state(path: Path) -> Optional[JobState]:
         raw = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    if not isinstance(raw, dict) or raw.get("version") != VERSION:
+    if not isinstance(raw, dict) or raw.get("version") not in (1, VERSION):
         return None
+    raw["version"] = VERSION
     shards = []
     for s in raw.pop("shards", []):
+        for a in s.get("attempts", []):
+            if "batch_id" in a:
+                a["remote_id"] = a.pop("batch_id")
         attempts = [Attempt(**a) for a in s.pop("attempts", [])]
         shards.append(Shard(**s, attempts=attempts))
     return JobState(**raw, shards=shards)

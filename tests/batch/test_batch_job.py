@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from batch_helpers import billed_once, dense, realtime, texts
 
-from dashscope_embed.batch import BatchEmbeddingJob, BatchJobError, state_path_for
+from dashscope_embed.batch import BatchEmbeddingJob, BatchJobError, BatchJobOptions, state_path_for
 from dashscope_embed.catalog import CATALOG
 from dashscope_embed.errors import InvalidInputError
 from dashscope_embed.jobs.errors import BulkJobError
@@ -21,7 +21,7 @@ DIM = 64
 def _job(svc, rows, out, **options):
     options = {"dimensions": DIM, "base_url": svc.base_url, "poll_interval": 0.02, "lines_per_shard": 8,
                "chunk_size": 40, "log": lambda line: None, **options}
-    return BatchEmbeddingJob(rows, out, **options)
+    return BatchEmbeddingJob(rows, out, BatchJobOptions(**options))
 
 
 def _pairs(items):
@@ -115,7 +115,7 @@ def test_region_without_embedding_batches_is_refused(batch_service, tmp_path, mo
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test-not-sent")
     for region in ("singapore", "hongkong"):
         with pytest.raises(InvalidInputError, match="China \\(Beijing\\) only"):
-            BatchEmbeddingJob(_pairs(["a"]), tmp_path / "o.parquet", region=region).run()
+            BatchEmbeddingJob(_pairs(["a"]), tmp_path / "o.parquet", BatchJobOptions(region=region)).run()
     # an explicit base_url is the user's choice
     _job(batch_service, _pairs(texts(5)), tmp_path / "o.parquet", region="singapore").run()
 
@@ -123,7 +123,8 @@ def test_region_without_embedding_batches_is_refused(batch_service, tmp_path, mo
 def test_bad_input_fails_before_uploading(batch_service, tmp_path):
     out = tmp_path / "o.parquet"
     with pytest.raises(InvalidInputError, match="multimodal-embedding-v1 is not offered.*text-embedding-v4"):
-        BatchEmbeddingJob(_pairs(["a"]), out, model="multimodal-embedding-v1", base_url=batch_service.base_url).run()
+        BatchEmbeddingJob(_pairs(["a"]), out, BatchJobOptions(model="multimodal-embedding-v1",
+                                                               base_url=batch_service.base_url)).run()
     with pytest.raises(InvalidInputError, match=r"row 2 \(id 'c'\): text must be a string, got int"):
         _job(batch_service, [("a", "x"), ("b", "y"), ("c", 3)], out).run()
     with pytest.raises(BulkJobError, match="row 1 of .* is empty"):
@@ -159,20 +160,19 @@ def test_output_or_state_of_another_job_is_refused(batch_service, tmp_path):
 
 
 def test_a_creation_whose_reply_was_lost_is_found_not_repeated(batch_service, tmp_path, monkeypatch):
-    from dashscope_embed.batch.job import BatchEmbeddingJob as Job
+    from dashscope_embed.batch.remote import BatchFileRemote
 
     items = texts(80)
     out = tmp_path / "o.parquet"
-    original = Job._record_batch
 
-    def crash_after_create(self, state, attempt, batch):
+    def crash_after_create(attempt, batch):
         raise KeyboardInterrupt  # the batch exists on the service, the state does not know its id
 
-    monkeypatch.setattr(Job, "_record_batch", crash_after_create)
+    monkeypatch.setattr(BatchFileRemote, "record", staticmethod(crash_after_create))
     with pytest.raises(KeyboardInterrupt):
         _job(batch_service, _pairs(items), out).run()
     assert batch_service.stats.batches_created == 1
-    monkeypatch.setattr(Job, "_record_batch", original)
+    monkeypatch.undo()
     _job(batch_service, _pairs(items), out).run()
     billed_once(batch_service)  # the first shard's batch was found by its ds_name, not created again
     assert len(batch_service.stats.batch_names) == batch_service.stats.batches_created == 1
@@ -198,7 +198,7 @@ def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
     runner = threading.Thread(target=run, daemon=True)
     runner.start()
     deadline = time.monotonic() + 20
-    while not (state_path_for(out).exists() and b"\"batch_id\": \"batch_" in state_path_for(out).read_bytes()):
+    while not (state_path_for(out).exists() and b"\"remote_id\": \"batch_" in state_path_for(out).read_bytes()):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert main(["batch", "status", str(out)]) == 0

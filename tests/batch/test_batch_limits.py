@@ -10,7 +10,7 @@ import orjson
 import pytest
 from batch_helpers import set_limits, smaller, texts
 
-from dashscope_embed.batch import LIMITS, BatchEmbeddingJob, parse_completion_window
+from dashscope_embed.batch import LIMITS, BatchEmbeddingJob, BatchJobOptions, parse_completion_window
 from dashscope_embed.errors import InvalidInputError
 
 
@@ -55,8 +55,8 @@ def test_completion_window_accepted(window, hours):
 @pytest.mark.parametrize("window", ["23h", "337h", "15d", "24", "24m", "1.5d", "", 24, None, " 24h"])
 def test_completion_window_refused_before_any_request(batch_service, tmp_path, window):
     with pytest.raises(InvalidInputError, match="completion_window"):
-        BatchEmbeddingJob([("a", "x")], tmp_path / "o.parquet", base_url=batch_service.base_url,
-                          completion_window=window).run()
+        BatchEmbeddingJob([("a", "x")], tmp_path / "o.parquet",
+                          BatchJobOptions(base_url=batch_service.base_url, completion_window=window)).run()
     assert batch_service.stats.requests == 0
     response = _create(batch_service, "file-batch-x", completion_window=window)
     assert response.status_code in (400, 404)
@@ -131,9 +131,9 @@ def test_row_limit_per_line_is_the_real_time_one(batch_service):
 def test_job_shards_within_the_limits(batch_service, tmp_path):
     limits = smaller(max_lines=7, max_file_bytes=2500)
     rows = [(f"r{i}", t) for i, t in enumerate(texts(200))]
-    job = BatchEmbeddingJob(rows, tmp_path / "o.parquet", dimensions=64, base_url=batch_service.base_url,
-                            poll_interval=0.02, lines_per_shard=100, rows_per_line=3, chunk_size=12,
-                            keep_remote_files=True, limits=limits)
+    options = BatchJobOptions(dimensions=64, base_url=batch_service.base_url, poll_interval=0.02, lines_per_shard=100,
+                              rows_per_line=3, chunk_size=12, keep_remote_files=True, limits=limits)
+    job = BatchEmbeddingJob(rows, tmp_path / "o.parquet", options)
     assert job.lines_per_shard == 7  # never above the documented maximum
     store = batch_service.app.batch_api.files
     before = set(store.ids())
@@ -156,7 +156,7 @@ def test_job_shards_within_the_limits(batch_service, tmp_path):
 def test_a_text_over_the_line_limit_is_refused_before_upload(batch_service, tmp_path):
     rows = [("a", "short"), ("b", "x" * (6 * 2**20))]
     with pytest.raises(InvalidInputError, match="row 1"):
-        BatchEmbeddingJob(rows, tmp_path / "o.parquet", base_url=batch_service.base_url).run()
+        BatchEmbeddingJob(rows, tmp_path / "o.parquet", BatchJobOptions(base_url=batch_service.base_url)).run()
     assert batch_service.stats.requests == 0
 
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from batch_helpers import billed_once, dense, realtime, set_limits, smaller, texts
 
-from dashscope_embed.batch import BatchEmbeddingJob, BatchJobError, state_path_for
+from dashscope_embed.batch import BatchEmbeddingJob, BatchJobError, BatchJobOptions, state_path_for
 from dashscope_embed.batch.state import load_state
 from dashscope_embed.errors import InvalidInputError
 
@@ -20,7 +20,7 @@ DIM = 64
 def _job(svc, rows, out, **options):
     options = {"dimensions": DIM, "base_url": svc.base_url, "poll_interval": 0.02, "lines_per_shard": 8,
                "chunk_size": 40, "log": lambda line: None, **options}
-    return BatchEmbeddingJob(rows, out, **options)
+    return BatchEmbeddingJob(rows, out, BatchJobOptions(**options))
 
 
 def _pairs(items):
@@ -90,13 +90,13 @@ def test_restart_discards_the_state_of_the_same_job(batch_service, tmp_path):
     out = tmp_path / "o.parquet"
     batch_service.set_faults(batch_step_delay=0.2, batch_lines_per_step=1)
     job = _job(batch_service, _pairs(items), out)
-    job._poll_until_collected = lambda state, client: (_ for _ in ()).throw(KeyboardInterrupt)
+    job._poll_until_collected = lambda state: (_ for _ in ()).throw(KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         job.run()  # a batch is running, its file is stored
     first = load_state(state_path_for(out)).shards[0].attempts[0]
     batch_service.set_faults(None)
     summary = _job(batch_service, _pairs(items), out, restart=True).run()
-    assert batch_service.app.batch_api.batches[first.batch_id]["status"] in ("cancelling", "cancelled")
+    assert batch_service.app.batch_api.batches[first.remote_id]["status"] in ("cancelling", "cancelled")
     assert summary.batches == 1 and set(store.ids()) == before
     np.testing.assert_array_equal(dense(out, DIM), realtime(batch_service, items, DIM))
 
@@ -105,7 +105,7 @@ def test_a_state_of_another_root_or_unknown_batch_is_a_clear_error(batch_service
     items = texts(20)
     out = tmp_path / "o.parquet"
     job = _job(batch_service, _pairs(items), out)
-    job._poll_until_collected = lambda state, client: (_ for _ in ()).throw(KeyboardInterrupt)
+    job._poll_until_collected = lambda state: (_ for _ in ()).throw(KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         job.run()
     path = state_path_for(out)
@@ -116,7 +116,7 @@ def test_a_state_of_another_root_or_unknown_batch_is_a_clear_error(batch_service
     with pytest.raises(BatchJobError, match=r"records batches and files on http://127.0.0.1:9.*--restart"):
         _job(batch_service, _pairs(items), out).run()
     raw = orjson.loads(saved)
-    raw["shards"][0]["attempts"][0]["batch_id"] = "batch_unknown"
+    raw["shards"][0]["attempts"][0]["remote_id"] = "batch_unknown"
     path.write_bytes(orjson.dumps(raw))
     with pytest.raises(BatchJobError, match=r"does not know batch batch_unknown.*--restart"):
         _job(batch_service, _pairs(items), out).run()
@@ -209,10 +209,10 @@ def test_shards_keep_their_line_limit_after_rows_per_line_shrinks(batch_service,
 
 
 def test_the_environment_is_read_through_settings(batch_service, tmp_path, monkeypatch):
-    import dashscope_embed.batch.job as job_module
+    import dashscope_embed.batch.coordinator as coordinator
 
-    monkeypatch.setattr(job_module, "environment_defaults", lambda: {"base_url": batch_service.base_url})
-    job = BatchEmbeddingJob(_pairs(["a"]), tmp_path / "o.parquet", region="singapore")
+    monkeypatch.setattr(coordinator, "environment_defaults", lambda: {"base_url": batch_service.base_url})
+    job = BatchEmbeddingJob(_pairs(["a"]), tmp_path / "o.parquet", BatchJobOptions(region="singapore"))
     assert job.explicit_base_url
 
 

@@ -1,0 +1,55 @@
+"""Cleanup on the service: delete what a job collected, and discard a job on ``restart``, for any ``Remote``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import APIError
+from .remote import Remote
+from .state import Attempt, JobState
+
+__all__ = ["delete_collected", "discard"]
+
+
+def delete_collected(state: JobState, remote: Remote, save: Callable[[], None]) -> None:
+    """Delete the remote files of every collected attempt not deleted yet, saving the state after each.
+
+    Raises:
+        APIError: a delete failed after its retries (a file already gone counts as deleted).
+    """
+    for shard in state.shards:
+        for attempt in shard.attempts:
+            if attempt.collected and not attempt.remote_deleted:
+                remote.delete_all(attempt)
+                attempt.remote_deleted = True
+                save()
+
+
+def discard(state: JobState, remote: Remote, *, root: str, state_path: Path, keep_remote_files: bool,
+            log: Callable[[str], None]) -> None:
+    """``restart``: cancel the state's unfinished remote work and delete its remote files where possible, then
+    remove the state file. A state of another root than ``root`` is only logged (this run's key is not sent to a
+    root it was not given for). A failing cancel or delete is logged, not raised."""
+    attempts = [a for sh in state.shards for a in sh.attempts]
+    if state.root != root:
+        left = [i for a in attempts if not a.remote_deleted for i in remote.remote_names(a)]
+        if left:
+            log(f"restart: {len(left)} {remote.nouns}/files of the discarded job stay on {state.root}: "
+                + ", ".join(left[:10]) + (" ..." if len(left) > 10 else ""))
+        state_path.unlink(missing_ok=True)
+        return
+    for attempt in attempts:
+        calls: list[tuple[str, Callable[[Attempt], Any]]] = []
+        if attempt.remote_id and not attempt.collected and not remote.terminal(attempt):
+            # its lines are submitted again: the old remote object must not bill them a second time
+            calls.append((f"cancel {remote.noun} {attempt.remote_id}", remote.cancel))
+        if not attempt.remote_deleted and not keep_remote_files:
+            calls.append((f"delete the files of attempt {attempt.number}", remote.delete_all))
+        for what, call in calls:
+            try:
+                call(attempt)
+            except APIError as exc:
+                log(f"restart: could not {what}: {exc}")
+    log(f"restart: discarded the {remote.noun} job in {state_path}")
+    state_path.unlink(missing_ok=True)

@@ -1,0 +1,450 @@
+"""``RemoteJob``: the coordinator every remote embedding job kind runs on (the Batch File API job, the async task
+job). It owns the order of the steps and the state file; the parts do the work and the job kind fills in what
+differs between APIs.
+
+How a job runs (``run``):
+
+1. ``check_options`` (the kind's: window, model, region ...) and ``scan`` (every row read once, ``source``) run
+   before anything is uploaded; an ``OUTPUT`` already holding this job's result is reported, not redone.
+2. The state is opened (``state``): resumed, refused (another job's, another root's) or discarded (``restart``,
+   ``cleanup.discard``). Attempts the service failed as a whole in an earlier run are queued again (``requeue``).
+3. Rows are planned into shards (``sharding.plan_shards`` with the kind's ``pack``) and each shard is submitted
+   as soon as it is written (``Remote.submit``), at most ``Remote.max_running`` unfinished at once.
+4. The loop polls (``Remote.refresh``; the interval doubles while nothing changes, up to ``max_poll_interval``),
+   submits what waits for a slot, collects every terminal attempt (``Remote.fetch``, then the kind's
+   ``collect_results`` journals the successes and sorts the rest), queues resubmissions as new attempts of the
+   shard (within the shard's line and byte limits), records permanent failures, and deletes collected remote
+   files (``cleanup.delete_collected``).
+5. Rows that no attempt could embed end the job with ``BatchJobError`` (their ids and codes), or go through the
+   real-time API with ``fallback_realtime`` (``output.embed_failures_realtime``); the journals become ``OUTPUT``
+   in input order (``output.write_output``); the summary (``summary.BatchSummary``) is returned.
+
+Every step is saved in the state before the next starts, so a rerun after a crash or ``kill -9`` resumes without a
+second remote object for the same rows, and no row is billed twice.
+
+A job kind subclasses ``RemoteJob`` and provides: ``api`` (its name in the key, state and metadata), ``suffix``
+(its input files), ``check_options``, ``scan``, ``open_remote``, ``new_state``, ``new_summary``, ``pack``,
+``max_file_bytes``, ``collect_results``, ``line_rows`` and ``on_failed``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import orjson
+
+from ..catalog import get_model_spec
+from ..errors import APIError, InvalidInputError
+from ..jobs.sources import Row
+from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
+from ..settings import ResolvedSettings, environment_defaults
+from .cleanup import delete_collected, discard
+from .collect import done_mask
+from .errors import BatchJobError
+from .lines import write_lines
+from .options import RemoteJobOptions
+from .output import embed_failures_realtime, failure_listing, write_output
+from .progress import Progress
+from .remote import Remote
+from .sharding import attempt_path, failed_path, groups, plan_shards
+from .source import RowSource, Rows, Scan
+from .state import Attempt, JobState, Shard, load_state, save_state, state_path_for
+from .summary import BatchSummary
+
+__all__ = ["Collected", "RemoteJob"]
+
+
+@dataclass
+class Collected:
+    """What the job kind's ``collect_results`` made of one terminal attempt.
+
+    Attributes:
+        lines / rows / tokens: lines, rows and tokens newly journaled (a rerun's already-journaled rows not counted).
+        again: lines to submit as new attempts of the shard (retryable failures within ``max_resubmits``,
+            unexecuted lines, re-split lines).
+        permanent: ``(custom_id, texts, code, message)`` of lines no remote attempt can embed.
+        rows_per_line: a smaller row limit the service named, or ``None``.
+    """
+
+    lines: int = 0
+    rows: int = 0
+    tokens: int = 0
+    again: list[bytes] = field(default_factory=list)
+    permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
+    rows_per_line: Optional[int] = None
+
+
+class RemoteJob:
+    """Embed rows into a Parquet file through a remote API that runs files of lines (see the module docstring).
+
+    Args:
+        rows: a ``SourceSpec`` or a re-iterable of ``(id, text)`` pairs (``source.Rows``).
+        output: the Parquet file; its work directory is ``OUTPUT.parts`` and its state ``OUTPUT.batch-state.json``.
+        options: the kind's options (a ``RemoteJobOptions`` subclass).
+
+    Raises:
+        InvalidInputError: a dimension the model does not offer (at construction).
+    """
+
+    #: the kind's name in the job key, the state file and the output's metadata
+    api = "remote"
+    #: what the API is called in messages
+    api_title = "the remote API"
+    #: the suffix of the kind's local input files
+    suffix = ".jsonl"
+
+    def __init__(self, rows: Rows, output: Path, options: RemoteJobOptions) -> None:
+        self.options = options
+        self.source = RowSource(rows)
+        self.output = Path(output)
+        self.work = work_dir_for(self.output)
+        self.state_path = state_path_for(self.output)
+        self.model = options.model
+        self.spec = get_model_spec(options.model)
+        self.dimension = self.spec.check_dimension(options.dimensions)
+        self.explicit_base_url = bool(options.base_url or environment_defaults().get("base_url"))
+        self.log = options.log
+        self.progress = Progress(options.progress, desc=f"{self.api} rows collected")
+        self.summary: Optional[BatchSummary] = None
+        self.remote: Optional[Remote] = None
+        self._state: Optional[JobState] = None
+
+    # ------------------------------------------------------------------ what each job kind provides
+
+    def check_options(self) -> ResolvedSettings:
+        """Check the kind's options before anything remote; return the resolved connection settings."""
+        raise NotImplementedError
+
+    def scan(self) -> Scan:
+        """``source.scan_rows`` with the kind's limits."""
+        raise NotImplementedError
+
+    def open_remote(self, settings: ResolvedSettings) -> Remote:
+        """The kind's ``Remote`` for ``settings``."""
+        raise NotImplementedError
+
+    def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
+        """A fresh state (``kind=self.api``) for the job key ``key``."""
+        raise NotImplementedError
+
+    def new_summary(self) -> BatchSummary:
+        """An empty summary with the kind's prices."""
+        raise NotImplementedError
+
+    def pack(self, rows: list[Row], state: JobState) -> list[tuple[bytes, int]]:
+        """The ``sharding.Packer`` of the kind: lines of the non-empty rows of a chunk."""
+        raise NotImplementedError
+
+    @property
+    def max_file_bytes(self) -> int:
+        """Most bytes of one input file."""
+        raise NotImplementedError
+
+    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
+                        err: Optional[Path], mask: np.ndarray) -> Collected:
+        """Journal the successes of a terminal attempt (``base``: its input file; ``out`` / ``err``: what
+        ``Remote.fetch`` downloaded; ``mask``: rows already journaled, updated) and sort the other lines."""
+        raise NotImplementedError
+
+    def line_rows(self, line: bytes, shard: Shard) -> int:
+        """Rows one input line holds (for a resubmitted attempt's row count)."""
+        raise NotImplementedError
+
+    def on_failed(self, state: JobState, shard: Shard, attempt: Attempt) -> None:
+        """The service failed ``attempt`` as a whole: raise, or ``requeue`` it."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared checks
+
+    def check_numbers(self, names: dict[str, int]) -> None:
+        """Refuse option values below their minimum (``{name: minimum}``) and a non-positive poll interval.
+
+        Raises:
+            InvalidInputError: names the option, its value and the minimum.
+        """
+        for name, least in names.items():
+            value = getattr(self, name, None)
+            if value is None:
+                value = getattr(self.options, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
+        if self.options.poll_interval <= 0:
+            raise InvalidInputError(f"poll_interval must be > 0 seconds, got {self.options.poll_interval!r}")
+
+    def attempt_path(self, shard: int, attempt: int) -> Path:
+        """The local input file of an attempt (``sharding.attempt_path`` with the kind's suffix)."""
+        return attempt_path(self.work, shard, attempt, self.suffix)
+
+    def save(self, state: Optional[JobState] = None) -> None:
+        """Write the state file (``state`` or the running job's)."""
+        state = state or self._state
+        if state is not None:
+            save_state(self.state_path, state)
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> BatchSummary:
+        """Run or resume the job to the end (see the module docstring); returns this run's summary.
+
+        Raises:
+            InvalidInputError, BatchJobError, APIError: see the job kind's class docstring.
+        """
+        started = time.monotonic()
+        settings = self.check_options()
+        scan = self.scan()
+        summary = self.summary = self.new_summary()
+        meta = completed_output(self.output, scan.key, overwrite=self.options.overwrite)
+        if meta is not None:
+            self.state_path.unlink(missing_ok=True)
+            summary.rows, summary.skipped_empty = meta["rows"], meta["skipped"]
+            summary.job_tokens, summary.job_requests = meta["tokens"], meta["requests"]
+            summary.already_complete = True
+            return summary
+        remote = self.remote = self.open_remote(settings)
+        try:
+            state = self._state = self._open_state(scan.key, settings, remote)
+            self._requeue_failed(state)
+            self.progress.open(state, self.work, scan.kept)
+            self._submit_pending(state)
+            plan_shards(state, self.source, self.work, pack=self.pack, skip_empty=self.options.skip_empty,
+                        max_bytes=self.max_file_bytes, on_shard=lambda shard: self._submit_shard(state, shard),
+                        save=self.save, suffix=self.suffix)
+            self._poll_until_collected(state)
+            self._resolve_failures(state, settings)
+            self.progress.close()
+            totals = write_output(self.source, self.work, self.output, chunk_size=state.chunk_size, key=scan.key,
+                                  dimension=self.dimension, skip_empty=self.options.skip_empty, api=self.api)
+        finally:
+            self.progress.close()
+            remote.close()
+        self.state_path.unlink(missing_ok=True)
+        summary.rows, summary.skipped_empty = totals["rows"], totals["skipped"]
+        summary.job_tokens, summary.job_requests = totals["tokens"], totals["requests"]
+        summary.tokens = summary.batch_tokens + summary.fallback_tokens
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _open_state(self, key: str, settings: ResolvedSettings, remote: Remote) -> JobState:
+        state = load_state(self.state_path)
+        if state is not None and self.options.restart:
+            discard(state, remote, root=settings.root, state_path=self.state_path,
+                    keep_remote_files=self.options.keep_remote_files, log=self.log)
+            state = None
+        elif state is not None and state.key != key:
+            raise BatchJobError(
+                f"{self.state_path} belongs to a different job (other input or options); rerun with the "
+                "original input and options to finish it, or pass --restart to discard it"
+            )
+        elif state is not None and state.root != settings.root:
+            raise BatchJobError(
+                f"{self.state_path} records {remote.nouns} and files on {state.root}, but this run talks to "
+                f"{settings.root}; rerun with --base-url {state.root} to finish the job there, or pass --restart to "
+                f"discard it and submit every row to {settings.root}"
+            )
+        if self.options.restart and self.work.exists():
+            shutil.rmtree(self.work)  # its journals belong to the discarded state
+        if state is None:
+            state = self.new_state(key, settings)
+        else:
+            self.log(f"resuming the {self.api} job in {self.state_path}")
+        manifest = {"key": key, "chunk_size": state.chunk_size, "input": state.input, "model": self.model,
+                    "dimension": self.dimension, "output_type": "dense", "api": self.api}
+        prepare_work_dir(self.work, manifest, restart=self.options.restart, log=self.log)
+        self.save(state)
+        return state
+
+    # ------------------------------------------------------------------ attempts
+
+    @property
+    def active_remote(self) -> Remote:
+        """The ``Remote`` of the running job.
+
+        Raises:
+            BatchJobError: the job is not running (no remote is open).
+        """
+        if self.remote is None:
+            raise BatchJobError("the job is not running: its remote is opened by run()")
+        return self.remote
+
+    def delete_input(self, attempt: Attempt) -> None:
+        """Delete an attempt's remote input, unless kept or already deleted."""
+        if attempt.file_id and not self.options.keep_remote_files and not attempt.remote_deleted:
+            self.active_remote.delete_input(attempt)
+            attempt.remote_deleted = True
+
+    def requeue(self, state: JobState, shard: Shard, attempt: Attempt) -> Attempt:
+        """Submit the lines of ``attempt`` (failed as a whole: nothing ran, nothing was billed) again as a new
+        attempt of the same round; the old one's remote input is deleted. Returns the new attempt.
+
+        Raises:
+            BatchJobError: the attempt's local input file is gone (only ``restart`` helps then).
+        """
+        self.delete_input(attempt)
+        source = self.attempt_path(shard.index, attempt.number)
+        if not source.exists():
+            raise BatchJobError(f"the lines of failed {self.active_remote.noun} {attempt.remote_id} "
+                                f"(shard {shard.index}) are gone from {self.work}; pass --restart to discard the job "
+                                "and start over")
+        number = max(a.number for a in shard.attempts) + 1
+        os.replace(source, self.attempt_path(shard.index, number))
+        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows, round=attempt.round)
+        shard.attempts.append(again)
+        attempt.collected = attempt.remote_deleted = True
+        self.save(state)
+        return again
+
+    def _requeue_failed(self, state: JobState) -> None:
+        remote = self.active_remote
+        for shard in state.shards:
+            for attempt in list(shard.attempts):
+                if attempt.remote_id and not attempt.collected and remote.failed(attempt):
+                    again = self.requeue(state, shard, attempt)
+                    self.log(f"{remote.noun} {attempt.remote_id} (shard {shard.index}) had failed: "
+                             f"submitting its lines again as attempt {again.number}")
+
+    def _running(self, state: JobState) -> int:
+        return sum(1 for s in state.shards for a in s.attempts if a.remote_id is not None and not a.collected)
+
+    def _submit_pending(self, state: JobState) -> None:
+        remote = self.active_remote
+        # the account runs at most max_running at once: the rest wait for a collection
+        for shard in state.shards:
+            for attempt in shard.attempts:
+                if attempt.remote_id is None and self._running(state) < remote.max_running:
+                    path = self.attempt_path(shard.index, attempt.number)
+                    if remote.submit(state, shard, attempt, path, self.save) and self.summary is not None:
+                        self.summary.batches += 1
+
+    def _submit_shard(self, state: JobState, shard: Shard) -> None:
+        self._submit_pending(state)
+        if shard.attempts[0].remote_id is None:  # every slot is taken: wait for one to be collected
+            self._poll(state, lambda: all(a.remote_id for sh in state.shards for a in sh.attempts))
+
+    # ------------------------------------------------------------------ polling and collection
+
+    def _poll_until_collected(self, state: JobState) -> None:
+        self._poll(state, lambda: all(a.collected for sh in state.shards for a in sh.attempts))
+
+    def _poll(self, state: JobState, done: Callable[[], bool]) -> None:
+        """Check and collect, submit what waits for a free slot, delete what was collected, until ``done()``; the
+        interval grows while nothing changes."""
+        interval = self.options.poll_interval
+        most = max(self.options.max_poll_interval, interval)
+        while True:
+            changed = self._check(state)
+            self._submit_pending(state)
+            if not self.options.keep_remote_files:
+                delete_collected(state, self.active_remote, self.save)
+            if done():
+                return
+            self.progress.show_states(state)
+            time.sleep(interval)
+            interval = self.options.poll_interval if changed else min(interval * 2, most)
+
+    def _check(self, state: JobState) -> bool:
+        remote = self.active_remote
+        changed = False
+        for shard in state.shards:
+            for attempt in list(shard.attempts):
+                if attempt.remote_id is None or attempt.collected:
+                    continue
+                if not remote.terminal(attempt):
+                    try:
+                        changed |= remote.refresh(attempt)
+                    except APIError as exc:
+                        if exc.status_code == 404:
+                            raise self.gone(state, shard, attempt, f"{remote.noun} {attempt.remote_id}") from None
+                        raise
+                if remote.failed(attempt):
+                    self.on_failed(state, shard, attempt)
+                    changed = True
+                elif remote.terminal(attempt):
+                    self._collect(state, shard, attempt)
+                    changed = True
+        if changed:
+            self.save(state)
+        return changed
+
+    def gone(self, state: JobState, shard: Shard, attempt: Attempt, what: str) -> BatchJobError:
+        """The error for a recorded remote object (``what``) the service does not know."""
+        return BatchJobError(
+            f"{state.root} does not know {what} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, attempt "
+            f"{attempt.number}) recorded in {self.state_path}: the state was written against a service that no "
+            "longer holds it (another account or workspace, a restarted local service, remote work older than the "
+            "service keeps it). Rerun with --restart to discard the state and submit every row again"
+        )
+
+    def _collect(self, state: JobState, shard: Shard, attempt: Attempt) -> None:
+        remote = self.active_remote
+        base = self.attempt_path(shard.index, attempt.number)
+        mask = done_mask(shard, self.work, state.chunk_size)
+        try:
+            out, err = remote.fetch(attempt, base)
+        except APIError as exc:
+            if exc.status_code == 404:
+                raise self.gone(state, shard, attempt, f"the result files of {remote.noun} {attempt.remote_id}") \
+                    from None
+            raise
+        got = self.collect_results(state, shard, attempt, base, out, err, mask)
+        state.batch_tokens += got.tokens
+        if self.summary is not None:
+            self.summary.rows_this_run += got.rows
+            self.summary.batch_tokens += got.tokens
+            self.summary.requests += got.lines
+        self.progress.update(got.rows)
+        if got.rows_per_line:
+            state.rows_per_line = min(state.rows_per_line, got.rows_per_line)
+        # re-split lines can outnumber the attempt's: each new attempt stays within the shard's line and byte limits
+        for group in groups(got.again, state.lines_per_shard, self.max_file_bytes):
+            number = max(a.number for a in shard.attempts) + 1
+            count, _ = write_lines(self.attempt_path(shard.index, number), group)
+            rows = sum(self.line_rows(line, shard) for line in group)
+            shard.attempts.append(Attempt(number=number, lines=count, rows=rows, round=attempt.round + 1))
+        if got.permanent:
+            with open(failed_path(self.work, shard.index), "ab") as handle:
+                for cid, texts, code, message in got.permanent:
+                    shard.failures[cid] = code
+                    shard.messages[cid] = message
+                    handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code,
+                                               "message": message}) + b"\n")
+        attempt.collected = True
+        self.save(state)
+        for path in (base, out, err):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ failures
+
+    def _resolve_failures(self, state: JobState, settings: ResolvedSettings) -> None:
+        failing = [s for s in state.shards if s.failures]
+        if not failing:
+            return
+        if not self.options.fallback_realtime:
+            listed = failure_listing(state, self.source)
+            shown = ", ".join(f"row {r} (id {i!r}): {c}" + (f" ({m})" if m else "") for r, i, c, m in listed[:20])
+            more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
+            raise BatchJobError(
+                f"{len(listed)} rows could not be embedded by {self.api_title}: {shown}{more}. Collected rows are "
+                f"kept in {self.work}; rerun with --fallback-realtime to embed these through the real-time API",
+                failures=[(r, i, c) for r, i, c, _ in listed],
+            )
+        from ..engine import DashScopeEmbedder
+
+        def counted(rows: int, tokens: int) -> None:
+            if self.summary is not None:
+                self.summary.fallback_rows += rows
+                self.summary.fallback_tokens += tokens
+                self.summary.rows_this_run += rows
+            self.progress.update(rows)
+
+        with DashScopeEmbedder(self.model, dimensions=self.options.dimensions, api_key=self.options.api_key,
+                               base_url=settings.root, workspace=settings.workspace,
+                               timeout=settings.timeout, max_retries=self.options.max_retries) as engine:
+            for shard in failing:
+                embed_failures_realtime(state, shard, self.work, engine, lambda: self.save(state), counted)

@@ -1,0 +1,101 @@
+"""The end of a remote job: rows no remote attempt could embed (reported, or embedded in real time), and the
+journals written into one Parquet file in input order, with the bulk job's writer, schema and metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..jobs.journal import append_record, encode_record, journal_name, read_journal
+from ..jobs.parquet import merge_parts, output_schema, write_part
+from ..jobs.workdir import finished_parts
+from .collect import done_mask
+from .lines import parse_custom_id, read_lines, rows_of
+from .sharding import failed_path
+from .source import RowSource
+from .state import JobState, Shard
+
+__all__ = ["Failure", "failure_listing", "embed_failures_realtime", "write_output"]
+
+#: ``(row number, id, code, message)`` of a row no remote attempt could embed
+Failure = tuple[int, str, str, Optional[str]]
+
+
+def failure_listing(state: JobState, source: RowSource) -> list[Failure]:
+    """Every row no remote attempt could embed, in input order, with its id and the last code and message."""
+    codes: dict[int, tuple[str, Optional[str]]] = {}
+    for shard in state.shards:
+        empty = set(shard.empty)
+        for cid, code in shard.failures.items():
+            message = shard.messages.get(cid)
+            for number in rows_of(*parse_custom_id(cid), empty):
+                codes[number] = (code, message)
+    listed = []
+    for row in source:
+        if row.index in codes:
+            listed.append((row.index, row.id if row.id is not None else str(row.index), *codes[row.index]))
+    return listed
+
+
+def embed_failures_realtime(
+    state: JobState, shard: Shard, work: Path, engine: Any, save: Callable[[], None],
+    counted: Callable[[int, int], None],
+) -> None:
+    """Embed the failed lines of ``shard`` through ``engine`` (a ``DashScopeEmbedder``, real-time price) into the
+    journals, document side; each line is removed from ``shard.failures`` and the state saved once it is
+    journaled, so a rerun never embeds it twice. ``counted(rows, tokens)`` is told of each line embedded.
+
+    Raises:
+        DashScopeError: the engine's errors (``InvalidInputError``, ``APIError`` ...).
+    """
+    mask = done_mask(shard, work, state.chunk_size)
+    empty = set(shard.empty)
+    seen: set[str] = set()
+    for line in read_lines(failed_path(work, shard.index)):
+        cid = line["custom_id"]
+        if cid in seen or cid not in shard.failures:
+            continue
+        seen.add(cid)
+        rows = np.asarray(rows_of(*parse_custom_id(cid), empty), dtype=np.int64)
+        if not mask[rows - shard.start].all():
+            result = engine.embed(line["input"], text_type="document")
+            payload = encode_record(rows, result.dense, None, result.usage.total_tokens, result.usage.requests)
+            append_record(work / journal_name(int(rows[0]) - int(rows[0]) % state.chunk_size), payload)
+            mask[rows - shard.start] = True
+            state.fallback_tokens += result.usage.total_tokens
+            state.fallback_rows += len(rows)
+            counted(len(rows), result.usage.total_tokens)
+        del shard.failures[cid]
+        shard.messages.pop(cid, None)
+        save()
+
+
+def write_output(
+    source: RowSource, work: Path, output: Path, *, chunk_size: int, key: str, dimension: int, skip_empty: bool,
+    api: str,
+) -> dict[str, Any]:
+    """Each chunk's journal into a Parquet part (rows in input order, empty rows as nulls), then the parts into
+    ``output`` (``jobs.parquet``); returns the totals ``merge_parts`` reports. ``api`` is recorded in the file's
+    metadata (``"batch"``, ``"task"``).
+
+    Raises:
+        BulkJobError: a part is missing or does not cover its rows. ResponseFormatError: a journal whose vectors do
+            not match ``dimension``.
+    """
+    schema = output_schema(source.has_id, dimension, True, False)
+    parts = finished_parts(work)
+    starts: list[int] = []
+    total = 0
+    for start, rows in source.chunks(chunk_size):
+        starts.append(start)
+        total = start + len(rows)
+        if start in parts:
+            continue
+        keep, skipped = source.non_empty(rows, skip_empty)
+        journal = work / journal_name(start)
+        records = read_journal(journal)[0] if journal.exists() else []
+        write_part(work, start, total, keep, skipped, records, schema, key, dimension)
+        journal.unlink(missing_ok=True)
+    return merge_parts(work, output, schema, key, starts, total, api=api)
