@@ -95,7 +95,7 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
 def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
     """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled.
 
-    First the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another
+    Then the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another
     process sees it at its next poll, submits and resubmits nothing more, cancels what it made meanwhile, collects
     what finished and stops with an error. A task that is already RUNNING cannot be cancelled (the service cancels
     PENDING tasks only): it is reported, runs to its end, and the job collects it. A later rerun of the job removes
@@ -110,7 +110,6 @@ def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Opt
     state = _state(output)
     cancelled = []
     remote = _remote(state, base_url, api_key)
-    cancel_path_for(output).write_bytes(b"")
     try:
         for shard in state.shards:
             for attempt in shard.attempts:
@@ -122,7 +121,9 @@ def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Opt
                             raise
                         continue  # a RUNNING task: the service runs it to its end (the message says so)
                     cancelled.append(attempt.remote_id)
-        # The state file is left alone: a job may be running and owns it; it sees the cancellation when it polls.
+        # The state file is left alone: a job may be running and owns it. The marker tells it to stop; it cancels
+        # what it made after the state was read here.
     finally:
+        cancel_path_for(output).write_bytes(b"")
         remote.close()
     return cancelled

@@ -223,6 +223,7 @@ class TaskAPI:
         billed: texts of successful result lines by an 8-byte blake2b digest of their UTF-8 (a count above 1 is a
             text billed twice).
         downloads / authorized_downloads: result downloads, and those that carried an API key (one must not).
+        submitted_at: ``time.monotonic()`` of each accepted submission (the pace a client kept).
     """
 
     def __init__(self, service: Any, uploads: Any, limits: TaskLimits = TASK_LIMITS) -> None:
@@ -234,6 +235,7 @@ class TaskAPI:
         self.refused: Counter[str] = Counter()
         self.billed: Counter[bytes] = Counter()
         self.downloads = self.authorized_downloads = 0
+        self.submitted_at: list[float] = []
         self.base_url = ""
         self._last_submit: Optional[float] = None
         self._dir = tempfile.TemporaryDirectory(prefix="dashscope-embed-tasks-")
@@ -254,6 +256,7 @@ class TaskAPI:
     def reset(self) -> None:
         """Zero the counters and the submission pace (tests start clean); tasks stay."""
         self.submissions = self.downloads = self.authorized_downloads = 0
+        self.submitted_at.clear()
         self.refused.clear()
         self.billed.clear()
         self._last_submit = None
@@ -332,6 +335,7 @@ class TaskAPI:
             raise ServiceError(429, "Throttling.AllocationQuota",
                                f"At most {self.limits.max_queued} tasks may be queued or running at once.")
         self._last_submit = now
+        self.submitted_at.append(now)
 
     async def get(self, request: Request, request_id: str) -> Response:
         """``GET /api/v1/tasks/{id}`` (UNKNOWN for an id this service does not know)."""
