@@ -214,3 +214,27 @@ def test_text_type_is_part_of_the_job(task_service, tmp_path):
     with pytest.raises(BulkJobError, match="--overwrite"):
         AsyncTaskJob(_pairs(texts(3)), out, _options(task_service, text_type="query")).run()
     assert task_service.app.tasks.submissions == 1
+
+
+def test_a_submission_whose_reply_is_lost_is_found_not_repeated(task_service, tmp_path):
+    import httpx
+
+    class LoseFirstReply(httpx.HTTPTransport):
+        lost = 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            if request.headers.get("x-dashscope-async") == "enable" and not self.lost:
+                self.lost += 1
+                response.read()
+                response.close()
+                raise httpx.ReadTimeout("the reply was lost", request=request)
+            return response
+
+    _fast_service(task_service)
+    transport = LoseFirstReply()
+    out = tmp_path / "l.parquet"
+    AsyncTaskJob(_pairs(texts(5)), out, _options(task_service, transport=transport)).run()
+    assert transport.lost == 1 and task_service.app.tasks.submissions == 1
+    assert pq.read_table(out).num_rows == 5
+    _billed_once(task_service, 5)
