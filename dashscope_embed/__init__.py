@@ -8,11 +8,11 @@ The public surface::
         query = embedder.embed_query("what is in the first document?")
 
 Adapters for LlamaIndex (``llama_index_dashscope_embed``) and LangChain (``langchain_dashscope_embed``) wrap
-this engine; every DashScope-specific behaviour lives here.
+this engine; every DashScope-specific behaviour lives here. ``except DashScopeError`` catches every error the
+three packages raise (the tree is drawn in ``dashscope_embed.errors``).
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .catalog import (
     CATALOG,
     OUTPUT_TYPES,
@@ -29,23 +29,32 @@ from .errors import (
     APIError,
     APITimeoutError,
     AuthenticationError,
+    BatchJobError,
     BatchSizeError,
+    BulkJobError,
     ContentInspectionError,
     DashScopeError,
     InvalidInputError,
+    InvalidOptionsError,
     InvalidRequestError,
+    LocalServiceError,
+    MissingDependencyError,
+    NoCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ResponseFormatError,
     ServerError,
+    SourceError,
+    UploadError,
+    UsageError,
 )
 from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
 from .routing import EmbeddingRouter
 from .results import EmbeddingResult, SparseEmbedding, Usage
 from .settings import REGION_IDS, REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
-from .uploads import Upload, UploadError
+from .uploads import Upload
 
 __all__ = [
     "__version__",
@@ -88,4 +97,12 @@ __all__ = [
     "APITimeoutError",
     "APIConnectionError",
     "ResponseFormatError",
+    "InvalidOptionsError",
+    "SourceError",
+    "UsageError",
+    "NoCredentialsError",
+    "MissingDependencyError",
+    "BulkJobError",
+    "BatchJobError",
+    "LocalServiceError",
 ]

@@ -22,16 +22,13 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from . import __version__
+from .version import __version__
+from .errors import UsageError
 from .settings import REGION_IDS
 
 __all__ = ["main", "build_parser"]
 
 BACKENDS = ("hash", "e5", "use")
-
-
-class UsageError(Exception):
-    """Bad options or configuration (exit status 2)."""
 
 
 def _positive_int(text: str) -> int:
@@ -219,7 +216,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     """
     import orjson
 
-    from .catalog import catalog_records, format_catalog
+    from .catalog_table import catalog_records, format_catalog
 
     records = catalog_records(kind=args.kind, region=args.region)
     if not records:

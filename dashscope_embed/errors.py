@@ -1,18 +1,61 @@
-"""Typed errors. Every failure surfaces as one of these; nothing becomes an empty or zero vector.
+"""One tree of errors: ``except DashScopeError`` catches every error the three packages raise.
+
+Every failure surfaces as one of these; nothing becomes an empty or zero vector. Where users already catch a
+standard exception, the class keeps it as a second base (``InvalidInputError`` is a ``ValueError``, job errors are
+``RuntimeError`` s, ``MissingDependencyError`` an ``ImportError``)::
+
+    DashScopeError                      the root
+    ├── InvalidInputError (ValueError)  bad input, refused before any request is sent (texts, model, dimension,
+    │   │                               options, limits; the message names the item and what is allowed)
+    │   ├── InvalidOptionsError         an adapter constructed with bad arguments (also pydantic's
+    │   │                               ValidationError, as the frameworks' own classes raise)
+    │   ├── SourceError                 an input file cannot be read as asked (bad JSON, missing column)
+    │   └── UsageError                  bad command-line options or configuration (exit status 2)
+    ├── NoCredentialsError (RuntimeError)   no key, base URL or local service to send requests to
+    ├── MissingDependencyError (ImportError) an optional extra is not installed (e.g. ``ray``)
+    ├── APIError                        the service or the transport failed a request: ``status_code``, ``code``,
+    │   │                               ``message``, ``request_id``, ``attempts``, ``retry_after``
+    │   ├── AuthenticationError         401 / InvalidApiKey (also: a key for a plain-http remote root)
+    │   ├── PermissionDeniedError       403 / AccessDenied
+    │   ├── NotFoundError               404 / ModelNotFound
+    │   ├── InvalidRequestError         400 / InvalidParameter: the service rejected the content
+    │   │   ├── BatchSizeError          too many request rows ("should not be larger than N"; ``limit``)
+    │   │   └── ContentInspectionError  DataInspectionFailed
+    │   ├── RateLimitError              429 / Throttling*             (retried)
+    │   ├── ServerError                 5xx / InternalError            (retried)
+    │   ├── APITimeoutError             no reply within ``timeout``    (retried)
+    │   ├── APIConnectionError          connection failed or dropped   (retried)
+    │   ├── ResponseFormatError         a reply that breaks the protocol (not JSON, too few vectors)
+    │   └── UploadError                 the temporary upload of a local file was refused
+    ├── BulkJobError (RuntimeError)     a file-to-Parquet job cannot start or stopped (``embed``)
+    │   └── BatchJobError               a Batch File API job or async task job, with ``failures``
+    └── LocalServiceError (RuntimeError) the local DashScope-compatible service failed to start; inside the
+                                        service, the replies it gives as errors
 
 Errors from the service carry ``status_code`` (HTTP), ``code`` (DashScope's error code, e.g. ``InvalidApiKey``),
-``message`` and ``request_id``; none of them ever holds the API key. Error codes follow the Model Studio
-"Error messages" page (https://help.aliyun.com/en/model-studio/error-code).
+``message`` and ``request_id``; no error ever holds the API key. Error codes follow the Model Studio "Error
+messages" page (https://help.aliyun.com/en/model-studio/error-code). The classes are also importable where they
+are raised (``cli.UsageError``, ``jobs.sources.SourceError``, ``jobs.connection.NoCredentialsError``,
+``uploads.UploadError``, ``jobs.errors.BulkJobError``, ``batch.BatchJobError``).
+
+Warnings are not errors: ``catalog.UnknownModelWarning`` (a ``UserWarning``) is issued, never raised.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
+
+from pydantic import ValidationError
 
 __all__ = [
     "DashScopeError",
     "InvalidInputError",
+    "InvalidOptionsError",
+    "SourceError",
+    "UsageError",
+    "NoCredentialsError",
+    "MissingDependencyError",
     "APIError",
     "AuthenticationError",
     "PermissionDeniedError",
@@ -25,17 +68,73 @@ __all__ = [
     "APITimeoutError",
     "APIConnectionError",
     "ResponseFormatError",
+    "UploadError",
+    "BulkJobError",
+    "BatchJobError",
+    "LocalServiceError",
     "error_from_reply",
     "RETRYABLE_ERRORS",
 ]
 
 
 class DashScopeError(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error the three packages raise (see the tree in the module docstring)."""
 
 
 class InvalidInputError(DashScopeError, ValueError):
     """Bad input caught before any request was sent (empty text, unknown model, wrong dimension, ...)."""
+
+
+class InvalidOptionsError(InvalidInputError, ValidationError):
+    """An adapter (or another pydantic model of this package) was constructed with bad arguments.
+
+    Also a ``pydantic.ValidationError`` with the same ``errors()`` and text, so code written against the
+    frameworks' convention keeps working; made by ``from_validation``.
+    """
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> "InvalidOptionsError":
+        """The same errors as ``exc``, as this class."""
+        return cls.from_exception_data(exc.title, exc.errors())  # type: ignore[arg-type, return-value]
+
+
+class SourceError(InvalidInputError):
+    """The input cannot be read as asked (bad JSON on a line, a missing column, an unknown format)."""
+
+
+class UsageError(InvalidInputError):
+    """Bad command-line options or configuration (the command exits with status 2)."""
+
+
+class NoCredentialsError(DashScopeError, RuntimeError):
+    """No way to reach an embedding service was configured (the message says what to set)."""
+
+
+class MissingDependencyError(DashScopeError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class BulkJobError(DashScopeError, RuntimeError):
+    """A file-to-Parquet job cannot start (work of a different job in the way, bad options) or stopped on a failed
+    request. Work already written is kept; the message says whether rerunning the same command resumes."""
+
+
+class BatchJobError(BulkJobError):
+    """A remote embedding job (Batch File API or async task) cannot start, or ended with rows it could not embed.
+
+    Attributes:
+        failures: ``(row number, id, code)`` of every row that could not be embedded (empty when the job
+            stopped for another reason).
+    """
+
+    def __init__(self, message: str, failures: Optional[list[tuple[int, Optional[str], str]]] = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+
+
+class LocalServiceError(DashScopeError, RuntimeError):
+    """The local DashScope-compatible service failed to start; inside the service, the base of the replies it
+    gives as errors (they never leave it as exceptions)."""
 
 
 class APIError(DashScopeError):
@@ -148,6 +247,10 @@ class APIConnectionError(APIError):
 
 class ResponseFormatError(APIError):
     """The reply does not match the protocol: not JSON, fewer vectors than inputs, bad indices or dimensions."""
+
+
+class UploadError(APIError):
+    """The temporary upload failed: the certificate request or the object-storage ``POST`` was refused."""
 
 
 def _subclasses(cls: type[APIError]) -> list[type[APIError]]:

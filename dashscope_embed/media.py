@@ -17,13 +17,11 @@ import base64
 import binascii
 import io
 import os
-from pathlib import Path
 from typing import Any, Optional, Union
-from urllib.parse import unquote, urlparse
 
 from .catalog import ModelSpec
 from .errors import InvalidInputError
-from .uploads import LocalMedia, Upload, local_media
+from .mediafiles import LocalMedia, Upload, local_media, local_path, read_stream
 
 __all__ = [
     "ImageInput",
@@ -136,30 +134,6 @@ def _data_uri(data: bytes, fmt: str) -> str:
     return f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _read_stream(value: io.IOBase, where: str) -> bytes:
-    getvalue = getattr(value, "getvalue", None)
-    if callable(getvalue):
-        data = getvalue()
-    else:
-        read = getattr(value, "read", None)
-        if not callable(read):
-            raise InvalidInputError(f"{where} is a {type(value).__name__}, not a readable binary stream")
-        position = value.tell() if value.seekable() else None
-        data = read()
-        if position is not None:
-            value.seek(position)  # leave the caller's stream where it was
-    if isinstance(data, str):
-        raise InvalidInputError(f"{where} is a text stream; open images in binary mode")
-    return bytes(data)
-
-
-def _local_path(value: Union[str, os.PathLike]) -> Path:
-    if isinstance(value, str) and value.lower().startswith("file://"):
-        parsed = urlparse(value)
-        return Path(unquote((parsed.netloc or "") + parsed.path)).expanduser()
-    return Path(os.fspath(value)).expanduser()
-
-
 def _check_data_uri(value: str, spec: ModelSpec, where: str) -> None:
     header, sep, payload = value.partition(",")
     if not sep or not header.lower().startswith("data:image/") or ";base64" not in header.lower():
@@ -211,7 +185,7 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
             _check_data_uri(value, spec, where)
             return value
     if isinstance(value, (str, os.PathLike)):
-        path = _local_path(value)
+        path = local_path(value)
         label = f"{where} ({path})"
         if not path.is_file():
             raise InvalidInputError(
@@ -225,7 +199,7 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     elif isinstance(value, io.IOBase) or hasattr(value, "read"):
-        data = _read_stream(value, where)
+        data = read_stream(value, where)
     else:
         raise InvalidInputError(
             f"{where} is a {type(value).__name__}; pass a path, URL, data URI, bytes or a binary stream (BytesIO)"
@@ -265,7 +239,7 @@ def video_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
     elif isinstance(value, str) and value.lower().startswith("data:"):
         raise InvalidInputError(f"{where} is a data: URI; {advice}")
     elif isinstance(value, (str, os.PathLike)) and str(value).strip():
-        path = _local_path(value)
+        path = local_path(value)
         if not path.is_file():
             raise InvalidInputError(f"{where} ({value!s}) is neither a URL nor an existing file; {advice}")
         media = local_media("video", path, where)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from .base import BaseEmbedder
+from .errors import InvalidOptionsError
 from .hybrid import SparseCache
 from .results import Usage
 from .routing import EmbeddingRouter
@@ -41,6 +42,20 @@ class EngineOptions(BaseModel):
         allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway only;
             refused by default; default ``DASHSCOPE_ALLOW_INSECURE_HTTP``).
     """
+
+    def __init__(self, **data: Any) -> None:
+        """Validate the fields (see the class docstring).
+
+        Raises:
+            InvalidOptionsError: an unknown argument or a bad value (the message names each one); also a
+                ``pydantic.ValidationError``, as the frameworks' classes raise.
+        """
+        try:
+            super().__init__(**data)
+        except InvalidOptionsError:
+            raise
+        except ValidationError as exc:
+            raise InvalidOptionsError.from_validation(exc) from None
 
     instruct: Optional[str] = Field(
         default=None, description="Task instruction sent with query-side calls (models that accept instruct)."

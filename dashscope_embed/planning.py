@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from . import tokens as _tokens
+from .errors import InvalidInputError
 
 __all__ = ["plan_batches"]
 
@@ -27,7 +28,7 @@ def plan_batches(
         ValueError: ``max_rows`` < 1.
     """
     if max_rows < 1:
-        raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+        raise InvalidInputError(f"max_rows must be >= 1, got {max_rows}")
     n = len(rows)
     if max_tokens_per_request is None:
         return [(start, min(start + max_rows, n)) for start in range(0, n, max_rows)]

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Callable, Optional
 
+from .errors import InvalidInputError
+
 __all__ = ["RateLimiter"]
 
 
@@ -35,7 +37,7 @@ class RateLimiter:
     ) -> None:
         for name, value in (("requests_per_minute", requests_per_minute), ("tokens_per_minute", tokens_per_minute)):
             if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0, got {value}")
+                raise InvalidInputError(f"{name} must be > 0, got {value}")
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self._clock = clock

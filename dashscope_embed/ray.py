@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import MissingDependencyError
+
 try:
     import pyarrow as pa
     import ray
     import ray.data
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
+    raise MissingDependencyError(
         "dashscope_embed.ray needs Ray Data: pip install \"dashscope-embed[ray]\" (ray[data])"
     ) from exc
 
@@ -110,8 +112,6 @@ class _EmbedBatches:
             )
         texts = validate_texts(batch.column(self.text_column).to_pylist(), what=f"values of {self.text_column!r}")
         result = self.engine.embed(texts, text_type=self.text_type)  # raises the core's typed errors
-        if len(result) != batch.num_rows:  # the engine guarantees this; a layout bug must not shift rows
-            raise AssertionError(f"{len(result)} vectors for {batch.num_rows} rows")
         for name, column in zip(self._new_columns(), self._columns(result)):
             batch = batch.append_column(name, column)
         return batch

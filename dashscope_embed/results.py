@@ -7,6 +7,8 @@ from typing import Optional
 
 import numpy as np
 
+from .errors import InvalidInputError
+
 __all__ = ["SparseEmbedding", "Usage", "EmbeddingResult", "BatchReply"]
 
 
@@ -108,7 +110,7 @@ class EmbeddingResult:
             ValueError: no dense vectors were asked for.
         """
         if self.dense is None:
-            raise ValueError("this result holds no dense vectors (output_type='sparse')")
+            raise InvalidInputError("this result holds no dense vectors (output_type='sparse')")
         if self.lists is not None:
             return self.lists
         return self.dense.tolist()

@@ -42,7 +42,6 @@ __all__ = [
     "region_of_root",
     "is_loopback_url",
     "env_value",
-    "env_api_key",
     "env_base_url",
     "env_region",
     "env_workspace",
@@ -137,12 +136,6 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
     if env_allow_insecure_http(environ):
         found["allow_insecure_http"] = True
     return found
-
-
-def env_api_key() -> Optional[SecretStr]:
-    """``DASHSCOPE_API_KEY`` as a ``SecretStr``, or ``None`` (a default factory for the adapters' key fields)."""
-    value = env_value("api_key")
-    return SecretStr(value) if value else None
 
 
 def env_base_url() -> Optional[str]:
@@ -358,7 +351,7 @@ class ResolvedSettings(BaseModel):
 
     def headers(self) -> dict[str, str]:
         """Request headers: bearer key (when set), JSON content type, workspace (when set)."""
-        from . import __version__
+        from .version import __version__
 
         headers = {"Content-Type": "application/json", "User-Agent": f"dashscope-embed/{__version__}"}
         if self.api_key is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .errors import InvalidInputError
+
 __all__ = ["get_tokenizer", "count_tokens", "encode", "decode", "fits", "split_by_tokens", "truncate"]
 
 _lock = threading.Lock()
@@ -62,7 +64,7 @@ def split_by_tokens(text: str, max_tokens: int) -> list[tuple[str, int]]:
         ``[(piece_text, piece_token_count), ...]`` in order; a single element when the text already fits.
     """
     if max_tokens < 1:
-        raise ValueError("max_tokens must be >= 1")
+        raise InvalidInputError("max_tokens must be >= 1")
     ids = encode(text)
     if len(ids) <= max_tokens:
         return [(text, len(ids))]

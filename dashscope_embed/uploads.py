@@ -24,26 +24,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
-import mimetypes
-import os
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
 import httpx
 import orjson
 
-from .errors import APIError, InvalidInputError, ResponseFormatError, error_from_reply
+from .errors import InvalidInputError, ResponseFormatError, UploadError, error_from_reply
+from .mediafiles import LocalMedia, Upload, local_media
 from .settings import UPLOADS_PATH, ResolvedSettings
 from .transport import RequestRunner, _transport_error
 
-__all__ = ["Upload", "LocalMedia", "UploadPolicy", "Uploader", "UploadError"]
+__all__ = ["Upload", "LocalMedia", "UploadPolicy", "Uploader", "UploadError", "local_media"]
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -51,101 +48,6 @@ _MB = 1024 * 1024
 # A certificate is not reused in its last seconds: an upload started then could arrive after expiry.
 _EXPIRY_MARGIN_SECONDS = 30.0
 _UPLOAD_CONCURRENCY = 4
-
-
-class UploadError(APIError):
-    """The temporary upload failed: the certificate request or the object-storage ``POST`` was refused."""
-
-
-@dataclass(frozen=True)
-class Upload:
-    """Ask for the temporary upload of a local file or in-memory data instead of inlining it.
-
-    Videos given as local paths are uploaded without asking; wrap an image (or in-memory video bytes) in
-    ``Upload`` to send it by temporary upload rather than as a base64 ``data:`` URI.
-
-    Attributes:
-        source: a path (``str``, ``Path`` or ``file://`` URI), ``bytes`` or a binary stream (``BytesIO``).
-        filename: the object's file name (default: the path's name; required for in-memory data of a video).
-        content_type: sent as ``x-oss-content-type`` (default: guessed from the file name).
-    """
-
-    source: Any
-    filename: Optional[str] = None
-    content_type: Optional[str] = None
-
-
-@dataclass(repr=False)
-class LocalMedia:
-    """A checked local file or in-memory data waiting to be uploaded; stands in a content element until then.
-
-    Attributes:
-        kind: ``"image"`` or ``"video"``.
-        where: how errors name the input (``"videos[0] (/data/clip.mp4)"``).
-        size: bytes.
-        filename: the object's file name.
-        content_type: MIME type for ``x-oss-content-type``.
-        path: the file, or ``None`` for in-memory data (then ``data`` holds it).
-    """
-
-    kind: str
-    where: str
-    size: int
-    filename: str
-    content_type: str
-    path: Optional[Path] = None
-    data: Optional[bytes] = None
-
-    def identity(self) -> tuple:
-        """What makes two inputs the same upload: the file (path, size, mtime) or the bytes."""
-        if self.path is not None:
-            stat = self.path.stat()
-            return ("path", str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
-        return ("data", hash(self.data), self.size)
-
-    def open(self) -> io.BufferedIOBase:
-        """A binary stream over the content (the caller closes it)."""
-        if self.path is not None:
-            return self.path.open("rb")
-        return io.BytesIO(self.data or b"")
-
-    def __repr__(self) -> str:
-        return f"LocalMedia({self.kind}, {self.filename!r}, {self.size} bytes)"
-
-
-def local_media(kind: str, source: Any, where: str, *, filename: Optional[str] = None,
-                content_type: Optional[str] = None) -> LocalMedia:
-    """Build a ``LocalMedia`` from a path (``str``, ``Path``, ``file://``) or bytes / a binary stream.
-
-    Raises:
-        InvalidInputError: a missing file, empty data, or in-memory data without a file name.
-    """
-    from .media import _local_path, _read_stream  # the one place paths and streams are read
-
-    if isinstance(source, (str, os.PathLike)):
-        path = _local_path(source)
-        if not path.is_file():
-            raise InvalidInputError(f"{where} ({path}): no such file")
-        size = path.stat().st_size
-        name = filename or path.name
-        media = LocalMedia(kind, f"{where} ({path})", size, name, _content_type(name, content_type), path=path)
-    else:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-        elif isinstance(source, io.IOBase) or hasattr(source, "read"):
-            data = _read_stream(source, where)
-        else:
-            raise InvalidInputError(f"{where} is a {type(source).__name__}; upload a path, bytes or a binary stream")
-        if not filename:
-            raise InvalidInputError(f"{where} is in-memory data: pass Upload(data, filename='clip.mp4') to name it")
-        media = LocalMedia(kind, where, len(data), filename, _content_type(filename, content_type), data=data)
-    if media.size == 0:
-        raise InvalidInputError(f"{media.where} is empty (0 bytes)")
-    return media
-
-
-def _content_type(filename: str, given: Optional[str]) -> str:
-    return given or mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 class UploadPolicy:

@@ -97,11 +97,6 @@ class Shard:
     failures: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def open(self) -> bool:
-        """Some attempt is not collected yet."""
-        return any(not a.collected for a in self.attempts)
-
 
 @dataclass
 class JobState:

@@ -11,6 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
+from ..errors import NoCredentialsError
 from ..settings import environment_defaults
 
 __all__ = ["Endpoint", "NoCredentialsError", "resolve_endpoint", "NO_CREDENTIALS"]
@@ -21,10 +22,6 @@ NO_CREDENTIALS = (
     "or add --local to start the local service in-process (--backend hash: fast, not semantic; "
     "--backend e5: semantic, about 15 texts/s on 2 cores)"
 )
-
-
-class NoCredentialsError(RuntimeError):
-    """No way to reach an embedding service was configured (the message says what to set)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..errors import InvalidInputError
+
 __all__ = ["DEFAULT_TOPICS", "DEFAULT_QUESTIONS", "Passage", "load_topics", "load_directory", "DemoIndexes", "run_demo"]
 
 #: Language-reference topics indexed by default: the ones the built-in questions are about, and related statements
@@ -76,7 +78,7 @@ def load_directory(path: Path) -> dict[str, str]:
     docs = {str(p.relative_to(path)): p.read_text(encoding="utf-8", errors="replace") for p in files}
     docs = {name: text for name, text in docs.items() if text.strip()}
     if not docs:
-        raise ValueError(f"no non-empty .txt or .md files under {path}")
+        raise InvalidInputError(f"no non-empty .txt or .md files under {path}")
     return docs
 
 

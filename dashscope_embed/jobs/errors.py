@@ -1,12 +1,10 @@
-"""The error every file-to-Parquet job raises when it cannot start or stops (bulk and Batch File API alike)."""
+"""The error every file-to-Parquet job raises when it cannot start or stops (bulk and remote jobs alike).
+
+Defined in ``dashscope_embed.errors`` (the one tree) and importable here, where the jobs raise it.
+"""
 
 from __future__ import annotations
 
+from ..errors import BulkJobError
+
 __all__ = ["BulkJobError"]
-
-
-class BulkJobError(RuntimeError):
-    """The job cannot start (work of a different job in the way, bad options) or stopped on a failed request.
-
-    Work already written is kept; the message says whether rerunning the same command resumes.
-    """

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from ..engine import DashScopeEmbedder
+from ..errors import InvalidInputError
 from .metrics import evaluate_rankings
 
 __all__ = ["JudgedSet", "EvalResult", "load_judged_set", "evaluate_embedder", "format_table"]
@@ -62,7 +63,7 @@ def _pairs(items: Any, what: str) -> list[tuple[str, str]]:
         return [(str(k), v if isinstance(v, str) else str(v["text"])) for k, v in items.items()]
     if isinstance(items, list):
         return [(str(item["id"]), str(item["text"])) for item in items]
-    raise ValueError(f"{what} must be a list of {{id, text}} objects or an {{id: text}} object")
+    raise InvalidInputError(f"{what} must be a list of {{id, text}} objects or an {{id: text}} object")
 
 
 def load_judged_set(path: Path) -> JudgedSet:
@@ -75,14 +76,14 @@ def load_judged_set(path: Path) -> JudgedSet:
     data = orjson.loads(Path(path).read_bytes())
     for key in ("docs", "queries", "qrels"):
         if key not in data:
-            raise ValueError(f"{path}: no {key!r} key (a judged set has docs, queries and qrels)")
+            raise InvalidInputError(f"{path}: no {key!r} key (a judged set has docs, queries and qrels)")
     docs = _pairs(data["docs"], "docs")
     queries = _pairs(data["queries"], "queries")
     qrels = {str(q): {str(d): float(g) for d, g in judged.items()} for q, judged in data["qrels"].items()}
     known = {d for d, _ in docs}
     unknown = {d for judged in qrels.values() for d in judged if d not in known}
     if unknown:
-        raise ValueError(f"{path}: qrels name {len(unknown)} unknown document ids, e.g. {sorted(unknown)[:3]}")
+        raise InvalidInputError(f"{path}: qrels name {len(unknown)} unknown document ids, e.g. {sorted(unknown)[:3]}")
     queries = [(q, t) for q, t in queries if q in qrels]
     return JudgedSet(
         [d for d, _ in docs], [t for _, t in docs], [q for q, _ in queries], [t for _, t in queries], qrels

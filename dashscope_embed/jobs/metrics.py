@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
+from ..errors import InvalidInputError
+
 __all__ = ["dcg_at_k", "ndcg_at_k", "recall_at_k", "mrr_at_k", "evaluate_rankings"]
 
 
@@ -38,10 +40,10 @@ def ndcg_at_k(ranking: Sequence[str], qrels: Mapping[str, float], k: int = 10) -
         ValueError: ``k < 1``, or ``qrels`` has no relevant document (the metric is undefined).
     """
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise InvalidInputError(f"k must be >= 1, got {k}")
     ideal = sorted((g for g in qrels.values() if g > 0), reverse=True)
     if not ideal:
-        raise ValueError("nDCG is undefined for a query with no relevant document")
+        raise InvalidInputError("nDCG is undefined for a query with no relevant document")
     gains = [max(float(qrels.get(doc, 0.0)), 0.0) for doc in _dedupe(ranking)[:k]]
     return dcg_at_k(gains, k) / dcg_at_k(ideal, k)
 
@@ -53,10 +55,10 @@ def recall_at_k(ranking: Sequence[str], qrels: Mapping[str, float], k: int = 10)
         ValueError: ``k < 1``, or ``qrels`` has no relevant document.
     """
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise InvalidInputError(f"k must be >= 1, got {k}")
     relevant = {doc for doc, g in qrels.items() if g > 0}
     if not relevant:
-        raise ValueError("recall is undefined for a query with no relevant document")
+        raise InvalidInputError("recall is undefined for a query with no relevant document")
     return len(relevant.intersection(_dedupe(ranking)[:k])) / len(relevant)
 
 
@@ -67,7 +69,7 @@ def mrr_at_k(ranking: Sequence[str], qrels: Mapping[str, float], k: int = 10) ->
         ValueError: ``k < 1``.
     """
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise InvalidInputError(f"k must be >= 1, got {k}")
     for rank, doc in enumerate(_dedupe(ranking)[:k], 1):
         if qrels.get(doc, 0) > 0:
             return 1.0 / rank
@@ -101,6 +103,6 @@ def evaluate_rankings(
         totals["mrr"] += mrr_at_k(ranking, judged, k)
         n += 1
     if n == 0:
-        raise ValueError("no judged query has a relevant document")
+        raise InvalidInputError("no judged query has a relevant document")
     return {f"ndcg@{k}": totals["ndcg"] / n, f"recall@{k}": totals["recall"] / n, f"mrr@{k}": totals["mrr"] / n,
             "queries": float(n)}

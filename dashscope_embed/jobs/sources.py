@@ -14,14 +14,12 @@ from typing import Iterator, Literal, Optional
 
 import orjson
 
+from ..errors import SourceError
+
 __all__ = ["Row", "SourceSpec", "SourceError", "detect_format", "read_rows", "fingerprint_file", "estimate_rows"]
 
 Format = Literal["jsonl", "csv", "txt"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "txt")
-
-
-class SourceError(ValueError):
-    """The input cannot be read as asked (bad JSON on a line, a missing column, an unknown format)."""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..batch.limits import ENDPOINT, LIMITS, TERMINAL_STATUSES, BatchLimits, parse_completion_window
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, LocalServiceError
 from . import compat
 from .files import FilesAPI, FileStore, list_page
 from .replies import ServiceError, compat_error_body, json_response
@@ -197,7 +197,7 @@ class _Run:
         for raw in self._input:
             if raw.strip():
                 return raw
-        raise RuntimeError("the input file ended before its validated requests")  # pragma: no cover
+        raise LocalServiceError("the input file ended before its validated requests")  # pragma: no cover
 
     async def _execute(self, record: dict[str, Any]) -> None:
         request_id = str(uuid.uuid4())

@@ -15,13 +15,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..errors import LocalServiceError
+
 __all__ = ["ABORT_SCOPE_KEY", "ConnectionDropped", "DroppedResponse", "abort_hook", "install_log_filter"]
 
 #: Scope key under which the outer app stores a callable that aborts the connection (returns ``True`` if it could).
 ABORT_SCOPE_KEY = "dashscope_embed.abort"
 
 
-class ConnectionDropped(Exception):
+class ConnectionDropped(LocalServiceError):
     """Raised on purpose to make the server drop a connection (a fault injected by the local service)."""
 
 

@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..errors import InvalidInputError
+
 __all__ = ["FAULT_KINDS", "FaultConfig", "FaultDecision", "FaultInjector"]
 
 #: Names accepted in ``FaultConfig.schedule``.
@@ -97,23 +99,23 @@ class FaultConfig:
         rates = {f: getattr(self, f) for f in _EXCLUSIVE + ("shuffle_rate",) + _BATCH_RATES}
         for name, value in rates.items():
             if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value!r}")
+                raise InvalidInputError(f"{name} must be within [0, 1], got {value!r}")
         total = sum(getattr(self, f) for f in _EXCLUSIVE)
         if total > 1.0 + 1e-9:
-            raise ValueError(f"{' + '.join(_EXCLUSIVE)} must be at most 1, got {total:g}")
+            raise InvalidInputError(f"{' + '.join(_EXCLUSIVE)} must be at most 1, got {total:g}")
         for name in ("batch_lines_per_step", "task_lines_per_step"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+                raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.task_line_shape not in ("nested", "flat"):
-            raise ValueError(f"task_line_shape must be 'nested' or 'flat', got {self.task_line_shape!r}")
+            raise InvalidInputError(f"task_line_shape must be 'nested' or 'flat', got {self.task_line_shape!r}")
         for name in ("latency", "jitter", "retry_after", "batch_step_delay", "task_queue_delay", "task_step_delay"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
+                raise InvalidInputError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
         if self.rpm is not None and self.rpm < 1:
-            raise ValueError(f"rpm must be >= 1 or None, got {self.rpm!r}")
+            raise InvalidInputError(f"rpm must be >= 1 or None, got {self.rpm!r}")
         bad = {k: v for k, v in self.schedule.items() if v not in FAULT_KINDS}
         if bad:
-            raise ValueError(f"unknown fault(s) in schedule {bad}; known: {', '.join(FAULT_KINDS)}")
+            raise InvalidInputError(f"unknown fault(s) in schedule {bad}; known: {', '.join(FAULT_KINDS)}")
 
     def replace(self, **changes: object) -> FaultConfig:
         """A copy with some fields changed."""

@@ -17,12 +17,14 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from ..errors import LocalServiceError
+
 __all__ = ["COMPAT_CODES", "ServiceError", "compat_error_body", "json_response", "native_error_body"]
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
-class ServiceError(Exception):
+class ServiceError(LocalServiceError):
     """A request the service answers with an error.
 
     Args:

@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from ..errors import LocalServiceError
 from ..settings import is_loopback_url
 from .app import ServiceApp, create_app
 from .backends import Backend
@@ -203,10 +204,10 @@ class LocalService:
         while not self._server.started:
             if self._error is not None or not self._thread.is_alive():
                 self.stop()
-                raise RuntimeError(f"the local service failed to start: {self._error!r}")
+                raise LocalServiceError(f"the local service failed to start: {self._error!r}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the local service did not start within {self.start_timeout} s")
+                raise LocalServiceError(f"the local service did not start within {self.start_timeout} s")
             time.sleep(0.01)
         return self
 

@@ -35,6 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..catalog import CATALOG, ModelSpec
+from ..errors import LocalServiceError
 from ..settings import UPLOADS_PATH
 from .replies import ServiceError, json_response, native_error_body
 
@@ -258,7 +259,7 @@ class UploadService:
         return data
 
 
-class _Refused(Exception):
+class _Refused(LocalServiceError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.response = _oss_error(status, code, message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from ...errors import InvalidInputError
 from .base import Backend, apply_instruct
 from .e5 import E5Backend
 from .hash import HashBackend
@@ -56,7 +57,7 @@ def get_backend(backend: str | Backend) -> Backend:
         if instance is None:
             factory = BACKENDS.get(backend)
             if factory is None:
-                raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+                raise InvalidInputError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
             instance = factory()
             _instances[backend] = instance
         return instance
