@@ -6,7 +6,8 @@ import pydantic
 import pytest
 
 from dashscope_embed import DashScopeEmbedder, InvalidInputError
-from dashscope_embed.catalog import CATALOG, catalog_records
+from dashscope_embed.catalog import CATALOG
+from dashscope_embed.catalog_table import catalog_records
 
 TASK_MODELS = ("text-embedding-async-v2", "text-embedding-async-v1")
 
