@@ -3,8 +3,9 @@
 ``DashScopeEmbedder`` (text) and ``MultimodalEmbedder`` differ in how they turn inputs into request bodies and
 how they pack them into requests; everything else lives here once: resolving the model spec and the connection,
 checking the dimension and the region, building the ``RequestRunner``, sending one group of inputs with a re-split
-when the service names a smaller batch size (remembered for later calls), adding up usage, and pickling (an engine
-travels to ``IngestionPipeline(num_workers>1)`` and Ray workers as its configuration, and rebuilds its clients there).
+when the service names a smaller number of request rows (remembered for later calls), adding up usage, and
+pickling (an engine travels to ``IngestionPipeline(num_workers>1)`` and Ray workers as its configuration, and
+rebuilds its clients there).
 """
 
 from __future__ import annotations
@@ -276,12 +277,12 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     def _run_groups(self, context: Any, groups: Sequence[G]) -> list[R]:
         """Every group's replies, in group order; up to ``max_concurrency`` requests at once (threads)."""
         jobs = [functools.partial(self._run_group, context, g) for g in groups]
-        return [r for batch in self.runner.run_all(jobs) for r in batch]
+        return [r for replies in self.runner.run_all(jobs) for r in replies]
 
     async def _arun_groups(self, context: Any, groups: Sequence[G]) -> list[R]:
         """Async ``_run_groups`` (a semaphore per event loop)."""
         jobs = [functools.partial(self._arun_group, context, g) for g in groups]
-        return [r for batch in await self.runner.arun_all(jobs) for r in batch]
+        return [r for replies in await self.runner.arun_all(jobs) for r in replies]
 
     # ------------------------------------------------------------------ totals
 

@@ -307,7 +307,7 @@ CATALOG: dict[str, ModelSpec] = {
             regions=("beijing",),
             source=MULTIMODAL_DOC,
         ),
-        # The undated tongyi models document no element cap (only a token budget per batch); 20 elements and
+        # The undated tongyi models document no element cap (only a token budget per request); 20 elements and
         # 20 images keep a request well inside it. Their dimension is fixed per the zh reference (Mar 2026);
         # the English page (Feb 2026) lists 1152..64, so the catalog takes the narrower, newer statement.
         ModelSpec(

@@ -1,7 +1,7 @@
 """The embedding engine: validate, plan requests within the model's limits, fan out, retry, reassemble.
 
 A framework's batch is not the API's request. ``DashScopeEmbedder.embed`` takes any number of texts, splits them
-into requests of at most the model's row limit (the catalog's ``max_rows``), runs up to
+into requests whose request rows are at most the model's row limit (the catalog's ``max_rows``), runs up to
 ``max_concurrency`` requests at once (a thread pool over one pooled ``httpx.Client`` for sync calls, a semaphore
 over one pooled ``httpx.AsyncClient`` per event loop for async calls), retries each request on its own, and puts
 every vector back at its input position. A request that succeeded is never sent again.
@@ -9,9 +9,10 @@ every vector back at its input position. A request that succeeded is never sent 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 
@@ -19,11 +20,11 @@ from . import tokens as _tokens
 from .base import BaseEmbedder, Call, chunks, validate_texts
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, async_task_message
 from .errors import InvalidInputError
-from .planning import plan_batches
-from .results import BatchReply, EmbeddingResult, SparseEmbedding
+from .planning import plan_requests
+from .results import RequestReply, EmbeddingResult, SparseEmbedding
 from .wire import TextRequest, get_protocol
 
-__all__ = ["DashScopeEmbedder", "OversizePolicy", "validate_texts"]  # validate_texts: re-exported from base
+__all__ = ["DashScopeEmbedder", "OversizePolicy", "PlannedEmbedding", "validate_texts"]  # validate_texts: from base
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -39,14 +40,14 @@ class _Plan:
     owners: Optional[np.ndarray]  # piece -> input index, None when pieces == inputs
     weights: Optional[np.ndarray]  # piece token counts, for the token-weighted average
     n_inputs: int
-    batches: list[tuple[int, int]]  # [start, end) ranges over pieces
+    ranges: list[tuple[int, int]]  # [start, end) ranges over pieces: the request rows of each request
 
     def groups(self) -> list[Sequence[str]]:
         """The pieces of each request, in order."""
-        return [self.pieces[a:b] for a, b in self.batches]
+        return [self.pieces[a:b] for a, b in self.ranges]
 
 
-class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
+class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
     """Embed texts with a DashScope text-embedding model; the core every adapter calls.
 
     Args:
@@ -157,6 +158,47 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
 
     # ------------------------------------------------------------------ planning
 
+    def check_parameters(
+        self, *, text_type: Optional[str] = "document", output_type: Optional[str] = None,
+        instruct: Optional[str] = None,
+    ) -> None:
+        """Check call parameters, and their combination with the engine's model, protocol and options, without
+        sending anything (what ``embed`` checks before its first request, the texts aside).
+
+        Raises:
+            InvalidInputError: a ``text_type`` / ``output_type`` not allowed, or a parameter the model or protocol
+                does not take (the message names it and what is allowed).
+        """
+        self._request(text_type, output_type, instruct)
+
+    def plan(
+        self,
+        texts: Sequence[str],
+        *,
+        text_type: Optional[Literal["query", "document"]] = "document",
+        output_type: Optional[str] = None,
+        instruct: Optional[str] = None,
+        as_lists: bool = False,
+        what: str = "texts",
+    ) -> "PlannedEmbedding":
+        """Check and plan an ``embed`` call without sending it, for callers that schedule the requests themselves
+        (``pipelining.BatchStream`` keeps the runner's pool full across batches this way).
+
+        Args:
+            texts / text_type / output_type / instruct / as_lists: as for ``embed``.
+            what: how errors name ``texts`` (``"texts of framework batch 3"``).
+
+        Returns:
+            ``PlannedEmbedding``: its ``requests`` (callables, one per request, in order) and ``assemble``.
+
+        Raises:
+            InvalidInputError: bad texts (positions named) or parameters; a missing key (``AuthenticationError``).
+        """
+        items = validate_texts(texts, what=what)
+        request = self._request(text_type, output_type, instruct, as_lists)
+        self.settings.require_key()
+        return PlannedEmbedding(self, request, self._plan(items))
+
     def _request(
         self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str], as_lists: bool = False
     ) -> TextRequest:
@@ -226,10 +268,10 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
                     weight_list.append(1)
             owners = np.asarray(owner_list, dtype=np.int64)
             weights = np.asarray(weight_list, dtype=np.float64)
-        batches = plan_batches(pieces, self._max_rows, self.spec.max_tokens_per_request)
-        return _Plan(pieces, owners, weights, len(texts), batches)
+        ranges = plan_requests(pieces, self._max_rows, self.spec.max_tokens_per_request)
+        return _Plan(pieces, owners, weights, len(texts), ranges)
 
-    def _assemble(self, plan: _Plan, replies: list[BatchReply], request: TextRequest) -> EmbeddingResult:
+    def _assemble(self, plan: _Plan, replies: list[RequestReply], request: TextRequest) -> EmbeddingResult:
         usage, request_ids, dense_rows = self._totals(replies)
         dense = dense_rows if request.wants_dense else None
         sparse = [s for r in replies for s in (r.sparse or [])] if request.wants_sparse else None
@@ -253,7 +295,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
     def _call(self, request: TextRequest, texts: Sequence[str]) -> Call:
         n = len(texts)
 
-        def parse(status: int, headers: Any, content: bytes) -> BatchReply:
+        def parse(status: int, headers: Any, content: bytes) -> RequestReply:
             return self._wire.parse_reply(request, status, headers, content, n)
 
         body = self._wire.build_body(request, texts)
@@ -286,7 +328,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
             APIError: a request failed after its retries (``attempts`` says how many were made).
         """
         request, plan = self._prepare(texts, text_type, output_type, instruct, as_lists)
-        replies = self._run_groups(request, plan.groups()) if plan.batches else []
+        replies = self._run_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)
 
     def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
@@ -315,7 +357,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
     ) -> EmbeddingResult:
         """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
         request, plan = self._prepare(texts, text_type, output_type, instruct, as_lists)
-        replies = await self._arun_groups(request, plan.groups()) if plan.batches else []
+        replies = await self._arun_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)
 
     async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
@@ -325,6 +367,37 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], BatchReply]):
     async def aembed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
         """Async ``embed_documents``."""
         return await self.aembed(texts, text_type="document")
+
+
+@dataclass
+class PlannedEmbedding:
+    """An ``embed`` call checked and planned, not sent (``DashScopeEmbedder.plan``).
+
+    Attributes:
+        requests: one callable per request to the service, in order; each sends its request through the engine's
+            runner (retries, pacing, re-split on a batch-size error) and returns its replies (``list[RequestReply]``;
+            more than one after a re-split). Run them in any order or concurrently; raises ``APIError``.
+        n_inputs: texts in the call.
+    """
+
+    engine: DashScopeEmbedder
+    request: TextRequest
+    plan: _Plan
+
+    @property
+    def n_inputs(self) -> int:
+        """Texts in the call."""
+        return self.plan.n_inputs
+
+    @property
+    def requests(self) -> list[Callable[[], list[RequestReply]]]:
+        """The request callables, in order (see the class docstring)."""
+        return [functools.partial(self.engine._run_group, self.request, group) for group in self.plan.groups()]
+
+    def assemble(self, replies: list[RequestReply]) -> EmbeddingResult:
+        """The call's ``EmbeddingResult`` from the replies of every request, in request order (``dense``
+        ``(n_inputs, d)`` float32 and/or ``sparse``; oversize pieces averaged); usage is added to the engine's."""
+        return self.engine._assemble(self.plan, replies, self.request)
 
 
 def _average_pieces(

@@ -7,8 +7,8 @@ standard exception, the class keeps it as a second base (``InvalidInputError`` i
     DashScopeError                      the root
     ├── InvalidInputError (ValueError)  bad input, refused before any request is sent (texts, model, dimension,
     │   │                               options, limits; the message names the item and what is allowed)
-    │   ├── InvalidOptionsError         an adapter constructed with bad arguments (also pydantic's
-    │   │                               ValidationError, as the frameworks' own classes raise)
+    │   ├── InvalidOptionsError         an adapter or ``ConnectionSettings`` constructed with bad arguments
+    │   │                               (also pydantic's ValidationError, as the frameworks' classes raise)
     │   ├── SourceError                 an input file cannot be read as asked (bad JSON, missing column)
     │   └── UsageError                  bad command-line options or configuration (exit status 2)
     ├── NoCredentialsError (RuntimeError)   no key, base URL or local service to send requests to
@@ -86,7 +86,8 @@ class InvalidInputError(DashScopeError, ValueError):
 
 
 class InvalidOptionsError(InvalidInputError, ValidationError):
-    """An adapter (or another pydantic model of this package) was constructed with bad arguments.
+    """An adapter or another pydantic model of this package (``settings.CheckedModel``) was constructed with bad
+    arguments.
 
     Also a ``pydantic.ValidationError`` with the same ``errors()`` and text, so code written against the
     frameworks' convention keeps working; made by ``from_validation``.
@@ -94,8 +95,11 @@ class InvalidOptionsError(InvalidInputError, ValidationError):
 
     @classmethod
     def from_validation(cls, exc: ValidationError) -> "InvalidOptionsError":
-        """The same errors as ``exc``, as this class."""
-        return cls.from_exception_data(exc.title, exc.errors())  # type: ignore[arg-type, return-value]
+        """The same errors as ``exc``, as this class, without the inputs: pydantic shows a model-level error's
+        whole input (the constructor's arguments, the API key among them) in the text and in ``errors()``; here
+        the text leaves inputs out and ``errors()`` carries ``<hidden>`` for each."""
+        errors = [{**error, "input": "<hidden>"} for error in exc.errors()]
+        return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type, return-value]
 
 
 class SourceError(InvalidInputError):

@@ -4,7 +4,7 @@ text-embedding-v3/v4 return a dense and a sparse vector for the same text in one
 (``parameters.output_type="dense&sparse"``). Vector stores ask for the two halves separately: LlamaIndex embeds the
 nodes (dense), then ``QdrantVectorStore`` calls its ``sparse_doc_fn`` on the same texts; langchain-qdrant calls
 ``embeddings.embed_documents`` and then ``sparse_embeddings.embed_documents``. Asked naively, that is two billed
-requests per batch.
+requests per framework batch.
 
 ``HybridEmbedder.dense`` asks for ``dense&sparse`` and keeps the sparse halves in a ``SparseCache``;
 ``HybridEmbedder.sparse`` answers from that cache and sends a ``output_type="sparse"`` request only for the texts it
@@ -84,7 +84,7 @@ def sparse_cache_key(
 
 
 class HybridEmbedder:
-    """Dense and sparse vectors of the same texts for the price of one request per batch.
+    """Dense and sparse vectors of the same texts for the price of one request per framework batch.
 
     Args:
         engine: a ``DashScopeEmbedder`` for a model with sparse output (text-embedding-v3/v4, native protocol).

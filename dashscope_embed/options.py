@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import BaseEmbedder
-from .errors import InvalidOptionsError
 from .hybrid import SparseCache
 from .results import Usage
 from .routing import EmbeddingRouter
-from .settings import environment_defaults
+from .settings import CheckedModel, environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
 
@@ -25,7 +24,7 @@ REBUILT_PRIVATE = ("_engine", "_hybrid", "_router")
 UNPICKLED_FIELDS = ("transport", "async_transport")
 
 
-class EngineOptions(BaseModel):
+class EngineOptions(CheckedModel):
     """How the engine sends requests.
 
     Attributes:
@@ -42,20 +41,6 @@ class EngineOptions(BaseModel):
         allow_insecure_http: send the key over plain ``http://`` to a non-loopback host (a trusted gateway only;
             refused by default; default ``DASHSCOPE_ALLOW_INSECURE_HTTP``).
     """
-
-    def __init__(self, **data: Any) -> None:
-        """Validate the fields (see the class docstring).
-
-        Raises:
-            InvalidOptionsError: an unknown argument or a bad value (the message names each one); also a
-                ``pydantic.ValidationError``, as the frameworks' classes raise.
-        """
-        try:
-            super().__init__(**data)
-        except InvalidOptionsError:
-            raise
-        except ValidationError as exc:
-            raise InvalidOptionsError.from_validation(exc) from None
 
     instruct: Optional[str] = Field(
         default=None, description="Task instruction sent with query-side calls (models that accept instruct)."
@@ -201,7 +186,7 @@ class DenseOptions(ConnectionOptions):
         protocol: ``"dashscope"`` (native, default) or ``"openai"`` (compatible mode: dense only, no text_type,
             instruct or sparse).
         output_type: ``"dense"`` or ``"dense&sparse"`` (models with sparse output: every call also fills the
-            shared sparse cache, so hybrid indexing costs one request per batch).
+            shared sparse cache, so hybrid indexing costs one request per framework batch).
     """
 
     dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")

@@ -1,4 +1,8 @@
-"""Embedding a sequence of batches with the request pool kept full across their boundaries.
+"""Embedding a sequence of framework batches with the request pool kept full across their boundaries.
+
+"Batch" here is the framework's: the rows a framework hands over in one call (LlamaIndex's ``embed_batch_size``),
+each of which the engine splits into requests (the request rows of each within the model's limits). It is neither
+a Batch File API job nor an async task job (``dashscope_embed.batch``).
 
 A framework that hands the engine one batch at a time (LlamaIndex's sync ``get_text_embedding_batch`` cuts its
 input into ``embed_batch_size`` rows and waits for each) drains the engine's requests in flight at the end of
@@ -15,14 +19,12 @@ blocking call.
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Iterator, Literal, Optional, Sequence
 
-from .base import validate_texts
 from .errors import InvalidInputError
-from .results import BatchReply, EmbeddingResult
+from .results import RequestReply, EmbeddingResult
 
 if TYPE_CHECKING:
     from .engine import DashScopeEmbedder
@@ -70,16 +72,15 @@ class BatchStream:
         as_lists: bool = False,
     ) -> None:
         self._engine = engine
-        self._request = engine._request(text_type, output_type, instruct, as_lists)
-        engine.settings.require_key()
-        self._batches = [validate_texts(b, what=f"texts of batch {i}") for i, b in enumerate(batches)]
-        self._plans = [engine._plan(b) for b in self._batches]
+        engine.check_parameters(text_type=text_type, output_type=output_type, instruct=instruct)
+        self._plans = [
+            engine.plan(b, text_type=text_type, output_type=output_type, instruct=instruct, as_lists=as_lists,
+                        what=f"texts of framework batch {i}")
+            for i, b in enumerate(batches)
+        ]
+        self._batches = [list(b) for b in batches]  # each checked by plan: a list of strings
         # One job per planned request, in order; each knows the batch it belongs to.
-        self._jobs = deque(
-            (i, functools.partial(engine._run_group, self._request, group))
-            for i, plan in enumerate(self._plans)
-            for group in plan.groups()
-        )
+        self._jobs = deque((i, job) for i, plan in enumerate(self._plans) for job in plan.requests)
         self._lookahead = LOOKAHEAD_PER_SLOT * engine.runner.max_concurrency
         self._submitted: deque[tuple[int, Future]] = deque()
         self._next = 0
@@ -89,13 +90,13 @@ class BatchStream:
         return len(self._plans)
 
     def _fill(self) -> None:
-        pool = self._engine.runner._get_pool()
+        pool = self._engine.runner.pool()
         while self._jobs and len(self._submitted) < self._lookahead:
             index, job = self._jobs.popleft()
             self._submitted.append((index, pool.submit(job)))
 
-    def _replies_of(self, index: int) -> list[BatchReply]:
-        replies: list[BatchReply] = []
+    def _replies_of(self, index: int) -> list[RequestReply]:
+        replies: list[RequestReply] = []
         while True:
             self._fill()
             if not self._submitted or self._submitted[0][0] != index:
@@ -114,7 +115,7 @@ class BatchStream:
         index = self._next
         self._next += 1
         replies = self._replies_of(index)
-        result = self._engine._assemble(self._plans[index], replies, self._request)
+        result = self._plans[index].assemble(replies)
         if self._next >= len(self._plans):
             self.close()
         return result

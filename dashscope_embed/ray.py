@@ -208,21 +208,15 @@ def embed_dataset(
     _check_concurrency(concurrency)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise InvalidInputError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    for name in ("requests_per_minute", "tokens_per_minute"):
-        if name in embedder_kwargs:  # cannot happen through keywords; guards a **dict built elsewhere
-            raise InvalidInputError(f"{name} is the account-wide quota: pass it to embed_dataset itself")
     engine = DashScopeEmbedder(**embedder_kwargs)
-    engine._request(text_type, None, None)  # text_type and its combination with the engine's options
+    engine.check_parameters(text_type=text_type)  # text_type and its combination with the engine's options
     engine.settings.require_key()
     if engine.output_type == "dense&sparse" and sparse_column == output_column:
         raise InvalidInputError("output_column and sparse_column must differ for output_type='dense&sparse'")
 
     limiter = None
     if requests_per_minute is not None or tokens_per_minute is not None:
-        try:
-            RateLimiter(requests_per_minute, tokens_per_minute)  # the same checks, raised here
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from None
+        RateLimiter(requests_per_minute, tokens_per_minute)  # its checks (InvalidInputError), raised here
         actor = ray.remote(num_cpus=0)(RateLimiter).remote(requests_per_minute, tokens_per_minute)
         limiter = _SharedLimiter(actor, requests_per_minute, tokens_per_minute)
 

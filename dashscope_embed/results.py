@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["SparseEmbedding", "Usage", "EmbeddingResult", "BatchReply"]
+__all__ = ["SparseEmbedding", "Usage", "EmbeddingResult", "RequestReply"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class Usage:
 
 
 @dataclass
-class BatchReply:
-    """One parsed reply, rows already in the request's input order.
+class RequestReply:
+    """The parsed reply to one request: its request rows' vectors, already in the request's input order.
 
     Attributes:
         dense: ``(k, d)`` float32, or ``None`` when only sparse vectors were asked for.
@@ -114,3 +114,14 @@ class EmbeddingResult:
         if self.lists is not None:
             return self.lists
         return self.dense.tolist()
+
+
+def __getattr__(name: str) -> object:
+    # ``BatchReply`` was this class's name: "batch" now names only the Batch File API and async task jobs
+    if name == "BatchReply":
+        import warnings
+
+        warnings.warn("dashscope_embed.results.BatchReply is deprecated; use RequestReply", DeprecationWarning,
+                      stacklevel=2)
+        return RequestReply
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

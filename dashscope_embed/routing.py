@@ -54,7 +54,7 @@ class EmbeddingRouter:
         dimensions: output dimension ``d`` (``None``: the model's default); checked before any request.
         protocol: ``"dashscope"`` or ``"openai"`` (text models only; the multimodal endpoint is native).
         output_type: ``"dense"`` or ``"dense&sparse"`` (text-embedding-v3/v4: every call also fills the shared
-            sparse cache, so hybrid indexing costs one request per batch).
+            sparse cache, so hybrid indexing costs one request per framework batch).
         oversize: the text engine's policy for texts over the token limit; multimodal models refuse such texts
             before sending them instead.
         **connection: ``api_key``, ``base_url``, ``region``, ``workspace``, ``instruct``, ``max_concurrency``,

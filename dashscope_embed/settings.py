@@ -16,12 +16,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Literal, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, InvalidOptionsError
 
 __all__ = [
     "REGIONS",
@@ -31,6 +31,7 @@ __all__ = [
     "WORKSPACE_ONLY_REGIONS",
     "DEFAULT_REGION",
     "ENV",
+    "CheckedModel",
     "ConnectionSettings",
     "environment_defaults",
     "ResolvedSettings",
@@ -232,7 +233,25 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-class ConnectionSettings(BaseModel):
+class CheckedModel(BaseModel):
+    """A pydantic model whose construction errors join the package's tree: bad arguments raise
+    ``InvalidOptionsError`` (also pydantic's ``ValidationError``; no input, so no key, in its text)."""
+
+    def __init__(self, **data: Any) -> None:
+        """Validate the fields.
+
+        Raises:
+            InvalidOptionsError: an unknown argument or a bad value (the message names each one).
+        """
+        try:
+            super().__init__(**data)
+        except InvalidOptionsError:
+            raise
+        except ValidationError as exc:
+            raise InvalidOptionsError.from_validation(exc) from None
+
+
+class ConnectionSettings(CheckedModel):
     """Where and how to reach DashScope. Fields left ``None`` fall back to the environment.
 
     Environment (``ENV``): ``DASHSCOPE_API_KEY``; ``DASHSCOPE_BASE_URL`` (or the SDK's ``DASHSCOPE_HTTP_BASE_URL``);
@@ -312,7 +331,7 @@ class ConnectionSettings(BaseModel):
         )
 
 
-class ResolvedSettings(BaseModel):
+class ResolvedSettings(CheckedModel):
     """Settings after environment fallbacks: what the engine actually uses.
 
     Attributes:

@@ -25,7 +25,7 @@ from .errors import APIConnectionError, APIError, APITimeoutError, InvalidInputE
 from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
 
-__all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle"]
+__all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle", "transport_error"]
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -200,7 +200,7 @@ class RequestRunner:
             try:
                 response = self.client().post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
-                raise _transport_error(exc, self.settings.timeout) from None
+                raise transport_error(exc, self.settings.timeout) from None
             return parse(response.status_code, response.headers, response.content)
 
         # The first attempt goes without the retry machinery: most requests need no retry, and tenacity's
@@ -242,7 +242,7 @@ class RequestRunner:
             try:
                 response = await client.post(url, content=content, headers=headers)
             except httpx.TransportError as exc:
-                raise _transport_error(exc, self.settings.timeout) from None
+                raise transport_error(exc, self.settings.timeout) from None
             return parse(response.status_code, response.headers, response.content)
 
         try:  # the first attempt outside tenacity, as in ``send``
@@ -271,7 +271,7 @@ class RequestRunner:
         """
         if len(jobs) <= 1 or self.max_concurrency == 1:
             return [job() for job in jobs]
-        pool = self._get_pool()
+        pool = self.pool()
         futures: list[Future] = [pool.submit(job) for job in jobs]
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
@@ -298,7 +298,10 @@ class RequestRunner:
                 task.cancel()
             raise
 
-    def _get_pool(self) -> ThreadPoolExecutor:
+    def pool(self) -> ThreadPoolExecutor:
+        """The runner's thread pool (``max_concurrency`` threads, made on first use): callers that schedule
+        requests themselves (``pipelining.BatchStream``) submit to it, so ``max_concurrency`` bounds everything
+        this runner sends."""
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
@@ -351,7 +354,9 @@ class RunnerLifecycle:
         await self.aclose()
 
 
-def _transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
+    """The typed error of an httpx transport failure: ``APITimeoutError`` (naming ``timeout`` seconds) or
+    ``APIConnectionError``; shared by every client of the core (engine, uploads, Batch File API)."""
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"no reply within {timeout} s ({type(exc).__name__})")
     return APIConnectionError(f"{type(exc).__name__}: {exc}")

@@ -38,7 +38,7 @@ import orjson
 from .errors import InvalidInputError, ResponseFormatError, UploadError, error_from_reply
 from .mediafiles import LocalMedia, Upload, local_media
 from .settings import UPLOADS_PATH, ResolvedSettings
-from .transport import RequestRunner, _transport_error
+from .transport import RequestRunner, transport_error
 
 __all__ = ["Upload", "LocalMedia", "UploadPolicy", "Uploader", "UploadError", "local_media"]
 
@@ -251,7 +251,7 @@ class Uploader:
                     try:
                         response = http.get(url, params=params, headers=self._api_headers())
                     except httpx.TransportError as exc:
-                        raise _transport_error(exc, self.timeout) from None
+                        raise transport_error(exc, self.timeout) from None
                     policy = self._parse_policy(response)
         assert policy is not None
         self._store_policy(model, policy)
@@ -270,7 +270,7 @@ class Uploader:
                     try:
                         response = await http.get(url, params=params, headers=self._api_headers())
                     except httpx.TransportError as exc:
-                        raise _transport_error(exc, self.timeout) from None
+                        raise transport_error(exc, self.timeout) from None
                     policy = self._parse_policy(response)
         assert policy is not None
         self._store_policy(model, policy)
@@ -326,7 +326,7 @@ class Uploader:
                                 files={"file": (media.filename, stream, media.content_type)},
                             )
                         except httpx.TransportError as exc:
-                            raise _transport_error(exc, self.timeout) from None
+                            raise transport_error(exc, self.timeout) from None
                     self._check_upload(response, policy, media)
         url = f"oss://{key}"
         self._remember(media, policy, url)
@@ -353,7 +353,7 @@ class Uploader:
                             files={"file": (media.filename, content, media.content_type)},
                         )
                     except httpx.TransportError as exc:
-                        raise _transport_error(exc, self.timeout) from None
+                        raise transport_error(exc, self.timeout) from None
                     self._check_upload(response, policy, media)
         url = f"oss://{key}"
         self._remember(media, policy, url)

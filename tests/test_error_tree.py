@@ -97,6 +97,27 @@ def test_an_adapter_constructed_with_bad_arguments_raises_a_dashscope_error(monk
         DashScopeEmbeddings(dimension=64)
 
 
+def test_connection_settings_errors_join_the_tree_without_the_key():
+    from dashscope_embed import ConnectionSettings
+
+    key = "sk-0123456789abcdef0123456789"
+    with pytest.raises(E.InvalidOptionsError, match="unknown region 'mars'") as caught:
+        ConnectionSettings(region="mars", api_key=key)
+    assert key not in str(caught.value) and key not in repr(caught.value.errors())
+
+
+def test_an_adapter_argument_error_never_shows_the_key():
+    pytest.importorskip("langchain_core")
+    from langchain_dashscope_embed import DashScopeEmbeddings
+
+    key = "sk-0123456789abcdef0123456789"
+    for arguments in ({"dimensions": 7}, {"dimension": 64}, {"max_retries": -1}):
+        with pytest.raises(E.InvalidOptionsError) as caught:
+            DashScopeEmbeddings(api_key=key, **arguments)
+        error = caught.value
+        assert key not in str(error) and key not in repr(error) and key not in repr(error.errors()), arguments
+
+
 # --------------------------------------------------------------------------- raises of builtin exceptions
 
 _BUILTIN_EXCEPTIONS = {name for name, obj in vars(builtins).items()
@@ -104,8 +125,11 @@ _BUILTIN_EXCEPTIONS = {name for name, obj in vars(builtins).items()
 #: Builtin exceptions the packages may raise, and where:
 #: - NotImplementedError: a hook a subclass must override (a programming error of the subclass, not a failure);
 #: - StopIteration / StopAsyncIteration: the iterator protocol, in ``__next__`` / ``__anext__``;
+#: - AttributeError / KeyError / IndexError / TypeError in a dunder method (``__getattr__`` ...), as the protocol
+#:   requires (a module ``__getattr__`` serving deprecated names raises AttributeError for the others);
 #: - AssertionError("unreachable"): after a retry loop that always returns or raises (tenacity's ``reraise``).
 _ITERATION = {"__next__": "StopIteration", "__anext__": "StopAsyncIteration"}
+_PROTOCOL = {"AttributeError", "KeyError", "IndexError", "TypeError"}
 
 
 def _raised_name(node: ast.Raise) -> str | None:
@@ -119,6 +143,8 @@ def _allowed(name: str, node: ast.Raise, function: str | None) -> bool:
     if name == "NotImplementedError":
         return True
     if function in _ITERATION and name == _ITERATION[function]:
+        return True
+    if function and function.startswith("__") and function.endswith("__") and name in _PROTOCOL:
         return True
     if name == "AssertionError" and isinstance(node.exc, ast.Call) and node.exc.args:
         first = node.exc.args[0]

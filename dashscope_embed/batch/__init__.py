@@ -24,8 +24,9 @@ part                what it does
                     (``kind`` names the job kind; ``Attempt.remote_id`` is a batch id or a task id)
 ``remote``          the ``Remote`` protocol (submit, refresh, terminal, failed, fetch, cancel, delete_input,
                     delete_all, remote_names, close) and ``BatchFileRemote`` over ``client.BatchAPIClient``
-``collect``         ``done_mask`` (rows already journaled); the Batch File API's result files into journals and
-                    the sorting of failed lines (``journal_results``, ``read_errors``, ``plan_resubmission``)
+``collect``         ``done_mask`` (rows already journaled), ``journal_rows`` (one line's vectors into its chunk's
+                    journal, any kind); the Batch File API's result files into journals and the sorting of
+                    failed lines (``journal_results``, ``read_errors``, ``plan_resubmission``)
 ``output``          failed rows listed (``failure_listing``) or embedded in real time
                     (``embed_failures_realtime``); the journals into Parquet in input order (``write_output``)
 ``summary``         ``BatchSummary``: rows, tokens and cost at the remote price beside the real-time price
@@ -46,8 +47,14 @@ the task, recording ``file_id`` (the ``oss://`` URL), ``creating`` and ``remote_
 downloads the gzipped result, ``cancel`` / ``delete_*`` as the API allows) and register it in
 ``control.REMOTES`` under the kind's name; subclass ``RemoteJob`` with ``api = "task"``, a ``pack`` of one text
 per line, ``collect_results`` that parses the result lines into the journals (``Collected``), and ``on_failed``
-that ``requeue`` s a failed task within ``max_resubmits``. State file, sharding, polling and resubmission,
-collection into Parquet, the summary, cleanup and ``batch status|cancel`` are then shared, not copied.
+that ``requeue`` s a failed task (``next_round=True``) within ``max_resubmits`` and otherwise records its lines
+with ``record_failures``. Keep the local attempt files as JSONL lines that carry a ``custom_id``
+(``lines.custom_id``: the rows a line holds) beside the text, and let the ``Remote`` write the plain text file it
+uploads from them: result line ``text_index`` i is then line i of the attempt file, ``line_rows`` and
+resubmitted attempts work from the ``custom_id`` as they do for batch lines, and failures name rows and ids.
+State file, sharding, polling and resubmission, collection into Parquet, the summary, cleanup and
+``batch status|cancel`` are then shared, not copied. ``tests/batch/test_remote_job_kind.py`` builds a complete small
+kind (an in-memory task API) this way.
 """
 
 from .control import batch_status, cancel_batches

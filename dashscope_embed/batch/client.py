@@ -25,7 +25,7 @@ import orjson
 
 from ..errors import APIConnectionError, APIError, APITimeoutError, ResponseFormatError, error_from_reply
 from ..settings import ResolvedSettings
-from ..transport import RequestRunner, _transport_error
+from ..transport import RequestRunner, transport_error
 
 __all__ = ["BatchAPIClient", "COMPAT_ROOT", "ambiguous"]
 
@@ -79,7 +79,7 @@ class BatchAPIClient:
         try:
             response = client.send(request)
         except httpx.TransportError as exc:
-            raise _transport_error(exc, self.settings.timeout) from None
+            raise transport_error(exc, self.settings.timeout) from None
         return _parse(response.status_code, response.headers, response.content)
 
     # -- files --
@@ -155,7 +155,7 @@ class BatchAPIClient:
                             for block in response.iter_bytes(1 << 20):
                                 out.write(block)
                 except httpx.TransportError as exc:
-                    raise _transport_error(exc, self.settings.timeout) from None
+                    raise transport_error(exc, self.settings.timeout) from None
         tmp.replace(dest)
         return dest
 

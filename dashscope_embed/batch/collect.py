@@ -33,7 +33,7 @@ from ..wire.openai_compat import OpenAICompatProtocol
 from .lines import custom_id, encode_line, parse_custom_id, read_lines, rows_of
 from .state import Shard
 
-__all__ = ["Outcome", "done_mask", "journal_results", "read_errors", "plan_resubmission"]
+__all__ = ["Outcome", "done_mask", "journal_rows", "journal_results", "read_errors", "plan_resubmission"]
 
 _PARSER = OpenAICompatProtocol()
 
@@ -49,6 +49,18 @@ def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
                 rows = record.rows  # a chunk's journal also holds rows of the shards beside this one
                 mask[rows[(rows >= shard.start) & (rows < shard.end)] - shard.start] = True
     return mask
+
+
+def journal_rows(work: Path, chunk_size: int, rows: np.ndarray, dense: np.ndarray, tokens: int,
+                 requests: int = 1) -> None:
+    """Append the vectors of one line to the journal of the chunk its rows belong to (any job kind).
+
+    Args:
+        rows: ``(k,) int64`` row numbers, in the line's order, all in one chunk (a line never crosses one).
+        dense: ``(k, d) float32`` their vectors. tokens / requests: what the line billed.
+    """
+    payload = encode_record(rows, dense, None, tokens, requests)
+    append_record(work / journal_name(int(rows[0]) - int(rows[0]) % chunk_size), payload)
 
 
 def journal_results(
@@ -74,8 +86,7 @@ def journal_results(
         response = line.get("response") or {}
         reply = _PARSER.parse_reply(request, int(response.get("status_code") or 200), {},
                                     orjson.dumps(response.get("body")), len(rows))
-        payload = encode_record(rows, reply.dense, None, reply.total_tokens, 1)
-        append_record(work / journal_name(int(rows[0]) - int(rows[0]) % chunk_size), payload)
+        journal_rows(work, chunk_size, rows, reply.dense, reply.total_tokens)
         mask[rows - shard.start] = True
         new_lines += 1
         new_rows += len(rows)

@@ -33,6 +33,7 @@ import hashlib
 import os
 import shutil
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -54,7 +55,7 @@ from .output import embed_failures_realtime, failure_listing, write_output
 from .progress import Progress
 from .remote import Remote
 from .sharding import attempt_path, failed_path, groups, plan_shards
-from .source import RowSource, Rows, Scan
+from .source import Rows, RowSource, Scan
 from .state import Attempt, JobState, Shard, cancel_path_for, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
@@ -81,7 +82,7 @@ class Collected:
     rows_per_line: Optional[int] = None
 
 
-class RemoteJob:
+class RemoteJob(ABC):
     """Embed rows into a Parquet file through a remote API that runs files of lines (see the module docstring).
 
     Args:
@@ -119,45 +120,55 @@ class RemoteJob:
 
     # ------------------------------------------------------------------ what each job kind provides
 
+    @abstractmethod
     def check_options(self) -> ResolvedSettings:
         """Check the kind's options before anything remote; return the resolved connection settings."""
         raise NotImplementedError
 
+    @abstractmethod
     def scan(self) -> Scan:
         """``source.scan_rows`` with the kind's limits."""
         raise NotImplementedError
 
+    @abstractmethod
     def open_remote(self, settings: ResolvedSettings) -> Remote:
         """The kind's ``Remote`` for ``settings``."""
         raise NotImplementedError
 
+    @abstractmethod
     def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
         """A fresh state (``kind=self.api``) for the job key ``key``."""
         raise NotImplementedError
 
+    @abstractmethod
     def new_summary(self) -> BatchSummary:
         """An empty summary with the kind's prices."""
         raise NotImplementedError
 
+    @abstractmethod
     def pack(self, rows: list[Row], state: JobState) -> list[tuple[bytes, int]]:
         """The ``sharding.Packer`` of the kind: lines of the non-empty rows of a chunk."""
         raise NotImplementedError
 
     @property
+    @abstractmethod
     def max_file_bytes(self) -> int:
         """Most bytes of one input file."""
         raise NotImplementedError
 
+    @abstractmethod
     def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
                         err: Optional[Path], mask: np.ndarray) -> Collected:
         """Journal the successes of a terminal attempt (``base``: its input file; ``out`` / ``err``: what
         ``Remote.fetch`` downloaded; ``mask``: rows already journaled, updated) and sort the other lines."""
         raise NotImplementedError
 
+    @abstractmethod
     def line_rows(self, line: bytes, shard: Shard) -> int:
         """Rows one input line holds (for a resubmitted attempt's row count)."""
         raise NotImplementedError
 
+    @abstractmethod
     def on_failed(self, state: JobState, shard: Shard, attempt: Attempt) -> None:
         """The service failed ``attempt`` as a whole: raise, or ``requeue`` it."""
         raise NotImplementedError
@@ -293,9 +304,11 @@ class RemoteJob:
             self.active_remote.delete_input(attempt)
             attempt.remote_deleted = True
 
-    def requeue(self, state: JobState, shard: Shard, attempt: Attempt) -> Attempt:
+    def requeue(self, state: JobState, shard: Shard, attempt: Attempt, *, next_round: bool = False) -> Attempt:
         """Submit the lines of ``attempt`` (failed as a whole: nothing ran, nothing was billed) again as a new
-        attempt of the same round; the old one's remote input is deleted. Returns the new attempt.
+        attempt, of the same round (a rerun after the run stopped on it) or of the next one (``next_round``: a kind
+        that resubmits at once, within ``max_resubmits``); the old one's remote input is deleted and it is marked
+        collected. Returns the new attempt.
 
         Raises:
             BatchJobError: the attempt's local input file is gone (only ``restart`` helps then).
@@ -308,7 +321,8 @@ class RemoteJob:
                                 "and start over")
         number = max(a.number for a in shard.attempts) + 1
         os.replace(source, self.attempt_path(shard.index, number))
-        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows, round=attempt.round)
+        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows,
+                        round=attempt.round + 1 if next_round else attempt.round)
         shard.attempts.append(again)
         attempt.collected = attempt.remote_deleted = True
         self.save(state)
@@ -442,7 +456,7 @@ class RemoteJob:
                     from None
             raise
         got = self.collect_results(state, shard, attempt, base, out, err, mask)
-        state.batch_tokens += got.tokens
+        state.remote_tokens += got.tokens
         if self.summary is not None:
             self.summary.rows_this_run += got.rows
             self.summary.batch_tokens += got.tokens
@@ -456,13 +470,7 @@ class RemoteJob:
             count, _ = write_lines(self.attempt_path(shard.index, number), group)
             rows = sum(self.line_rows(line, shard) for line in group)
             shard.attempts.append(Attempt(number=number, lines=count, rows=rows, round=attempt.round + 1))
-        if got.permanent:
-            with open(failed_path(self.work, shard.index), "ab") as handle:
-                for cid, texts, code, message in got.permanent:
-                    shard.failures[cid] = code
-                    shard.messages[cid] = message
-                    handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code,
-                                               "message": message}) + b"\n")
+        self.record_failures(shard, got.permanent)
         attempt.collected = True
         self.save(state)
         for path in (base, out, err):
@@ -470,6 +478,19 @@ class RemoteJob:
                 path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ failures
+
+    def record_failures(self, shard: Shard, permanent: list[tuple[str, list[str], str, str]]) -> None:
+        """Record lines no remote attempt can embed (``(custom_id, texts, code, message)``): in the shard's
+        ``failures`` / ``messages`` and its failed-lines file, which the real-time fallback reads. The caller saves
+        the state."""
+        if not permanent:
+            return
+        with open(failed_path(self.work, shard.index), "ab") as handle:
+            for cid, texts, code, message in permanent:
+                shard.failures[cid] = code
+                shard.messages[cid] = message
+                handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code, "message": message})
+                             + b"\n")
 
     def _resolve_failures(self, state: JobState, settings: ResolvedSettings) -> None:
         failing = [s for s in state.shards if s.failures]

@@ -20,8 +20,10 @@ particular to this API lives here:
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import orjson
@@ -64,6 +66,11 @@ class BatchEmbeddingJob(RemoteJob):
         output: the Parquet file; its work directory is ``OUTPUT.parts`` and its state ``OUTPUT.batch-state.json``.
         options: ``BatchJobOptions`` (default: all defaults: text-embedding-v4, a 24h window, the environment's
             key and region).
+        **changes: deprecated: the options as keyword arguments (``BatchEmbeddingJob(rows, out, dimensions=512)``,
+            the constructor's former signature), applied to ``options``; warns ``DeprecationWarning``.
+
+    Raises (construction):
+        InvalidInputError: a keyword that is no option (names it), a dimension the model does not offer.
 
     Raises (from ``run``):
         InvalidInputError: a bad completion window, a model without batch support, a region without embedding
@@ -81,8 +88,16 @@ class BatchEmbeddingJob(RemoteJob):
     suffix = ".jsonl"
     options: BatchJobOptions
 
-    def __init__(self, rows: Rows, output: Path, options: Optional[BatchJobOptions] = None) -> None:
+    def __init__(self, rows: Rows, output: Path, options: Optional[BatchJobOptions] = None, **changes: Any) -> None:
         options = options or BatchJobOptions()
+        if changes:
+            warnings.warn("BatchEmbeddingJob(rows, output, **options) is deprecated; pass "
+                          "BatchEmbeddingJob(rows, output, BatchJobOptions(...))", DeprecationWarning, stacklevel=2)
+            known = {f.name for f in dataclasses.fields(BatchJobOptions)}
+            unknown = sorted(set(changes) - known)
+            if unknown:
+                raise InvalidInputError(f"unknown BatchEmbeddingJob option(s) {unknown}; options: {sorted(known)}")
+            options = dataclasses.replace(options, **changes)
         super().__init__(rows, output, options)
         self.limits = options.limits
         self.rows_per_line = self.spec.max_rows if options.rows_per_line is None else options.rows_per_line

@@ -8,10 +8,10 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from ..jobs.journal import append_record, encode_record, journal_name, read_journal
+from ..jobs.journal import journal_name, read_journal
 from ..jobs.parquet import merge_parts, output_schema, write_part
 from ..jobs.workdir import finished_parts
-from .collect import done_mask
+from .collect import done_mask, journal_rows
 from .lines import parse_custom_id, read_lines, rows_of
 from .sharding import failed_path
 from .source import RowSource
@@ -61,8 +61,7 @@ def embed_failures_realtime(
         rows = np.asarray(rows_of(*parse_custom_id(cid), empty), dtype=np.int64)
         if not mask[rows - shard.start].all():
             result = engine.embed(line["input"], text_type="document")
-            payload = encode_record(rows, result.dense, None, result.usage.total_tokens, result.usage.requests)
-            append_record(work / journal_name(int(rows[0]) - int(rows[0]) % state.chunk_size), payload)
+            journal_rows(work, state.chunk_size, rows, result.dense, result.usage.total_tokens, result.usage.requests)
             mask[rows - shard.start] = True
             state.fallback_tokens += result.usage.total_tokens
             state.fallback_rows += len(rows)

@@ -9,7 +9,7 @@ files were deleted. It is rewritten atomically (fsynced temporary file and renam
 holds an API key.
 
 Version 1 files (Batch File API jobs before the kinds were named) are read as version 2: ``batch_id`` becomes
-``remote_id``, the kind is ``"batch"``.
+``remote_id``, ``batch_tokens`` ``remote_tokens``, the kind is ``"batch"``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class JobState:
     """Everything a rerun needs to resume (see the module docstring).
 
     Attributes (beyond the options they were planned with): ``planned_until`` rows are in shards;
-    ``input_rows`` is known once planning finished; ``batch_tokens`` were collected from the service (at its
+    ``input_rows`` is known once planning finished; ``remote_tokens`` were collected from the service (at its
     price), ``fallback_rows`` / ``fallback_tokens`` went through the real-time API.
     """
 
@@ -121,7 +121,7 @@ class JobState:
     planned_until: int = 0
     input_rows: Optional[int] = None
     shards: list[Shard] = field(default_factory=list)
-    batch_tokens: int = 0
+    remote_tokens: int = 0
     fallback_tokens: int = 0
     fallback_rows: int = 0
     version: int = VERSION
@@ -145,6 +145,8 @@ def load_state(path: Path) -> Optional[JobState]:
     if not isinstance(raw, dict) or raw.get("version") not in (1, VERSION):
         return None
     raw["version"] = VERSION
+    if "batch_tokens" in raw:
+        raw["remote_tokens"] = raw.pop("batch_tokens")
     shards = []
     for s in raw.pop("shards", []):
         for a in s.get("attempts", []):

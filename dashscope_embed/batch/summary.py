@@ -1,4 +1,9 @@
-"""The cost report of a Batch File API job: tokens at the batch price beside the real-time price."""
+"""The cost report of a remote job: tokens at the Batch File API (or async task) price beside the real-time price.
+
+The coordinator fills the same fields for every job kind: ``batches`` counts the remote objects this run created
+(batches of a Batch File API job; an async task job's tasks), ``batch_tokens`` the tokens collected from them at
+the remote price. A job kind words its own summary by subclassing ``BatchSummary`` and overriding ``lines``.
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Protocol, Sequence
 import orjson
 
 from ..errors import ResponseFormatError, error_from_reply
-from ..results import BatchReply
+from ..results import RequestReply
 
 __all__ = ["TextRequest", "TextWireProtocol", "load_reply", "order_by_index", "native_items"]
 
@@ -57,7 +57,7 @@ class TextWireProtocol(Protocol):
 
     def parse_reply(
         self, request: TextRequest, status: int, headers: Mapping[str, str], content: bytes, n: int
-    ) -> BatchReply:
+    ) -> RequestReply:
         """Parse a reply to a request of ``n`` texts into rows in input order.
 
         Raises:

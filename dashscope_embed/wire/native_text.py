@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ResponseFormatError
 from ..settings import NATIVE_TEXT_PATH
-from ..results import BatchReply, SparseEmbedding
+from ..results import RequestReply, SparseEmbedding
 from .base import TextRequest, native_items
 
 __all__ = ["NativeTextProtocol", "rows_to_matrix", "parse_sparse"]
@@ -41,7 +41,7 @@ class NativeTextProtocol:
 
     def parse_reply(
         self, request: TextRequest, status: int, headers: Mapping[str, str], content: bytes, n: int
-    ) -> BatchReply:
+    ) -> RequestReply:
         """Rows come back ordered by ``text_index`` whatever order the service sent them in.
 
         Raises:
@@ -58,7 +58,7 @@ class NativeTextProtocol:
             sparse = [parse_sparse(item.get("sparse_embedding"), i, request_id) for i, item in enumerate(items)]
         usage = body.get("usage") or {}
         lists = rows if request.keep_lists else None
-        return BatchReply(dense, sparse, int(usage.get("total_tokens") or 0), request_id, lists)
+        return RequestReply(dense, sparse, int(usage.get("total_tokens") or 0), request_id, lists)
 
 
 def rows_to_matrix(rows: list, dimension: int | None, request_id: str | None) -> np.ndarray:

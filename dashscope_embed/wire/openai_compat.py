@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import ResponseFormatError, error_from_reply
 from ..settings import OPENAI_EMBEDDINGS_PATH
-from ..results import BatchReply
+from ..results import RequestReply
 from .base import TextRequest, load_reply, order_by_index
 from .native_text import rows_to_matrix
 
@@ -35,7 +35,7 @@ class OpenAICompatProtocol:
 
     def parse_reply(
         self, request: TextRequest, status: int, headers: Mapping[str, str], content: bytes, n: int
-    ) -> BatchReply:
+    ) -> RequestReply:
         """Rows come back ordered by ``index``.
 
         Raises:
@@ -54,4 +54,4 @@ class OpenAICompatProtocol:
         dense = rows_to_matrix(rows, request.dimension, request_id)  # also checks every row
         usage = body.get("usage") or {}
         lists = rows if request.keep_lists else None
-        return BatchReply(dense, None, int(usage.get("total_tokens") or 0), request_id, lists)
+        return RequestReply(dense, None, int(usage.get("total_tokens") or 0), request_id, lists)

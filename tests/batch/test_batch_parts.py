@@ -13,12 +13,13 @@ def test_a_version_1_state_reads_with_its_batch_ids_as_remote_ids(tmp_path):
     path = tmp_path / "o.parquet.batch-state.json"
     raw = {"key": "k", "job_id": "j", "model": "text-embedding-v4", "dimension": 64, "completion_window": "24h",
            "rows_per_line": 10, "lines_per_shard": 8, "chunk_size": 40, "root": "r", "input": "i", "version": 1,
+           "batch_tokens": 7,
            "shards": [{"index": 0, "start": 0, "end": 5, "attempts": [{"number": 0, "lines": 1, "rows": 5,
                                                                        "batch_id": "batch_x"}]}]}
     path.write_bytes(orjson.dumps(raw))
     state = load_state(path)
     assert state is not None and state.kind == "batch" and state.version == 2
-    assert state.shards[0].attempts[0].remote_id == "batch_x"
+    assert state.shards[0].attempts[0].remote_id == "batch_x" and state.remote_tokens == 7
     save_state(path, state)
     assert b"batch_id" not in path.read_bytes() and load_state(path).shards[0].attempts[0].remote_id == "batch_x"
 
@@ -39,3 +40,16 @@ def test_groups_keep_both_limits():
     lines = [b"x" * 9] * 7  # 10 bytes each with the newline
     assert [len(g) for g in groups(lines, 3, 25)] == [2, 2, 2, 1]
     assert [len(g) for g in groups(lines, 3, 1000)] == [3, 3, 1]
+
+
+def test_the_former_keyword_constructor_still_works_and_warns(tmp_path):
+    import pytest
+
+    from dashscope_embed.batch import BatchEmbeddingJob
+    from dashscope_embed.errors import InvalidInputError
+
+    with pytest.warns(DeprecationWarning, match="BatchJobOptions"):
+        job = BatchEmbeddingJob([("a", "x")], tmp_path / "o.parquet", dimensions=64, lines_per_shard=7)
+    assert job.options.dimensions == 64 and job.lines_per_shard == 7
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidInputError, match="'dimension'"):
+        BatchEmbeddingJob([("a", "x")], tmp_path / "o.parquet", dimension=64)

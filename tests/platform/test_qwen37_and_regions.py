@@ -9,7 +9,7 @@ from fakes import FakeDashScope
 
 from dashscope_embed import DashScopeEmbedder, InvalidInputError, MultimodalEmbedder
 from dashscope_embed.catalog import CATALOG
-from dashscope_embed.planning import plan_batches
+from dashscope_embed.planning import plan_batches, plan_requests
 from dashscope_embed.settings import ENV, REGION_IDS, ConnectionSettings, resolve_connection
 
 KEY = "sk-platform-secret-000111"
@@ -100,13 +100,22 @@ def test_rows_over_the_token_budget_are_split_into_more_requests(hash_service):
     assert sorted(r.rows for r in hash_service.stats.recent) == [2, 2]
 
 
-def test_plan_batches_respects_rows_and_budget():
+def test_plan_requests_respects_rows_and_budget():
     rows = ["a " * 10] * 7
-    assert plan_batches(rows, 3) == [(0, 3), (3, 6), (6, 7)]
+    assert plan_requests(rows, 3) == [(0, 3), (3, 6), (6, 7)]
     # each row is 10 tokens; a budget of 25 holds two rows
-    assert plan_batches(rows, 20, 25) == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    assert plan_requests(rows, 20, 25) == [(0, 2), (2, 4), (4, 6), (6, 7)]
     # a single row over the budget travels alone (the per-row limit is the engine's business)
-    assert plan_batches(["x " * 40, "y"], 20, 25) == [(0, 1), (1, 2)]
+    assert plan_requests(["x " * 40, "y"], 20, 25) == [(0, 1), (1, 2)]
+
+
+def test_the_old_names_of_request_planning_still_work_and_warn():
+    from dashscope_embed import results
+
+    with pytest.warns(DeprecationWarning, match="plan_requests"):
+        assert plan_batches(["a", "b", "c"], 2) == plan_requests(["a", "b", "c"], 2)
+    with pytest.warns(DeprecationWarning, match="RequestReply"):
+        assert results.BatchReply is results.RequestReply
 
 
 # ---------------------------------------------------------------------------------------------- regions
