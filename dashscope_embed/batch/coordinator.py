@@ -29,7 +29,6 @@ A job kind subclasses ``RemoteJob`` and provides: ``api`` (its name in the key, 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -46,7 +45,7 @@ from ..errors import APIError, InvalidInputError
 from ..jobs.sources import Row
 from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
 from ..settings import ResolvedSettings, environment_defaults
-from .cleanup import delete_collected, discard
+from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard
 from .collect import done_mask
 from .errors import BatchJobError
 from .lines import write_lines
@@ -56,7 +55,7 @@ from .progress import Progress
 from .remote import Remote
 from .sharding import attempt_path, failed_path, groups, plan_shards
 from .source import Rows, RowSource, Scan
-from .state import Attempt, JobState, Shard, cancel_path_for, load_state, save_state, state_path_for
+from .state import Attempt, JobState, Shard, cancel_path_for, job_id_for, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
 __all__ = ["Collected", "RemoteJob"]
@@ -191,15 +190,9 @@ class RemoteJob(ABC):
             raise InvalidInputError(f"poll_interval must be > 0 seconds, got {self.options.poll_interval!r}")
 
     def job_id(self, key: str, settings: ResolvedSettings) -> str:
-        """The id naming this job's remote objects (a batch's ``ds_name``, custom_ids): 12 hex digits of a digest of
-        the job key (input and options), the output file's absolute path, the root, the workspace and a
-        fingerprint of the API key (a digest: the key itself is never stored or sent anywhere else). Two jobs of
-        the same input and options (other outputs, or other accounts or workspaces) therefore never share names,
-        and one never adopts the other's batch after a lost reply."""
-        secret = settings.api_key.get_secret_value() if settings.api_key is not None else ""
-        fingerprint = hashlib.sha256(b"dashscope-embed account " + secret.encode("utf-8")).hexdigest()
-        described = [key, str(self.output.resolve()), settings.root, settings.workspace or "", fingerprint]
-        return hashlib.sha256(orjson.dumps(described)).hexdigest()[:12]
+        """The id naming this job's remote objects (``state.job_id_for``: per input and options, output file,
+        root, workspace and account)."""
+        return job_id_for(key, self.output, settings)
 
     def attempt_path(self, shard: int, attempt: int) -> Path:
         """The local input file of an attempt (``sharding.attempt_path`` with the kind's suffix)."""
@@ -345,28 +338,10 @@ class RemoteJob(ABC):
         return cancel_path_for(self.output).exists()
 
     def _stop_remote(self, state: JobState) -> None:
-        """After ``batch cancel``: cancel this job's unfinished remote work (what the cancel command could not
-        know of, such as an object created while it ran); a refusal is logged (the object runs to its end and is
-        collected)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        remote = self.active_remote
-        for shard in state.shards:
-            for attempt in shard.attempts:
-                if attempt.remote_id and not attempt.collected and not remote.terminal(attempt):
-                    try:
-                        remote.cancel(attempt)
-                    except APIError as exc:
-                        self.log(f"cancel: {remote.noun} {attempt.remote_id}: {exc}")
-
-    def _cancel_error(self, state: JobState) -> BatchJobError:
-        waiting = sum(1 for s in state.shards for a in s.attempts if not a.collected)
-        return BatchJobError(
-            f"the job was cancelled (`dashscope-embed batch cancel {self.output}`): nothing more is submitted; "
-            f"what finished is collected in {self.work} ({waiting} attempts wait). Rerun the same command to "
-            "resume (it submits the rest), or pass --restart to discard the job"
-        )
+        """After ``batch cancel``: cancel what this job left unfinished, once (``cleanup.cancel_unfinished``)."""
+        if not self._stopped:
+            self._stopped = True
+            cancel_unfinished(state, self.active_remote, self.log)
 
     def _submit_pending(self, state: JobState) -> None:
         remote = self.active_remote
@@ -401,7 +376,7 @@ class RemoteJob(ABC):
                 # no resubmission after `batch cancel`: collect what was submitted, then stop
                 self._stop_remote(state)
                 if all(a.collected for sh in state.shards for a in sh.attempts if a.remote_id):
-                    raise self._cancel_error(state)
+                    raise cancelled_error(state, self.output, self.work)
             self._submit_pending(state)
             if not self.options.keep_remote_files:
                 delete_collected(state, self.active_remote, self.save)

@@ -14,15 +14,19 @@ Version 1 files (Batch File API jobs before the kinds were named) are read as ve
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import orjson
 
 from ..jobs.workdir import write_atomic_bytes
 
-__all__ = ["Attempt", "Shard", "JobState", "cancel_path_for", "state_path_for", "load_state", "save_state"]
+if TYPE_CHECKING:
+    from ..settings import ResolvedSettings
+
+__all__ = ["Attempt", "Shard", "JobState", "cancel_path_for", "job_id_for", "state_path_for", "load_state", "save_state"]
 
 VERSION = 2
 #: kinds of remote job a state file can belong to
@@ -33,6 +37,17 @@ def cancel_path_for(output: Path) -> Path:
     """``OUTPUT.batch-cancel`` next to ``output``: written by ``batch cancel`` so that a job running in another
     process stops submitting (the running job owns the state file; this marker is how it is told)."""
     return output.with_name(output.name + ".batch-cancel")
+
+
+def job_id_for(key: str, output: Path, settings: "ResolvedSettings") -> str:
+    """The id naming a job's remote objects (a batch's ``ds_name``, custom_ids): 12 hex digits of a digest of the
+    job key (input and options), the output file's absolute path, the root, the workspace and a fingerprint of the
+    API key (a digest: the key itself is never stored). Two jobs of the same input and options (other outputs, or
+    other accounts or workspaces) never share names, so one never adopts the other's batch after a lost reply."""
+    secret = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    fingerprint = hashlib.sha256(b"dashscope-embed account " + secret.encode("utf-8")).hexdigest()
+    described = [key, str(Path(output).resolve()), settings.root, settings.workspace or "", fingerprint]
+    return hashlib.sha256(orjson.dumps(described)).hexdigest()[:12]
 
 
 def state_path_for(output: Path) -> Path:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from task_helpers import MODEL, realtime, texts
+from task_helpers import realtime, texts
 
 from dashscope_embed.batch import AsyncTaskJob, BatchJobError, TaskJobOptions, batch_status, cancel_batches
 from dashscope_embed.batch.state import state_path_for

@@ -29,10 +29,11 @@ import httpx
 import orjson
 
 from ...errors import APIError, ResponseFormatError, error_from_reply
-from ...transport import RequestRunner, _transport_error
-from ...uploads import Uploader, local_media
+from ...mediafiles import local_media
 from ...settings import NATIVE_TEXT_PATH as TEXT_PATH
 from ...settings import ResolvedSettings
+from ...transport import RequestRunner, transport_error
+from ...uploads import Uploader
 from ..client import ambiguous
 from .limits import ASYNC_HEADER, RESOLVE_HEADER, TASKS_PATH
 
@@ -80,7 +81,7 @@ class TaskClient:
             response = client.request(method, self.settings.root + path, content=content, params=params,
                                       headers=headers)
         except httpx.TransportError as exc:
-            raise _transport_error(exc, self.settings.timeout) from None
+            raise transport_error(exc, self.settings.timeout) from None
         return _parse(response.status_code, response.headers, response.content)
 
     # -- input --
@@ -190,7 +191,7 @@ class TaskClient:
                                 for block in response.iter_bytes(1 << 20):
                                     out.write(block)
                     except httpx.TransportError as exc:
-                        raise _transport_error(exc, _DOWNLOAD_TIMEOUT) from None
+                        raise transport_error(exc, _DOWNLOAD_TIMEOUT) from None
         tmp.replace(dest)
         return dest
 

@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 
 from ...errors import error_from_reply
-from ...jobs.journal import append_record, encode_record, journal_name
+from ..collect import journal_rows
 from ..coordinator import Collected
 from ..lines import parse_custom_id
 from ..state import Attempt, Shard
@@ -67,8 +67,7 @@ class _Journal:
             pick = starts == start
             # the task's tokens and its one request go with the first record written
             tokens, requests = (self.tokens, 1) if self.written == 0 else (0, 0)
-            append_record(self.work / journal_name(int(start)),
-                          encode_record(rows[pick], dense[pick], None, tokens, requests))
+            journal_rows(self.work, self.chunk_size, rows[pick], dense[pick], tokens, requests)
             self.written += int(pick.sum())
         self.rows, self.vectors = [], []
 
