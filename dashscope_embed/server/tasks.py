@@ -170,7 +170,7 @@ class _Task:
             verdicts.append(verdict)
             counts.append(count)
         good = [i for i, v in enumerate(verdicts) if v is None]
-        vectors = await text_vectors(self.api.service.backend, [texts[i] for i in good], text_type=self.text_type,
+        vectors: Any = await text_vectors(self.api.service.backend, [texts[i] for i in good], text_type=self.text_type,
                                      instruct=None, dimension=CATALOG[self.model].default_dimension) if good else []
         order = list(range(len(texts)))
         self.rng.shuffle(order)  # the real service keeps no order

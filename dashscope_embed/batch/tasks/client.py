@@ -154,7 +154,8 @@ class TaskClient:
             params = {"model_name": model, "start_time": _stamp(start), "end_time": _stamp(end),
                       "page_no": page, "page_size": page_size}
             reply = self._call("GET", TASKS_PATH, params=params)
-            body = reply.get("output") if isinstance(reply.get("output"), dict) else reply
+            output = reply.get("output")
+            body: dict[str, Any] = output if isinstance(output, dict) else reply
             data = body.get("data") or []
             yield from data
             if not data or page >= int(body.get("total_page") or 1):
