@@ -134,3 +134,27 @@ def test_sigkill_while_tasks_run_then_rerun_bills_each_row_once(task_service, tm
     assert task_service.app.tasks.submissions == ROWS // PER_TASK
     billed = task_service.app.tasks.billed
     assert len(billed) == ROWS and max(billed.values()) == 1
+
+
+def test_batch_cancel_stops_a_job_running_in_another_process(task_service, tmp_path, capsys):
+    items = texts(40)
+    src, out = tmp_path / "rows.jsonl", tmp_path / "out.parquet"
+    _write(src, items)
+    task_service.set_faults(task_queue_delay=60)  # PENDING: cancellable
+    command = [sys.executable, "-m", "dashscope_embed.cli",
+               *_args(src, out, task_service.base_url, "--rows-per-task", "20")]
+    proc = subprocess.Popen(command, env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while task_service.app.tasks.submissions < 2:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.2)  # the second id is saved
+    assert cli.main(["batch", "cancel", str(out)]) == 0
+    assert "cancelled 2" in capsys.readouterr().out
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "was cancelled" in stderr
+    assert task_service.app.tasks.submissions == 2  # the cancelled rows were not submitted again
+    # the same command resumes
+    task_service.set_faults(None)
+    assert cli.main(_args(src, out, task_service.base_url, "--rows-per-task", "20")) == 0
+    assert pq.read_table(out).num_rows == 40 and task_service.app.tasks.submissions == 4
