@@ -7,6 +7,8 @@ Facts come from the Alibaba Cloud Model Studio documentation, cited per model in
 - multimodal models: "Multimodal embedding API"
   (https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference)
 - regions and prices per model: "Models" (https://help.aliyun.com/en/model-studio/models)
+- asynchronous-task models (text-embedding-async-v1/v2): "Batch processing API reference"
+  (https://help.aliyun.com/en/model-studio/text-embedding-batch-api)
 
 Limits move over time (text-embedding-v3 allowed 6 rows per request, then 20, now 10), so every limit can be
 overridden per engine instance (``DashScopeEmbedder(catalog_overrides=...)``) and the engine also learns a smaller
@@ -39,11 +41,13 @@ __all__ = [
     "TEXT_TYPES",
     "OUTPUT_TYPES",
     "REGIONS",
+    "async_task_message",
 ]
 
 TEXT_DOC = "https://help.aliyun.com/en/model-studio/text-embedding-synchronous-api"
 MULTIMODAL_DOC = "https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference"
 MODELS_DOC = "https://help.aliyun.com/en/model-studio/models"
+TASKS_DOC = "https://help.aliyun.com/en/model-studio/text-embedding-batch-api"
 
 #: Values of ``parameters.text_type`` the native text API accepts.
 TEXT_TYPES: tuple[str, ...] = ("query", "document")
@@ -89,6 +93,10 @@ class ModelSpec:
         price_per_million_tokens_cny: real-time list price per million input tokens (China (Beijing)).
         batch_price_per_million_tokens_cny: the Batch File API price per million input tokens (China (Beijing)),
             ``None`` when the model is not offered through the Batch File API.
+        async_task: served only as asynchronous batch tasks (``X-DashScope-Async: enable``, a text file by URL,
+            ``GET /api/v1/tasks/{id}``; ``dashscope_embed.batch.tasks``): ``max_rows`` is then lines per task, and
+            the synchronous endpoints refuse the model.
+        free_quota_tokens / free_quota_days: the free quota of a new account (tokens, valid for days), if any.
         source: the documentation page these facts come from.
         generic: ``True`` for the conservative spec made up for a model id the catalog does not know.
     """
@@ -116,6 +124,9 @@ class ModelSpec:
     price_per_million_tokens_usd: float | None = None
     price_per_million_tokens_cny: float | None = None
     batch_price_per_million_tokens_cny: float | None = None
+    async_task: bool = False
+    free_quota_tokens: int | None = None
+    free_quota_days: int | None = None
     source: str = TEXT_DOC
     generic: bool = False
 
@@ -282,6 +293,16 @@ CATALOG: dict[str, ModelSpec] = {
             price_per_million_tokens_cny=0.7,
             batch_price_per_million_tokens_cny=0.35,
         ),
+        # Asynchronous batch tasks only: one task embeds a text file of up to 100,000 lines (one text a line).
+        *(
+            ModelSpec(
+                name=f"text-embedding-async-{version}", kind="text", dimensions=(1536,), default_dimension=1536,
+                max_rows=100_000, max_tokens_per_row=2048, text_type=True, regions=("beijing",),
+                price_per_million_tokens_cny=0.7, async_task=True, source=TASKS_DOC,
+                free_quota_tokens=quota, free_quota_days=90 if quota else None,
+            )
+            for version, quota in (("v2", 20_000_000), ("v1", None))
+        ),
         ModelSpec(
             name="multimodal-embedding-v1",
             kind="multimodal",
@@ -415,6 +436,17 @@ CATALOG: dict[str, ModelSpec] = {
         ),
     )
 }
+
+
+def async_task_message(model: str) -> str:
+    """Why ``model`` (an ``async_task`` model) cannot be embedded request by request, and how to use it instead."""
+    return (
+        f"{model} runs only as asynchronous batch tasks (a text file of up to 100,000 lines per task, results "
+        f"within hours; China (Beijing)), not through real-time requests: run `dashscope-embed embed INPUT -o "
+        f"OUT.parquet --model {model}`, or dashscope_embed.batch.AsyncTaskJob(rows, output, model={model!r})"
+        f".run(); for real-time vectors use text-embedding-v2 (the same 1536 dimensions) or text-embedding-v4 "
+        f"(source: {TASKS_DOC})"
+    )
 
 
 _lock = threading.Lock()

@@ -46,6 +46,8 @@ def _features(spec: ModelSpec) -> list[str]:
         names.append("fusion" if spec.fusion == "optional" else "fused-only")
     if spec.batch_price_per_million_tokens_cny is not None:
         names.append("batch-api")
+    if spec.async_task:
+        names.append("async-task")
     return names
 
 

@@ -6,6 +6,7 @@ Examples::
     dashscope-embed embed corpus.jsonl -o vectors.parquet --text-field body --id-field doc_id --dimensions 512
     dashscope-embed embed lines.txt -o vectors.parquet --local --backend hash
     dashscope-embed embed corpus.jsonl -o vectors.parquet --batch-api --completion-window 48h
+    dashscope-embed embed corpus.jsonl -o vectors.parquet --model text-embedding-async-v2 --rows-per-task 100000
     dashscope-embed batch status vectors.parquet
     dashscope-embed eval --dataset python_faq.json --local --backend e5
     dashscope-embed demo --query "How do I read a file line by line?"
@@ -127,7 +128,7 @@ def _add_batch_api_options(embed: argparse.ArgumentParser) -> None:
                        help="24h to 336h, an integer with unit h or d (default: %(default)s)")
     group.add_argument("--poll-interval", type=_positive_float, default=None,
                        help="seconds between status checks at first; backs off while nothing changes "
-                            "(default: 30)")
+                            "(default: 30; 5 for asynchronous tasks)")
     group.add_argument("--rows-per-line", type=_positive_int, default=None,
                        help="texts per JSONL line (default: the model's row limit; 1 sends one text a line)")
     group.add_argument("--lines-per-shard", type=_positive_int, default=None,
@@ -136,15 +137,22 @@ def _add_batch_api_options(embed: argparse.ArgumentParser) -> None:
                        help="keep the uploaded input files and the result files on the service")
     group.add_argument("--fallback-realtime", action="store_true",
                        help="embed rows the batches could not embed through the real-time API")
+    tasks = embed.add_argument_group(
+        "asynchronous batch tasks", "--model text-embedding-async-v2 (or -v1) runs the job as asynchronous tasks, "
+                                    "the only way these models run: 1536 dimensions, --text-type, --poll-interval "
+                                    "(default 5 s for tasks); China (Beijing) only")
+    tasks.add_argument("--rows-per-task", type=_positive_int, default=None,
+                       help="texts per task (default and documented maximum: 100000)")
 
 
 def _add_batch(sub: Any) -> None:
-    batch = sub.add_parser("batch", help="status or cancel of an `embed --batch-api` job",
-                           description="Inspect or cancel the batches of an `embed --batch-api` job, from the "
-                                       "state file beside OUTPUT.")
+    batch = sub.add_parser("batch", help="status or cancel of an `embed --batch-api` or asynchronous-task job",
+                           description="Inspect or cancel the batches of an `embed --batch-api` job, or the tasks "
+                                       "of an `embed --model text-embedding-async-v2` job, from the state file "
+                                       "beside OUTPUT. Cancelling also stops the job if it is running.")
     actions = batch.add_subparsers(dest="batch_command", metavar="ACTION")
     actions.required = True
-    for name, text in (("status", "print each shard's batch status"), ("cancel", "cancel the job's running batches")):
+    for name, text in (("status", "print each shard's batch status"), ("cancel", "cancel the job's unfinished batches or tasks and stop the running job from submitting more")):
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("output", type=Path, help="the OUTPUT given to `embed --batch-api`")
         action.add_argument("--base-url", default=None, help="service root (default: the one the job used)")
@@ -308,13 +316,21 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from .jobs.connection import resolve_endpoint
 
     spec = _source_spec(args)
-    if args.batch_api:
+    tasks = _is_task_model(args.model)
+    if tasks:
+        _check_task_options(args)
+    elif args.batch_api:
         _check_batch_options(args)
+    if args.rows_per_task is not None and not tasks:
+        raise UsageError(f"--rows-per-task applies to the asynchronous-task models (text-embedding-async-v1/v2), "
+                         f"not {args.model}")
     _check_rows(args, spec)
     with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend) as endpoint:
         if endpoint.local_backend:
             _log(f"using the {endpoint.description}")
-        if args.batch_api:
+        if tasks:
+            summary = _run_task_job(args, spec, endpoint.base_url)
+        elif args.batch_api:
             summary = _run_batch_job(args, spec, endpoint.base_url)
         else:
             with _embedder(
@@ -362,6 +378,44 @@ def _check_batch_options(args: argparse.Namespace) -> None:
     if bad:
         raise UsageError(f"--batch-api cannot honour {', '.join(bad)}: batch lines are OpenAI-compatible "
                          "embedding requests (dense, document side) run at the service's pace")
+
+
+def _is_task_model(model: str) -> bool:
+    from .catalog import CATALOG
+
+    spec = CATALOG.get(model)
+    return spec is not None and spec.async_task
+
+
+def _check_task_options(args: argparse.Namespace) -> None:
+    # Tasks take a text file of documents or queries: dense 1536-dimension vectors, run at the service's pace.
+    refused = [
+        ("--batch-api (these models run only as asynchronous tasks, which is what this command does)", args.batch_api),
+        ("--output-type sparse vectors", args.output_type != "dense"),
+        ("--protocol", args.protocol is not None),
+        ("--requests-per-minute / --tokens-per-minute", bool(args.requests_per_minute or args.tokens_per_minute)),
+        ("--fallback-realtime (no real-time endpoint serves these models)", args.fallback_realtime),
+        ("--rows-per-line / --lines-per-shard (use --rows-per-task)", bool(args.rows_per_line or args.lines_per_shard)),
+        ("--completion-window", args.completion_window != "24h"),
+    ]
+    bad = [name for name, given in refused if given]
+    if bad:
+        raise UsageError(f"{args.model} cannot honour {', '.join(bad)}: it embeds text files as asynchronous "
+                         "tasks (dense vectors of 1536 dimensions, document or query side)")
+
+
+def _run_task_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
+    from .batch import AsyncTaskJob, TaskJobOptions
+    from .batch.tasks.limits import TASK_LIMITS
+
+    options = TaskJobOptions(
+        model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region, timeout=args.timeout,
+        max_retries=args.max_retries, poll_interval=args.poll_interval or 5.0,
+        rows_per_task=args.rows_per_task or TASK_LIMITS.max_lines, text_type=args.text_type,
+        keep_remote_files=args.keep_remote_files, chunk_size=args.chunk_size, skip_empty=not args.fail_on_empty,
+        restart=args.restart, overwrite=args.overwrite, progress=not args.no_progress, log=_log,
+    )
+    return AsyncTaskJob(spec, args.output, options).run()
 
 
 def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:

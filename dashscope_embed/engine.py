@@ -18,7 +18,7 @@ import numpy as np
 
 from . import tokens as _tokens
 from .base import BaseEmbedder, Call, chunks, validate_texts
-from .catalog import OUTPUT_TYPES, TEXT_TYPES
+from .catalog import OUTPUT_TYPES, TEXT_TYPES, async_task_message
 from .errors import InvalidInputError
 from .planning import plan_requests
 from .results import RequestReply, EmbeddingResult, SparseEmbedding
@@ -122,6 +122,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
                 f"{self.spec.name} is a multimodal model; DashScopeEmbedder embeds text with text models "
                 f"(text-embedding-v1..v4); use MultimodalEmbedder"
             )
+        if self.spec.async_task:
+            raise InvalidInputError(async_task_message(self.spec.name))
 
     def _group_size(self, group: Sequence[str]) -> int:
         return len(group)

@@ -66,8 +66,10 @@ from .options import DEFAULT_POLL_INTERVAL, BatchJobOptions, RemoteJobOptions
 from .remote import BatchFileRemote, Remote
 from .state import state_path_for
 from .summary import BatchSummary
+from .tasks import AsyncTaskJob, TaskJobOptions  # the task kind, on the same parts
 
 __all__ = [
+    "AsyncTaskJob",
     "BATCH_DOC",
     "DEFAULT_POLL_INTERVAL",
     "LIMITS",
@@ -79,6 +81,7 @@ __all__ = [
     "BatchSummary",
     "Collected",
     "Remote",
+    "TaskJobOptions",
     "RemoteJob",
     "RemoteJobOptions",
     "batch_models",

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import APIError
+from .errors import BatchJobError
 from .remote import Remote
 from .state import Attempt, JobState
 
-__all__ = ["delete_collected", "discard"]
+__all__ = ["cancel_unfinished", "cancelled_error", "delete_collected", "discard"]
 
 
 def delete_collected(state: JobState, remote: Remote, save: Callable[[], None]) -> None:
@@ -53,3 +54,26 @@ def discard(state: JobState, remote: Remote, *, root: str, state_path: Path, kee
                 log(f"restart: could not {what}: {exc}")
     log(f"restart: discarded the {remote.noun} job in {state_path}")
     state_path.unlink(missing_ok=True)
+
+
+def cancel_unfinished(state: JobState, remote: Remote, log: Callable[[str], None]) -> None:
+    """After ``batch cancel``: cancel every unfinished remote object of ``state`` (what the cancel command could not
+    know of, such as one created while it ran). A refusal is logged, not raised: the object (a RUNNING task) runs
+    to its end and is collected."""
+    for shard in state.shards:
+        for attempt in shard.attempts:
+            if attempt.remote_id and not attempt.collected and not remote.terminal(attempt):
+                try:
+                    remote.cancel(attempt)
+                except APIError as exc:
+                    log(f"cancel: {remote.noun} {attempt.remote_id}: {exc}")
+
+
+def cancelled_error(state: JobState, output: Path, work: Path) -> BatchJobError:
+    """The error a job stops with after ``batch cancel``, once what it had submitted is collected."""
+    waiting = sum(1 for s in state.shards for a in s.attempts if not a.collected)
+    return BatchJobError(
+        f"the job was cancelled (`dashscope-embed batch cancel {output}`): nothing more is submitted; what finished "
+        f"is collected in {work} ({waiting} attempts wait). Rerun the same command to resume (it submits the "
+        "rest), or pass --restart to discard the job"
+    )

@@ -9,19 +9,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..errors import APIError
 from ..jobs.workdir import read_meta
 from ..settings import ResolvedSettings, resolve_connection
 from .client import BatchAPIClient
 from .errors import BatchJobError
 from .limits import LIMITS
 from .remote import BatchFileRemote, Remote
-from .state import JobState, load_state, state_path_for
+from .state import JobState, cancel_path_for, load_state, state_path_for
 
 __all__ = ["REMOTES", "batch_status", "cancel_batches"]
+
+def _task_remote(state: JobState, settings: ResolvedSettings) -> Remote:
+    from .tasks.client import TaskClient
+    from .tasks.limits import TASK_LIMITS
+    from .tasks.remote import TaskRemote
+
+    return TaskRemote(TaskClient(settings), state.model, "document", TASK_LIMITS)
+
 
 #: state kind -> a factory of the ``Remote`` that reads and cancels that kind's remote objects
 REMOTES: dict[str, Callable[[JobState, ResolvedSettings], Remote]] = {
     "batch": lambda state, settings: BatchFileRemote(BatchAPIClient(settings), LIMITS, state.completion_window),
+    "task": _task_remote,
 }
 
 
@@ -83,8 +93,13 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
 
 
 def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
-    """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled. A later
-    rerun of the job collects what they finished and resubmits the rest.
+    """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled.
+
+    Then the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another
+    process sees it at its next poll, submits and resubmits nothing more, cancels what it made meanwhile, collects
+    what finished and stops with an error. A task that is already RUNNING cannot be cancelled (the service cancels
+    PENDING tasks only): it is reported, runs to its end, and the job collects it. A later rerun of the job removes
+    the marker, collects what the cancelled work finished and submits the rest.
 
     Raises:
         BatchJobError: no state file beside ``output``. APIError: a cancel request failed.
@@ -99,9 +114,16 @@ def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Opt
         for shard in state.shards:
             for attempt in shard.attempts:
                 if attempt.remote_id and not remote.terminal(attempt):
-                    remote.cancel(attempt)
+                    try:
+                        remote.cancel(attempt)
+                    except APIError as exc:
+                        if exc.status_code != 400:
+                            raise
+                        continue  # a RUNNING task: the service runs it to its end (the message says so)
                     cancelled.append(attempt.remote_id)
-        # The state file is left alone: a job may be running and owns it; it sees the cancellation when it polls.
+        # The state file is left alone: a job may be running and owns it. The marker tells it to stop; it cancels
+        # what it made after the state was read here.
     finally:
+        cancel_path_for(output).write_bytes(b"")
         remote.close()
     return cancelled

@@ -45,7 +45,7 @@ from ..errors import APIError, InvalidInputError
 from ..jobs.sources import Row
 from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
 from ..settings import ResolvedSettings, environment_defaults
-from .cleanup import delete_collected, discard
+from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard
 from .collect import done_mask
 from .errors import BatchJobError
 from .lines import write_lines
@@ -55,7 +55,7 @@ from .progress import Progress
 from .remote import Remote
 from .sharding import attempt_path, failed_path, groups, plan_shards
 from .source import Rows, RowSource, Scan
-from .state import Attempt, JobState, Shard, load_state, save_state, state_path_for
+from .state import Attempt, JobState, Shard, cancel_path_for, job_id_for, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
 __all__ = ["Collected", "RemoteJob"]
@@ -115,6 +115,7 @@ class RemoteJob(ABC):
         self.summary: Optional[BatchSummary] = None
         self.remote: Optional[Remote] = None
         self._state: Optional[JobState] = None
+        self._stopped = False
 
     # ------------------------------------------------------------------ what each job kind provides
 
@@ -188,6 +189,11 @@ class RemoteJob(ABC):
         if self.options.poll_interval <= 0:
             raise InvalidInputError(f"poll_interval must be > 0 seconds, got {self.options.poll_interval!r}")
 
+    def job_id(self, key: str, settings: ResolvedSettings) -> str:
+        """The id naming this job's remote objects (``state.job_id_for``: per input and options, output file,
+        root, workspace and account)."""
+        return job_id_for(key, self.output, settings)
+
     def attempt_path(self, shard: int, attempt: int) -> Path:
         """The local input file of an attempt (``sharding.attempt_path`` with the kind's suffix)."""
         return attempt_path(self.work, shard, attempt, self.suffix)
@@ -218,6 +224,8 @@ class RemoteJob(ABC):
             summary.already_complete = True
             return summary
         remote = self.remote = self.open_remote(settings)
+        # running the job again after `batch cancel` resumes it
+        cancel_path_for(self.output).unlink(missing_ok=True)
         try:
             state = self._state = self._open_state(scan.key, settings, remote)
             self._requeue_failed(state)
@@ -325,8 +333,20 @@ class RemoteJob(ABC):
     def _running(self, state: JobState) -> int:
         return sum(1 for s in state.shards for a in s.attempts if a.remote_id is not None and not a.collected)
 
+    def cancelled(self) -> bool:
+        """Whether ``batch cancel OUTPUT`` asked this job to stop (``control.cancel_path_for``)."""
+        return cancel_path_for(self.output).exists()
+
+    def _stop_remote(self, state: JobState) -> None:
+        """After ``batch cancel``: cancel what this job left unfinished, once (``cleanup.cancel_unfinished``)."""
+        if not self._stopped:
+            self._stopped = True
+            cancel_unfinished(state, self.active_remote, self.log)
+
     def _submit_pending(self, state: JobState) -> None:
         remote = self.active_remote
+        if self.cancelled():
+            return
         # the account runs at most max_running at once: the rest wait for a collection
         for shard in state.shards:
             for attempt in shard.attempts:
@@ -352,6 +372,11 @@ class RemoteJob(ABC):
         most = max(self.options.max_poll_interval, interval)
         while True:
             changed = self._check(state)
+            if self.cancelled():
+                # no resubmission after `batch cancel`: collect what was submitted, then stop
+                self._stop_remote(state)
+                if all(a.collected for sh in state.shards for a in sh.attempts if a.remote_id):
+                    raise cancelled_error(state, self.output, self.work)
             self._submit_pending(state)
             if not self.options.keep_remote_files:
                 delete_collected(state, self.active_remote, self.save)

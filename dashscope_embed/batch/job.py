@@ -143,7 +143,7 @@ class BatchEmbeddingJob(RemoteJob):
     def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
         """A fresh Batch File API state."""
         return JobState(
-            key=key, job_id=key[:12], model=self.model, dimension=self.dimension,
+            key=key, job_id=self.job_id(key, settings), model=self.model, dimension=self.dimension,
             completion_window=self.options.completion_window, rows_per_line=self.rows_per_line,
             lines_per_shard=self.lines_per_shard, chunk_size=self.chunk_size, root=settings.root,
             input=str(self.source.path), kind=self.api,

@@ -14,19 +14,40 @@ Version 1 files (Batch File API jobs before the kinds were named) are read as ve
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import orjson
 
 from ..jobs.workdir import write_atomic_bytes
 
-__all__ = ["Attempt", "Shard", "JobState", "state_path_for", "load_state", "save_state"]
+if TYPE_CHECKING:
+    from ..settings import ResolvedSettings
+
+__all__ = ["Attempt", "Shard", "JobState", "cancel_path_for", "job_id_for", "state_path_for", "load_state", "save_state"]
 
 VERSION = 2
 #: kinds of remote job a state file can belong to
 KINDS = ("batch", "task")
+
+
+def cancel_path_for(output: Path) -> Path:
+    """``OUTPUT.batch-cancel`` next to ``output``: written by ``batch cancel`` so that a job running in another
+    process stops submitting (the running job owns the state file; this marker is how it is told)."""
+    return output.with_name(output.name + ".batch-cancel")
+
+
+def job_id_for(key: str, output: Path, settings: "ResolvedSettings") -> str:
+    """The id naming a job's remote objects (a batch's ``ds_name``, custom_ids): 12 hex digits of a digest of the
+    job key (input and options), the output file's absolute path, the root, the workspace and a fingerprint of the
+    API key (a digest: the key itself is never stored). Two jobs of the same input and options (other outputs, or
+    other accounts or workspaces) never share names, so one never adopts the other's batch after a lost reply."""
+    secret = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    fingerprint = hashlib.sha256(b"dashscope-embed account " + secret.encode("utf-8")).hexdigest()
+    described = [key, str(Path(output).resolve()), settings.root, settings.workspace or "", fingerprint]
+    return hashlib.sha256(orjson.dumps(described)).hexdigest()[:12]
 
 
 def state_path_for(output: Path) -> Path:
@@ -47,6 +68,8 @@ class Attempt:
         file_id: the uploaded input (a Files API id, or an uploaded file's URL), once uploaded.
         uploading: an upload was sent (its reply may have been lost: a rerun looks the file up by name).
         creating: a creation (``POST /batches``, a task submission) was sent (its reply may have been lost).
+        sent_at: Unix seconds when the creation was first sent (a task API has no names to look a lost task up
+            by: the lookup lists tasks created since then that no attempt recorded).
         remote_id / status / counts: the batch or task id, its last seen status and counts of lines by outcome.
         output_file_id / error_file_id: where the results are (file ids or URLs), once terminal.
         collected: the results are in the journals and the next attempt (if any) is planned.
@@ -60,6 +83,7 @@ class Attempt:
     file_id: Optional[str] = None
     uploading: bool = False
     creating: bool = False
+    sent_at: Optional[float] = None
     remote_id: Optional[str] = None
     status: Optional[str] = None
     counts: dict[str, int] = field(default_factory=dict)

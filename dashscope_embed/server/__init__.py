@@ -14,7 +14,9 @@ and enforces each model's documented limits from ``dashscope_embed.catalog`` wit
 Text vectors come from a pluggable backend (``hash``, ``e5``, ``use``), projected exactly to any dimension the
 model allows; sparse vectors use real Qwen tokenizer tokens. Image and video vectors are deterministic hashes of
 the bytes or URL: wire-faithful, not semantic. Faults (latency, throttling, errors, dropped connections, bad
-replies) can be injected and changed while the service runs.
+replies) can be injected and changed while the service runs. Beside them: the Batch File API's Files and Batches
+endpoints, the temporary-upload endpoints, and the asynchronous batch tasks of text-embedding-async-v1/v2
+(``X-DashScope-Async`` on the text endpoint, ``/api/v1/tasks/{id}``, a gzipped result; ``tasks``).
 
 Entry points: ``LocalService`` (background thread, context manager), ``create_app`` (the ASGI app), ``serve``
 (foreground, the ``dashscope-embed serve`` command).

@@ -28,6 +28,7 @@ from .endpoint import EndpointResult
 from .faults import FaultConfig, FaultDecision, FaultInjector
 from .replies import ServiceError, compat_error_body, json_response, native_error_body
 from .stats import RequestRecord, ServiceStats
+from .tasks import TaskAPI
 from .uploads import UploadService
 from ..wire.compat_rerank import COMPAT_RERANK_PATH
 from ..wire.native_rerank import NATIVE_RERANK_PATH
@@ -173,6 +174,7 @@ class ServiceApp:
         stats: its ``ServiceStats``.
         backend: its backend.
         uploads: the temporary-upload endpoints and their file store (``server.uploads.UploadService``).
+        tasks: the asynchronous batch tasks of text-embedding-async-v1/v2 (``server.tasks.TaskAPI``).
     """
 
     def __init__(self, service: EmbeddingService) -> None:
@@ -191,15 +193,17 @@ class ServiceApp:
             return service.error_response(error, "native", str(uuid.uuid4()))
 
         self.uploads = UploadService(service._authorize)
+        self.tasks = TaskAPI(service, self.uploads)  # asynchronous batch tasks (text-embedding-async-v1/v2)
         self._app = Starlette(
             routes=[
-                Route(TEXT_PATH, service.text, methods=["POST"]),
+                Route(TEXT_PATH, self.tasks.dispatching(service.text), methods=["POST"]),
                 Route(MULTIMODAL_PATH, self.uploads.resolving(service.multimodal), methods=["POST"]),
                 Route(COMPAT_PATH, service.compatible, methods=["POST"]),
                 Route(NATIVE_RERANK_PATH, service.rerank, methods=["POST"]),
                 Route(COMPAT_RERANK_PATH, service.compatible_rerank, methods=["POST"]),
                 *self.batch_api.routes(),
                 *self.uploads.routes(),
+                *self.tasks.routes(),
             ],
             exception_handlers={404: route_error, 405: route_error},
         )

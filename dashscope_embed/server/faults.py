@@ -52,6 +52,14 @@ class FaultConfig:
             neither result file (and not billed), as on the real service.
         batch_validation_failure_rate: a batch fails validation (status ``failed``, ``errors.data`` naming a line).
         batch_step_delay: seconds between steps of ``batch_lines_per_step`` lines (slow progress).
+        task_line_failure_rate: asynchronous tasks: a line of the result carries ``code``/``message`` (alternately
+            ``InternalError`` and ``Throttling.RateQuota``) instead of an embedding, and is not billed.
+        task_failure_rate: a task ends ``FAILED`` as a whole (``output.code`` ``InternalError``), nothing billed.
+        task_queue_delay: seconds a task stays ``PENDING`` before it may run (a slow queue).
+        task_step_delay / task_lines_per_step: a running task embeds ``task_lines_per_step`` lines a step, with
+            ``task_step_delay`` seconds between steps (slow progress).
+        task_line_shape: result lines as ``"nested"`` (``{"output": {"text_index", "embedding"}}``) or ``"flat"``
+            (``{"text_index", "embedding"}``); failed lines carry ``code``/``message`` beside them.
 
     ``drop_rate + rate_429 + rate_500 + rate_503 + error_200_rate + short_reply_rate`` must be at most 1: a request
     gets at most one of these. ``shuffle_rate`` is drawn independently.
@@ -80,6 +88,12 @@ class FaultConfig:
     batch_validation_failure_rate: float = 0.0
     batch_step_delay: float = 0.0
     batch_lines_per_step: int = 50
+    task_line_failure_rate: float = 0.0
+    task_failure_rate: float = 0.0
+    task_queue_delay: float = 0.0
+    task_step_delay: float = 0.0
+    task_lines_per_step: int = 2000
+    task_line_shape: str = "nested"
 
     def __post_init__(self) -> None:
         rates = {f: getattr(self, f) for f in _EXCLUSIVE + ("shuffle_rate",) + _BATCH_RATES}
@@ -89,9 +103,12 @@ class FaultConfig:
         total = sum(getattr(self, f) for f in _EXCLUSIVE)
         if total > 1.0 + 1e-9:
             raise InvalidInputError(f"{' + '.join(_EXCLUSIVE)} must be at most 1, got {total:g}")
-        if self.batch_lines_per_step < 1:
-            raise InvalidInputError(f"batch_lines_per_step must be >= 1, got {self.batch_lines_per_step!r}")
-        for name in ("latency", "jitter", "retry_after", "batch_step_delay"):
+        for name in ("batch_lines_per_step", "task_lines_per_step"):
+            if getattr(self, name) < 1:
+                raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.task_line_shape not in ("nested", "flat"):
+            raise InvalidInputError(f"task_line_shape must be 'nested' or 'flat', got {self.task_line_shape!r}")
+        for name in ("latency", "jitter", "retry_after", "batch_step_delay", "task_queue_delay", "task_step_delay"):
             if getattr(self, name) < 0:
                 raise InvalidInputError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
         if self.rpm is not None and self.rpm < 1:
@@ -113,7 +130,8 @@ class FaultConfig:
         )
 
 
-_BATCH_RATES = ("batch_line_failure_rate", "batch_expire_rate", "batch_expire_fraction", "batch_validation_failure_rate")
+_BATCH_RATES = ("batch_line_failure_rate", "batch_expire_rate", "batch_expire_fraction", "batch_validation_failure_rate",
+                "task_line_failure_rate", "task_failure_rate")
 _EXCLUSIVE = ("drop_rate", "rate_429", "rate_500", "rate_503", "error_200_rate", "short_reply_rate")
 _EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short")))
 

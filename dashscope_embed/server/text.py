@@ -24,7 +24,9 @@ from typing import Any
 from .backends.base import Backend
 from .endpoint import EndpointResult
 from .sparse import sparse_embedding
+from .replies import ServiceError
 from .stats import RequestRecord
+from .tasks import SYNC_REFUSED
 from .validation import ParsedTextRequest, check_texts, empty_input, invalid, lookup_model, text_options
 from .vectors import text_vectors
 
@@ -44,9 +46,12 @@ def parse(body: dict[str, Any]) -> ParsedTextRequest:
     """Validate a native text request.
 
     Raises:
-        ServiceError: 400 with the real service's code and message (see ``validation``).
+        ServiceError: 400 with the real service's code and message (see ``validation``); 403 ``AccessDenied``
+            for a model that runs only as asynchronous tasks (text-embedding-async-v1/v2).
     """
     spec = lookup_model(body.get("model"), "text")
+    if spec.async_task:
+        raise ServiceError(403, "AccessDenied", SYNC_REFUSED)
     inp = body.get("input")
     if inp is None:
         raise empty_input("input is missing")

@@ -232,6 +232,13 @@ class UploadService:
 
         return wrapped
 
+    def stored(self, value: str) -> Optional[bytes]:
+        """The bytes stored under an ``oss://{key}`` URL, or ``None`` when there are none."""
+        if not value.startswith("oss://"):
+            return None
+        with self._lock:
+            return self._files.get(value[len("oss://"):])
+
     def _read(self, enabled: bool, kind: str, value: str, spec: ModelSpec, where: str) -> bytes:
         if not enabled:
             raise ServiceError(

@@ -179,6 +179,17 @@ def test_a_creation_whose_reply_was_lost_is_found_not_repeated(batch_service, tm
     np.testing.assert_array_equal(dense(out, DIM), realtime(batch_service, items, DIM))
 
 
+def _all_submitted(path) -> bool:
+    import orjson
+
+    try:
+        state = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    attempts = [a for shard in state["shards"] for a in shard["attempts"]]
+    return state["input_rows"] is not None and bool(attempts) and all(a["remote_id"] for a in attempts)
+
+
 def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
     import threading
 
@@ -198,7 +209,7 @@ def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
     runner = threading.Thread(target=run, daemon=True)
     runner.start()
     deadline = time.monotonic() + 20
-    while not (state_path_for(out).exists() and b"\"remote_id\": \"batch_" in state_path_for(out).read_bytes()):
+    while not _all_submitted(state_path_for(out)):  # planning done, every shard's batch created
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert main(["batch", "status", str(out)]) == 0
@@ -206,10 +217,15 @@ def test_status_and_cancel_from_the_state_file(batch_service, tmp_path, capsys):
     assert "shard 0 rows 0-" in shown and ("in_progress" in shown or "validating" in shown)
     assert main(["batch", "cancel", str(out)]) == 0
     assert "cancelled" in capsys.readouterr().out
+    created = batch_service.stats.batches_created
     batch_service.set_faults(None)
     runner.join(30)
-    assert not runner.is_alive() and not errors, errors
-    # cancelled lines are resubmitted by the running job: every row is in the output, each billed once
+    assert not runner.is_alive()
+    # the running job stops: nothing more is created, the cancelled lines are not resubmitted
+    assert len(errors) == 1 and isinstance(errors[0], BatchJobError) and "cancelled" in str(errors[0])
+    assert batch_service.stats.batches_created == created and not out.exists()
+    # a rerun resumes: every row is in the output, each billed once
+    job.run()
     assert pq.read_table(out).num_rows == 100
     billed_once(batch_service)
     assert main(["batch", "status", str(out)]) == 0

@@ -1,0 +1,159 @@
+"""``TaskRemote``: the ``Remote`` of the async task job, over ``TaskClient``.
+
+- ``submit``: the attempt's lines become a text file (``lines.write_text_file``), uploaded through the temporary
+  upload (its ``oss://`` URL recorded as ``file_id``), then the task is submitted at most once a second (the
+  documented pace; a 429 is retried after its ``Retry-After``). ``creating`` and ``sent_at`` are saved before the
+  POST, the task id the moment it is known. After a kill between the two, the rerun looks for a task of the model
+  created since ``sent_at`` that no attempt recorded (``TaskClient.find_unrecorded``) and adopts it instead of
+  submitting a second task for the same rows.
+- ``refresh``: ``GET /api/v1/tasks/{id}``: status, ``task_metrics``, the result URL (``output_file_id``),
+  ``usage.total_tokens`` (``counts["total_tokens"]``); an ``UNKNOWN`` task is a 404 for the coordinator (the
+  service no longer holds it).
+- ``failed`` is never true: a task that FAILED as a whole is terminal with no result, so collection resubmits all
+  its lines as the next round, within ``max_resubmits`` (``collect``).
+- ``fetch``: the gzipped result of a SUCCEEDED task (``None`` for FAILED / CANCELED).
+- ``cancel``: PENDING tasks only (the service refuses others: an ``APIError`` says so).
+- ``delete_*``: nothing to delete: temporary uploads expire after 48 h, results after about 24 h.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ...errors import APIError
+from ..state import Attempt, JobState, Shard
+from .client import TaskClient
+from .limits import TERMINAL_TASK_STATUSES, TaskLimits
+from .lines import write_text_file
+
+__all__ = ["TaskRemote"]
+
+
+class TaskRemote:
+    """``Remote`` over the asynchronous task API (see the module docstring).
+
+    Args:
+        client: the task calls. model: the task model. text_type: ``"document"`` or ``"query"``.
+        limits: the documented limits (the submission pace, tasks queued or running).
+    """
+
+    noun = "task"
+    nouns = "tasks"
+
+    def __init__(self, client: TaskClient, model: str, text_type: str, limits: TaskLimits) -> None:
+        self.client = client
+        self.model = model
+        self.text_type = text_type
+        self.limits = limits
+        # the service queues the rest of 50 and runs 3: a job keeps at most that many unfinished
+        self.max_running = limits.max_queued
+        self.reasons: dict[str, tuple[str, str]] = {}  # task id -> (code, message) of a FAILED task
+        self._last_submit: Optional[float] = None
+
+    def submit(self, state: JobState, shard: Shard, attempt: Attempt, path: Path, save: Callable[[], None]) -> bool:
+        """See ``Remote.submit``: upload the text file, then submit the task (or adopt the one a killed run made)."""
+        recorded = {a.remote_id for sh in state.shards for a in sh.attempts if a.remote_id}
+        if attempt.creating and attempt.sent_at is not None:
+            found = self.client.find_unrecorded(self.model, attempt.sent_at, recorded)
+            if found is not None:
+                attempt.remote_id, attempt.status = found, "PENDING"
+                save()
+                self.refresh(attempt)
+                save()
+                return False
+        if attempt.file_id is None:
+            text = path.with_suffix(".txt")
+            write_text_file(path, text)
+            try:
+                attempt.file_id = self.client.upload(self.model, text)
+            finally:
+                text.unlink(missing_ok=True)
+            save()
+        self._pace()
+        attempt.creating, attempt.sent_at = True, time.time()
+        save()
+        task_id = self.client.submit(self.model, attempt.file_id, self.text_type,
+                                     find=lambda since: self.client.find_unrecorded(self.model, since, recorded))
+        self._last_submit = time.monotonic()
+        attempt.remote_id, attempt.status = task_id, "PENDING"
+        save()
+        return True
+
+    def _pace(self) -> None:
+        if self._last_submit is not None:
+            wait = self.limits.submit_interval - (time.monotonic() - self._last_submit)
+            if wait > 0:
+                time.sleep(wait)
+
+    def refresh(self, attempt: Attempt) -> bool:
+        """``GET /api/v1/tasks/{id}`` into ``attempt`` (see ``Remote.refresh``).
+
+        Raises:
+            APIError: ``status_code`` 404 for a task the service reports ``UNKNOWN``.
+        """
+        reply = self.client.get(attempt.remote_id)  # type: ignore[arg-type]
+        output: dict[str, Any] = reply.get("output") or {}
+        status = output.get("task_status")
+        if status == "UNKNOWN":
+            raise APIError(f"the service does not know task {attempt.remote_id} (UNKNOWN)", status_code=404,
+                           request_id=reply.get("request_id"))
+        before = (attempt.status, attempt.counts)
+        metrics = output.get("task_metrics") or {}
+        # the Batch File API's names, so ``batch status`` reads both kinds alike
+        counts = {name: int(metrics[key]) for name, key in (("total", "TOTAL"), ("completed", "SUCCEEDED"),
+                                                              ("failed", "FAILED")) if key in metrics}
+        tokens = (reply.get("usage") or {}).get("total_tokens")
+        if tokens is not None:
+            counts["total_tokens"] = int(tokens)
+        attempt.status, attempt.counts = status, counts
+        attempt.output_file_id = output.get("url")
+        if status == "FAILED":
+            self.reasons[attempt.remote_id] = (str(output.get("code") or "UnknownError"),  # type: ignore[index]
+                                               str(output.get("message") or ""))
+        return before != (attempt.status, attempt.counts)
+
+    def terminal(self, attempt: Attempt) -> bool:
+        """SUCCEEDED, FAILED or CANCELED."""
+        return attempt.status in TERMINAL_TASK_STATUSES
+
+    def failed(self, attempt: Attempt) -> bool:
+        """Never: a FAILED task is collected like a task with no result (its lines are resubmitted)."""
+        return False
+
+    def reason(self, attempt: Attempt) -> tuple[str, str]:
+        """``(code, message)`` of a FAILED task (asked again after a rerun)."""
+        if attempt.remote_id not in self.reasons:
+            self.refresh(attempt)
+        return self.reasons.get(attempt.remote_id or "", ("UnknownError", "the task failed"))
+
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+        """Download the gzipped result of a SUCCEEDED task to ``base`` + ``.out.gz``."""
+        if attempt.status != "SUCCEEDED" or not attempt.output_file_id:
+            return None, None
+        return self.client.download(attempt.output_file_id, base.with_suffix(".out.gz")), None
+
+    def cancel(self, attempt: Attempt) -> None:
+        """Cancel a PENDING task.
+
+        Raises:
+            APIError: the task is no longer PENDING (the service cancels only those; it runs to its end).
+        """
+        if not self.client.cancel(attempt.remote_id):  # type: ignore[arg-type]
+            raise APIError(f"task {attempt.remote_id} is no longer PENDING: the service cancels only PENDING "
+                           "tasks, so it runs to its end", status_code=400, code="UnsupportedOperation")
+
+    def delete_input(self, attempt: Attempt) -> None:
+        """Nothing to delete: the temporary upload expires after 48 h."""
+
+    def delete_all(self, attempt: Attempt) -> None:
+        """Nothing to delete: the temporary upload and the result expire on the service."""
+
+    def remote_names(self, attempt: Attempt) -> list[str]:
+        """The task id."""
+        return [attempt.remote_id] if attempt.remote_id else []
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()
