@@ -14,7 +14,9 @@ from langchain_dashscope_embed import DashScopeEmbeddings
     reason="the README's recipe imports CacheBackedEmbeddings from langchain-classic, which exists for LangChain >= 1.0"
 )
 def test_langchain_cache_with_a_separate_query_store_keeps_query_vectors():
-    from langchain_classic.embeddings import CacheBackedEmbeddings
+    CacheBackedEmbeddings = pytest.importorskip(
+        "langchain_classic.embeddings", reason="langchain-classic is not installed (the dev extra has it)"
+    ).CacheBackedEmbeddings
     from langchain_core.stores import InMemoryByteStore
 
     fake = FakeDashScope()
