@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Dict, List
 
 from llama_index.core.instrumentation import get_dispatcher
 
@@ -19,6 +19,21 @@ dispatcher = get_dispatcher("llama_index_dashscope_embed")
 # rounds of 8 (or 16) concurrent slots, so that tail wait is paid rarely, while progress bars and instrumentation
 # events still come every 640 rows.
 DEFAULT_EMBED_BATCH_SIZE = 640
+
+
+def framework_payload(model: Any, cls: type) -> Dict[str, Any]:
+    """``to_payload()`` as the LlamaIndex base of ``cls`` builds it: ``{"class_name", "model_name",
+    "embed_batch_size"}``, never a key.
+
+    ``BaseEmbedding.to_payload`` and ``BaseSparseEmbedding.to_payload`` arrived in llama-index-core 0.14.23 (older
+    releases put ``to_dict()`` in their events); there the same keys are built here.
+    """
+    base = getattr(super(cls, model), "to_payload", None)
+    if base is not None:
+        return base()
+    return {
+        "class_name": model.class_name(), "model_name": model.model_name, "embed_batch_size": model.embed_batch_size,
+    }
 
 
 def emit_usage(engine: BaseEmbedder, result: EmbeddingResult, text_type: str, output_type: str) -> None:

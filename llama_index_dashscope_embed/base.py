@@ -23,7 +23,7 @@ from dashscope_embed.options import DenseOptions, picklable_state
 from dashscope_embed.pipelining import BatchStream, batches_of
 from dashscope_embed.routing import EmbeddingRouter
 
-from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string
+from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, framework_payload, reject_bare_string
 from .sparse import DashScopeSparseEmbedding
 
 __all__ = ["DashScopeEmbedding"]
@@ -111,8 +111,13 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     # ------------------------------------------------------------------ introspection
 
     def to_payload(self) -> Dict[str, Any]:
-        """What instrumentation and callback events show about this model: no key, no headers."""
-        payload = super().to_payload()
+        """What instrumentation and callback events show about this model: no key, no headers.
+
+        Returns:
+            ``{"class_name", "model_name", "embed_batch_size", "dimension", "protocol", "output_type"}`` on every
+            supported llama-index-core (the framework's own ``to_payload`` arrived in 0.14.23).
+        """
+        payload = framework_payload(self, DashScopeEmbedding)
         payload.update(dimension=self._router.dimension, protocol=self._router.protocol, output_type=self.output_type)
         return payload
 

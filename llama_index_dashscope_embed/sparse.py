@@ -12,7 +12,7 @@ from dashscope_embed.hybrid import HybridEmbedder
 from dashscope_embed.options import ConnectionOptions, SparseOptions, picklable_state
 from dashscope_embed.routing import sparse_embedder
 
-from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string, sparse_pairs
+from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, framework_payload, reject_bare_string, sparse_pairs
 from .milvus import DashScopeMilvusSparseFunction
 
 __all__ = ["DashScopeSparseEmbedding"]
@@ -65,6 +65,11 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
     def class_name(cls) -> str:
         """Class name."""
         return "DashScopeSparseEmbedding"
+
+    def to_payload(self) -> Dict[str, Any]:
+        """What instrumentation shows about this model: ``{"class_name", "model_name", "embed_batch_size"}``, no key;
+        on every supported llama-index-core (the framework's own ``to_payload`` arrived in 0.14.23)."""
+        return framework_payload(self, DashScopeSparseEmbedding)
 
     @classmethod
     def from_dense(cls, dense: ConnectionOptions, **overrides: Any) -> "DashScopeSparseEmbedding":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import inspect
 import os
 import threading
 import time
@@ -45,6 +46,10 @@ __all__ = ["UploadService", "UPLOAD_TARGET_PATH", "resolve_oss"]
 UPLOAD_TARGET_PATH = "/local-oss/upload"
 _RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
 _MB = 1024 * 1024
+# Raise the size cap on parts sent without a file name where starlette has one to raise (``Request.form`` takes
+# ``max_part_size`` from 0.44). An upload's file part carries a file name and is spooled whole in every release; its
+# size is checked against the policy here (``_store``), not by starlette.
+_FORM_TAKES_PART_SIZE = "max_part_size" in inspect.signature(Request.form).parameters
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 # Set per multimodal request: how ``oss://`` values are read (``None``: no upload service, URLs hash as strings).
@@ -166,7 +171,8 @@ class UploadService:
             with self._lock:
                 self.authorized_uploads += 1
         try:
-            form = await request.form(max_part_size=self.max_file_size_mb * _MB + 1)
+            limits = {"max_part_size": self.max_file_size_mb * _MB + 1} if _FORM_TAKES_PART_SIZE else {}
+            form = await request.form(**limits)
         except Exception as exc:  # starlette raises its own parse errors for a malformed body
             return _oss_error(400, "InvalidArgument", f"malformed multipart body: {type(exc).__name__}")
         try:

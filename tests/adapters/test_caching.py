@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from adapter_helpers import SECRET, transports
 from fakes import FakeDashScope
 
 from langchain_dashscope_embed import DashScopeEmbeddings
 
 
+@pytest.mark.needs_newest(
+    reason="the README's recipe imports CacheBackedEmbeddings from langchain-classic, which exists for LangChain >= 1.0"
+)
 def test_langchain_cache_with_a_separate_query_store_keeps_query_vectors():
-    from langchain_classic.embeddings import CacheBackedEmbeddings
+    CacheBackedEmbeddings = pytest.importorskip(
+        "langchain_classic.embeddings", reason="langchain-classic is not installed (the dev extra has it)"
+    ).CacheBackedEmbeddings
     from langchain_core.stores import InMemoryByteStore
 
     fake = FakeDashScope()

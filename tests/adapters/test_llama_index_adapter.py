@@ -259,6 +259,18 @@ def test_to_dict_and_json_round_trip_without_the_key(fake, monkeypatch):
     assert again.to_dict() == data
 
 
+def test_to_payload_is_the_same_on_every_supported_llama_index_core(fake):
+    # BaseEmbedding.to_payload arrived in llama-index-core 0.14.23; the floor job runs this on 0.12
+    model = dense(fake, dimensions=256, embed_batch_size=32, output_type="dense&sparse")
+    assert model.to_payload() == {
+        "class_name": "DashScopeEmbedding", "model_name": "text-embedding-v4", "embed_batch_size": 32,
+        "dimension": 256, "protocol": "dashscope", "output_type": "dense&sparse",
+    }
+    assert model.sparse_model().to_payload() == {
+        "class_name": "DashScopeSparseEmbedding", "model_name": "text-embedding-v4", "embed_batch_size": 640,
+    }
+
+
 def test_no_secret_in_repr_str_payload_state_or_logs(fake, caplog):
     caplog.set_level(logging.DEBUG)
     model = dense(fake, output_type="dense&sparse")

@@ -90,16 +90,22 @@ def test_request_contents_for_images_urls_and_videos(service, image_files, recor
     videos = model.get_video_embeddings(["https://example.com/a.mp4", "https://example.com/b.mp4"])
     contents = [b["input"]["contents"] for b in recording.bodies]
     inline = "data:image/png;base64," + base64.b64encode(data).decode()
-    # multimodal-embedding-v1 takes one image and one video per request: one request each
-    assert contents == [
+    # multimodal-embedding-v1 takes one image and one video per request: one request each; the requests of one
+    # batch run concurrently, so the two videos' requests may reach the service in either order
+    assert contents[:4] == [
         [{"image": inline}],
         [{"image": inline}],
         [{"image": "https://example.com/cat.png"}],
         [{"video": "https://example.com/clip.mp4"}],
+    ]
+    assert sorted(contents[4:], key=str) == [
         [{"video": "https://example.com/a.mp4"}],
         [{"video": "https://example.com/b.mp4"}],
     ]
+    assert len(contents) == 6
     assert len(video) == 1024 and len(videos) == 2 and videos[0] != videos[1]
+    # whichever order they were sent in, the vectors come back in input order
+    assert videos == [model.get_video_embedding(f"https://example.com/{name}.mp4") for name in ("a", "b")]
     assert asyncio.run(model.aget_video_embedding("https://example.com/clip.mp4")) == video
 
 

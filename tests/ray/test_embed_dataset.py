@@ -178,6 +178,7 @@ def test_two_actors_at_95_percent_of_a_shared_quota_never_see_a_429(service):
 # ---------------------------------------------------------------------------------------------- RayIngestionPipeline
 
 
+@pytest.mark.needs_newest(reason="llama-index-ingestion-ray (the dev extra) needs llama-index-core >= 0.13")
 def test_dashscope_embedding_in_a_ray_ingestion_pipeline(ray_cluster, hash_service):
     """``DashScopeEmbedding`` as a transformation of llama-index-ingestion-ray's ``RayIngestionPipeline``."""
     pytest.importorskip("llama_index_dashscope_embed", reason="the LlamaIndex extra is not installed")

@@ -73,6 +73,7 @@ def test_dashscope_sdk_reads_http_200_with_error_code_as_success(svc):
     assert r.status_code == 200 and r.output is None and r.code == ""
 
 
+@pytest.mark.needs_newest(reason="dashscope >= 1.27 resends a request once after a dropped connection; 1.20 raises")
 def test_dashscope_sdk_resends_once_after_a_dropped_connection(svc):
     import requests
 
