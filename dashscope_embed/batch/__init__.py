@@ -53,8 +53,8 @@ with ``record_failures``. Keep the local attempt files as JSONL lines that carry
 uploads from them: result line ``text_index`` i is then line i of the attempt file, ``line_rows`` and
 resubmitted attempts work from the ``custom_id`` as they do for batch lines, and failures name rows and ids.
 State file, sharding, polling and resubmission, collection into Parquet, the summary, cleanup and
-``batch status|cancel`` are then shared, not copied. ``tests/batch/test_remote_job_kind.py`` builds a complete small
-kind (an in-memory task API) this way.
+``batch status|cancel`` are then shared, not copied. ``tests/service/batch/test_remote_job_kind.py`` builds a
+complete small kind (an in-memory task API) this way.
 """
 
 from .control import batch_status, cancel_batches

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from nb_support import NOTEBOOKS, image_size, png_outputs, runner, stream_text
+from support.nb_support import NOTEBOOKS, image_size, png_outputs, runner, stream_text
 
 PATHS = runner.notebooks()
 IDS = [path.name[:2] for path in PATHS]

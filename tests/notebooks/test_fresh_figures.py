@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from nb_support import image_size, png_outputs, runner, stream_text
+from support.nb_support import image_size, png_outputs, runner, stream_text
 from nbclient.exceptions import CellExecutionError
 
 TINY_SET = {

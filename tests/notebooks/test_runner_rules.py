@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import nbformat
-from nb_support import runner
+from support.nb_support import runner
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 LABEL = "Outputs from: the local service, not DashScope."

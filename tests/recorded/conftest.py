@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cassette_support as cs
+from support import cassette_support as cs
 import pytest
 
 _HERE = Path(__file__).resolve().parent

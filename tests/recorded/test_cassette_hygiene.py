@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import adapter_scenarios
-import cassette_support as cs
-import core_scenarios
+from support import adapter_scenarios
+from support import cassette_support as cs
+from support import core_scenarios
 import yaml
 
 from dashscope_embed.server import LocalService

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import adapter_scenarios as sc
+from support import adapter_scenarios as sc
 import numpy as np
 import pytest
 

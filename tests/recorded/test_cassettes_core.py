@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-import cassette_support as cs
-import core_scenarios as sc
+from support import cassette_support as cs
+from support import core_scenarios as sc
 import numpy as np
 import pytest
 
