@@ -40,8 +40,11 @@ R = TypeVar("R")
 Call = tuple[str, dict, ParseReply, dict]
 
 
-def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
+def validate_texts(texts: Any, *, what: str = "texts", purpose: str = "embedded") -> list[str]:
     """Check that ``texts`` is a list of non-empty strings; return it as a list.
+
+    ``what`` names the list in the message (``"texts"``, ``"documents"``), ``purpose`` what the service would
+    have done with it (``"embedded"``, ``"reranked"``).
 
     Raises:
         InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
@@ -74,7 +77,7 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
     if bad:
         more = f" and {count - len(bad)} more" if count > len(bad) else ""
         raise InvalidInputError(
-            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input and JSON cannot carry "
+            f"{count} of {len(items)} {what} cannot be {purpose} (DashScope rejects empty input and JSON cannot carry "
             "lone surrogates): "
             + ", ".join(bad)
             + more

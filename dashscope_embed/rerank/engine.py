@@ -19,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from .. import tokens
+from ..base import _encoding_problem, validate_texts
 from ..errors import BatchSizeError, InvalidInputError
 from ..results import Usage
 from ..settings import resolve_connection
@@ -38,31 +39,14 @@ _COMPAT_ROOT = "/compatible-api/v1"
 
 
 def validate_documents(documents: Any) -> list[str]:
-    """``documents`` as a list of non-empty strings.
+    """``documents`` as a list of non-empty strings (``validate_texts``'s checks, worded for rerank).
 
     Raises:
         InvalidInputError: a bare string or a non-sequence; items that are ``None``, not ``str``, empty or
-            whitespace only (the message names the first 20 positions and why).
+            whitespace only, or not encodable as UTF-8 (a lone surrogate); the message names the first 20
+            positions and why.
     """
-    if isinstance(documents, (str, bytes)):
-        raise InvalidInputError(f"documents must be a list of strings, got a single {type(documents).__name__}")
-    try:
-        items = list(documents)
-    except TypeError:
-        raise InvalidInputError(f"documents must be a list of strings, got {type(documents).__name__}") from None
-    bad = []
-    for i, text in enumerate(items):
-        if not isinstance(text, str):
-            bad.append(f"[{i}] {'None' if text is None else 'not a string (' + type(text).__name__ + ')'}")
-        elif not text.strip():
-            bad.append(f"[{i}] {'empty' if not text else 'whitespace only'}")
-    if bad:
-        more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise InvalidInputError(
-            f"{len(bad)} of {len(items)} documents cannot be reranked (DashScope rejects empty documents): "
-            + ", ".join(bad[:20]) + more
-        )
-    return items
+    return validate_texts(documents, what="documents", purpose="reranked")
 
 
 def _check_query(query: Any) -> str:
@@ -70,6 +54,9 @@ def _check_query(query: Any) -> str:
         raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
     if not query.strip():
         raise InvalidInputError("query is empty; a rerank call needs a non-empty query")
+    problem = _encoding_problem(query)
+    if problem:
+        raise InvalidInputError(f"query cannot be reranked: {problem}")
     return query
 
 

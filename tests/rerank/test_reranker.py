@@ -145,6 +145,17 @@ def test_empty_documents_need_no_request_and_bad_inputs_are_refused_early(servic
     assert service.stats.requests == 0
 
 
+def test_lone_surrogates_are_refused_by_position_before_any_request(service, make_reranker, rerank):
+    reranker = make_reranker()
+    docs = corpus(60)
+    docs[50] = "broken \ud800 text"
+    with pytest.raises(InvalidInputError, match=r"1 of 60 documents cannot be reranked.*\[50\] lone surrogate"):
+        rerank(reranker, QUERY, docs)
+    with pytest.raises(InvalidInputError, match="query cannot be reranked: lone surrogate"):
+        rerank(reranker, "query \udfff", corpus(3))
+    assert service.stats.requests == 0
+
+
 def test_refusals_before_any_request(service, make_reranker):
     with pytest.raises(InvalidInputError, match="gte-rerank was retired on 2026-05-30; use qwen3-rerank"):
         make_reranker("gte-rerank")
