@@ -205,6 +205,7 @@ class RequestRunner:
         url = self.settings.root + path
 
         def once() -> T:
+            _check_stop()
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
                 time.sleep(delay)
@@ -402,17 +403,32 @@ def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
 
 
 class _Skipped(DashScopeError):
-    """A job not started because another one failed or the caller was interrupted (never raised to callers)."""
+    """A job not started, or a request attempt not sent, because another job failed or the caller was interrupted
+    (never raised to callers; not retryable, so it also ends a request's retries and a job's re-splits)."""
+
+
+#: The ``stop`` event of the ``run_all`` job running in this worker thread: ``send`` checks it before every
+#: attempt, so a job that is retrying or re-splitting stops sending once ``run_all`` gives up.
+_job = threading.local()
+
+
+def _check_stop() -> None:
+    stop = getattr(_job, "stop", None)
+    if stop is not None and stop.is_set():
+        raise _Skipped()
 
 
 def _guarded(job: Callable[[], T], stop: threading.Event) -> T:
     if stop.is_set():
         raise _Skipped()
+    _job.stop = stop
     try:
         return job()
     except BaseException:
         stop.set()
         raise
+    finally:
+        _job.stop = None
 
 
 def _retryable(exc: BaseException) -> bool:
