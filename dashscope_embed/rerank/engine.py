@@ -11,6 +11,7 @@ for at most ``top_n`` results, which cannot drop a document of the global top ``
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 from typing import Any, Literal, Mapping, Optional, Sequence
@@ -19,8 +20,9 @@ import httpx
 from pydantic import SecretStr
 
 from .. import tokens
-from ..base import _encoding_problem, validate_texts
+from ..base import _encoding_problem, _unknown_arguments, validate_texts
 from ..errors import BatchSizeError, InvalidInputError
+from ..keys import clean_api_key
 from ..results import Usage
 from ..settings import resolve_connection
 from ..transport import RequestRunner, RunnerLifecycle
@@ -96,7 +98,8 @@ class DashScopeReranker(RunnerLifecycle):
 
     Raises:
         InvalidInputError: (construction) a retired or embedding model, ``protocol="openai"`` or ``instruct`` for a
-            model without them, a region the model is not offered in, bad top_n/oversize/concurrency/retries.
+            model without them, a region the model is not offered in, bad top_n/oversize/concurrency/retries, an
+            empty or non-ASCII ``api_key``, an unknown keyword argument (named, with the closest known one).
     """
 
     def __init__(
@@ -124,7 +127,11 @@ class DashScopeReranker(RunnerLifecycle):
         transport: Optional[httpx.BaseTransport] = None,
         async_transport: Optional[httpx.AsyncBaseTransport] = None,
         allow_insecure_http: bool = False,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            known = sorted(set(inspect.signature(DashScopeReranker.__init__).parameters) - {"self", "unknown"})
+            raise InvalidInputError(_unknown_arguments(type(self).__name__, sorted(unknown), known))
         self._init_args: dict[str, Any] = dict(
             model=model, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
             instruct=instruct, top_n=top_n, return_documents=return_documents, oversize=oversize,
@@ -133,7 +140,7 @@ class DashScopeReranker(RunnerLifecycle):
             catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
             allow_insecure_http=allow_insecure_http,
         )
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self._api_key = clean_api_key(api_key)
         self.spec: RerankModelSpec = model_spec or get_rerank_spec(model, catalog_overrides)
         self.model = self.spec.name
         if oversize not in ("truncate", "error"):

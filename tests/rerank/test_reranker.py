@@ -220,6 +220,16 @@ def test_key_never_shown_and_pickling_keeps_the_configuration(make_reranker):
     copy.close()
 
 
+def test_the_key_is_cleaned_and_unknown_arguments_are_named(service, make_reranker):
+    reranker = make_reranker(api_key="sk-verysecretkey1234567\n")
+    assert reranker._api_key.get_secret_value() == "sk-verysecretkey1234567"
+    assert pickle.loads(pickle.dumps(reranker))._api_key.get_secret_value() == "sk-verysecretkey1234567"
+    with pytest.raises(InvalidInputError, match=r"'max_concurency' \(did you mean 'max_concurrency'\?\)"):
+        make_reranker(max_concurency=2)
+    with pytest.raises(InvalidInputError, match="api_key is empty"):
+        make_reranker(api_key="  ")
+
+
 def test_usage_and_cost_per_model(make_reranker):
     result = make_reranker("gte-rerank-v2").rerank(QUERY, corpus(20))
     assert result.model == "gte-rerank-v2"
