@@ -57,6 +57,17 @@ class MediaLimits:
         self._max_images: int = self.spec.max_images
         self._max_videos: int = self.spec.max_videos
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled copy (a pipeline or Ray worker) keeps the learned limits, not only the rows per request.
+        state = super().__getstate__()  # type: ignore[misc]
+        state.update(max_images=self._max_images, max_videos=self._max_videos)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
+        self._max_images = state.get("max_images", self._max_images)
+        self._max_videos = state.get("max_videos", self._max_videos)
+
     @property
     def max_images(self) -> int:
         """Images per request now in force."""
