@@ -319,6 +319,10 @@ class RequestRunner:
     async def arun_all(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
         """Async ``run_all``: at most ``max_concurrency`` jobs started per event loop; requests in flight are bounded
         by ``max_concurrency`` for the whole runner, across loops and threads."""
+        # The slots alone would bound requests in flight; the semaphore bounds jobs started, as run_all's thread
+        # pool does: a job builds its request body, reserves its rate-limit share and reads the limits learned so
+        # far when it starts, so starting every job at once would hold every body in memory, pace the whole call
+        # up front and send each group planned before a refusal, to be refused again.
         _, semaphore = self._async_client()
 
         async def run(job: Callable[[], Awaitable[T]]) -> T:

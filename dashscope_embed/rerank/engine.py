@@ -2,7 +2,7 @@
 
 A rerank call takes one query and any number of documents. The documents are cut into requests within the model's
 limits (documents per request, and ``query tokens x documents + document tokens`` per request, in Qwen tokens),
-sent up to ``max_concurrency`` at once (threads for ``rerank``, a semaphore on the event loop for ``arerank``),
+sent up to ``max_concurrency`` at once for the object, across threads and event loops (``slots.Slots``),
 each retried on its own, and merged into one ranking. The merge is exact: a relevance score belongs to one
 (query, document) pair, whatever else the request held. ``top_n`` is applied after the merge (each request asks
 for at most ``top_n`` results, which cannot drop a document of the global top ``top_n``).
@@ -375,8 +375,8 @@ class DashScopeReranker(RunnerLifecycle):
         instruct: Optional[str] = None,
         return_documents: Optional[bool] = None,
     ) -> RerankResult:
-        """Async ``rerank`` on the running event loop (requests share a per-loop semaphore of ``max_concurrency``).
-        Same arguments, result and errors."""
+        """Async ``rerank`` on the running event loop (at most ``max_concurrency`` requests in flight for the object,
+        shared with other loops and threads). Same arguments, result and errors."""
         query, docs, request, top_n = self._prepare(query, documents, top_n, instruct, return_documents)
         if not docs:
             return RerankResult([], Usage(), [], self.model, self.spec.price_per_million_tokens_cny)
