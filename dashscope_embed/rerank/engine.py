@@ -29,7 +29,7 @@ from ..transport import RequestRunner, RunnerLifecycle
 from ..wire.compat_rerank import CompatRerankProtocol
 from ..wire.native_rerank import NativeRerankProtocol, RerankReply, RerankRequest
 from .catalog import DEFAULT_RERANK_MODEL, RERANK_CATALOG, RerankModelSpec, get_rerank_spec
-from .planning import document_tokens, plan_requests, request_tokens
+from .planning import document_tokens, plan_rerank_requests, request_tokens
 from .results import RerankItem, RerankResult
 
 __all__ = ["DashScopeReranker", "validate_documents"]
@@ -235,7 +235,7 @@ class DashScopeReranker(RunnerLifecycle):
                     + " (oversize='error'; 'truncate' lets the service cut them)"
                 )
         counts = [min(c, limit) for c in counts]
-        ranges = plan_requests(query_tokens, counts, self._max_documents, self.spec.max_tokens_per_request)
+        ranges = plan_rerank_requests(query_tokens, counts, self._max_documents, self.spec.max_tokens_per_request)
         return ranges, query_tokens, counts
 
     def _plan_by_bytes(

@@ -10,7 +10,8 @@ import pytest
 from rerank_helpers import QUERY, corpus
 from dashscope_embed import DashScopeError, DashScopeReranker, InvalidInputError
 from dashscope_embed.errors import AuthenticationError, InvalidRequestError
-from dashscope_embed.rerank import plan_requests, request_tokens
+from dashscope_embed.rerank import request_tokens
+from dashscope_embed.rerank.planning import plan_rerank_requests
 from dashscope_embed.server import FaultConfig
 from dashscope_embed.server.relevance import rank
 from dashscope_embed.tokens import count_tokens
@@ -56,12 +57,12 @@ def test_split_by_token_budget(service, make_reranker, rerank):
     assert result.usage.total_tokens == expected_tokens(QUERY, docs, ranges)
 
 
-def test_plan_requests_counts_the_query_once_per_document():
-    assert plan_requests(10, [5] * 6, max_documents=4, max_tokens_per_request=1000) == [(0, 4), (4, 6)]
-    assert plan_requests(10, [5] * 6, max_documents=100, max_tokens_per_request=45) == [(0, 3), (3, 6)]
-    assert plan_requests(10, [], 4, 100) == []
+def test_plan_rerank_requests_counts_the_query_once_per_document():
+    assert plan_rerank_requests(10, [5] * 6, max_documents=4, max_tokens_per_request=1000) == [(0, 4), (4, 6)]
+    assert plan_rerank_requests(10, [5] * 6, max_documents=100, max_tokens_per_request=45) == [(0, 3), (3, 6)]
+    assert plan_rerank_requests(10, [], 4, 100) == []
     with pytest.raises(InvalidInputError, match=r"document \[1\]"):
-        plan_requests(50, [10, 60], 4, 100)
+        plan_rerank_requests(50, [10, 60], 4, 100)
 
 
 def test_top_n_is_applied_after_the_merge(service, make_reranker, rerank):
