@@ -121,10 +121,10 @@ def test_exhausted_retries_raise_a_typed_error(service, make_reranker):
     assert info.value.status_code == 503 and info.value.attempts == 2
 
 
-def test_a_smaller_service_limit_is_learned_and_re_split(service, make_reranker):
+def test_a_smaller_service_limit_is_learned_and_re_split(service, make_reranker, rerank):
     docs = corpus(700)
     reranker = make_reranker(catalog_overrides={"max_documents": 700})  # the service allows 500
-    result = reranker.rerank(QUERY, docs)
+    result = rerank(reranker, QUERY, docs)
     assert [(i.index, i.relevance_score) for i in result] == rank(QUERY, docs)
     assert reranker.max_documents == 500
     assert service.stats.by_status == {400: 1, 200: 2}
