@@ -122,6 +122,8 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     _KIND: Optional[str] = None
     #: Keyword arguments a subclass accepts on top of the shared ones (anything else is refused by name).
     _OPTIONS: tuple[str, ...] = ()
+    #: Limits learned from the service that a pickled copy keeps (``RunnerLifecycle`` pickling).
+    _LEARNED: tuple[str, ...] = ("_max_rows",)
 
     def __init__(
         self,
@@ -226,15 +228,6 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             f"protocol={self.settings.protocol!r}, root={self.settings.root!r}, "
             f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
         )
-
-    # ------------------------------------------------------------------ pickling
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"init": self._init_args, "api_key": self._api_key, "max_rows": self._max_rows}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
-        self._max_rows = state["max_rows"]
 
     # ------------------------------------------------------------------ sending groups
 

@@ -48,6 +48,8 @@ class MediaLimits:
         max_images / max_videos: per request, the catalog's or less once the service named a smaller number.
     """
 
+    #: What a pickled copy keeps (``RunnerLifecycle`` pickling): the rows, images and videos per request learned.
+    _LEARNED: tuple[str, ...] = ("_max_rows", "_max_images", "_max_videos")
     spec: Any
     model: str
     _lock: Any
@@ -56,17 +58,6 @@ class MediaLimits:
     def _init_media_limits(self) -> None:
         self._max_images: int = self.spec.max_images
         self._max_videos: int = self.spec.max_videos
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A pickled copy (a pipeline or Ray worker) keeps the learned limits, not only the rows per request.
-        state = super().__getstate__()  # type: ignore[misc]
-        state.update(max_images=self._max_images, max_videos=self._max_videos)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)  # type: ignore[misc]
-        self._max_images = state.get("max_images", self._max_images)
-        self._max_videos = state.get("max_videos", self._max_videos)
 
     @property
     def max_images(self) -> int:

@@ -368,7 +368,8 @@ class RequestRunner:
 
 
 class RunnerLifecycle:
-    """``close``/``aclose`` and (async) context-manager support for objects that own a ``runner``."""
+    """``close``/``aclose``, (async) context-manager support and pickling (as the configuration plus the limits
+    learned) for the engines that own a ``runner``."""
 
     runner: RequestRunner
 
@@ -391,6 +392,23 @@ class RunnerLifecycle:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    # Pickling: an engine travels (to ``IngestionPipeline(num_workers>1)``, Ray workers) as its configuration
+    # and rebuilds its clients there. It sets ``_init_args`` (every constructor argument but the key and the
+    # transports), ``_api_key``, and lists in ``_LEARNED`` the attributes holding limits learned from the service,
+    # which the copy keeps so that it is not refused again.
+    _LEARNED: tuple[str, ...] = ()
+    _init_args: dict[str, Any]
+    _api_key: Any
+
+    def __getstate__(self) -> dict[str, Any]:
+        learned = {name: getattr(self, name) for name in self._LEARNED}
+        return {"init": self._init_args, "api_key": self._api_key, "learned": learned}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
+        for name, value in state["learned"].items():
+            setattr(self, name, value)
 
 
 def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:

@@ -102,6 +102,9 @@ class DashScopeReranker(RunnerLifecycle):
             empty or non-ASCII ``api_key``, an unknown keyword argument (named, with the closest known one).
     """
 
+    #: Limits learned from the service that a pickled copy keeps (``RunnerLifecycle`` pickling).
+    _LEARNED = ("_max_documents",)
+
     def __init__(
         self,
         model: str = DEFAULT_RERANK_MODEL,
@@ -199,13 +202,6 @@ class DashScopeReranker(RunnerLifecycle):
             f"{type(self).__name__}(model={self.model!r}, protocol={self.protocol!r}, root={self.settings.root!r}, "
             f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"init": self._init_args, "api_key": self._api_key, "max_documents": self._max_documents}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
-        self._max_documents = state["max_documents"]
 
     # ------------------------------------------------------------------ planning
 

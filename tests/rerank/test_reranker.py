@@ -128,6 +128,7 @@ def test_a_smaller_service_limit_is_learned_and_re_split(service, make_reranker,
     assert [(i.index, i.relevance_score) for i in result] == rank(QUERY, docs)
     assert reranker.max_documents == 500
     assert service.stats.by_status == {400: 1, 200: 2}
+    assert pickle.loads(pickle.dumps(reranker)).max_documents == 500  # a worker's copy keeps what was learned
 
 
 def test_empty_documents_need_no_request_and_bad_inputs_are_refused_early(service, make_reranker, rerank):
