@@ -208,7 +208,8 @@ class RequestRunner:
             _check_stop()
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
-                time.sleep(delay)
+                _pause(delay)
+                _check_stop()
             self._slots.acquire()
             try:
                 response = self.client().post(url, content=content, headers=headers)
@@ -224,10 +225,10 @@ class RequestRunner:
             return once()
         except APIError as exc:
             delay = self._after_first_failure(exc)
-        time.sleep(delay)
+        _pause(delay)
         attempt_number = 1
         try:
-            for attempt in Retrying(**self._retry_kwargs(first_attempt=2)):
+            for attempt in Retrying(sleep=_pause, **self._retry_kwargs(first_attempt=2)):
                 with attempt:
                     attempt_number = 1 + attempt.retry_state.attempt_number
                     return once()
@@ -438,6 +439,16 @@ def _check_stop() -> None:
     stop = getattr(_job, "stop", None)
     if stop is not None and stop.is_set():
         raise _Skipped()
+
+
+def _pause(seconds: float) -> None:
+    # A job's backoff ends early when run_all stops (the next attempt then sees the stop): the pool's threads are
+    # free for the next call at once, not after a Retry-After of many seconds.
+    stop = getattr(_job, "stop", None)
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
 
 
 def _guarded(job: Callable[[], T], stop: threading.Event) -> T:

@@ -122,3 +122,27 @@ def test_ctrl_c_stops_requests_that_are_retrying(hash_service):
     finally:
         timer.cancel()
         engine.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_after_ctrl_c_the_next_call_does_not_wait_out_a_backoff(hash_service):
+    # The workers were waiting out a 5 s Retry-After when Ctrl-C came: they give up the wait, so the next call on
+    # the same engine has its threads at once.
+    from dashscope_embed import DashScopeEmbedder
+    from dashscope_embed.server import FaultConfig
+
+    hash_service.set_faults(FaultConfig(rate_429=1.0, retry_after=5))
+    engine = DashScopeEmbedder("text-embedding-v4", dimensions=64, base_url=hash_service.base_url,
+                               max_concurrency=2, max_retries=3)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.embed(TEXTS)
+        hash_service.set_faults(None)
+        started = time.monotonic()
+        assert engine.embed(TEXTS).dense.shape == (400, 64)
+        assert time.monotonic() - started < 3.0
+    finally:
+        timer.cancel()
+        engine.close()
