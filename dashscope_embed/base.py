@@ -40,8 +40,11 @@ R = TypeVar("R")
 Call = tuple[str, dict, ParseReply, dict]
 
 
-def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
+def validate_texts(texts: Any, *, what: str = "texts", purpose: str = "embedded") -> list[str]:
     """Check that ``texts`` is a list of non-empty strings; return it as a list.
+
+    ``what`` names the list in the message (``"texts"``, ``"documents"``), ``purpose`` what the service would
+    have done with it (``"embedded"``, ``"reranked"``).
 
     Raises:
         InvalidInputError: ``texts`` is a bare string or not a sequence, or some items are ``None``, not ``str``,
@@ -74,7 +77,7 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
     if bad:
         more = f" and {count - len(bad)} more" if count > len(bad) else ""
         raise InvalidInputError(
-            f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input and JSON cannot carry "
+            f"{count} of {len(items)} {what} cannot be {purpose} (DashScope rejects empty input and JSON cannot carry "
             "lone surrogates): "
             + ", ".join(bad)
             + more
@@ -119,6 +122,8 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     _KIND: Optional[str] = None
     #: Keyword arguments a subclass accepts on top of the shared ones (anything else is refused by name).
     _OPTIONS: tuple[str, ...] = ()
+    #: Limits learned from the service that a pickled copy keeps (``RunnerLifecycle`` pickling).
+    _LEARNED: tuple[str, ...] = ("_max_rows",)
 
     def __init__(
         self,
@@ -223,15 +228,6 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             f"protocol={self.settings.protocol!r}, root={self.settings.root!r}, "
             f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
         )
-
-    # ------------------------------------------------------------------ pickling
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"init": self._init_args, "api_key": self._api_key, "max_rows": self._max_rows}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
-        self._max_rows = state["max_rows"]
 
     # ------------------------------------------------------------------ sending groups
 

@@ -51,12 +51,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         tables = ([format_catalog(records)] if records else []) + ([format_rerank_catalog(reranks)] if reranks else [])
         print("\n\n".join(tables), flush=True)
     return 0
-    if args.json:
-        for record in records:
-            print(orjson.dumps(record).decode(), flush=True)
-    else:
-        print(format_catalog(records), flush=True)
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------- commands

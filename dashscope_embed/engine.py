@@ -2,9 +2,9 @@
 
 A framework's batch is not the API's request. ``DashScopeEmbedder.embed`` takes any number of texts, splits them
 into requests whose request rows are at most the model's row limit (the catalog's ``max_rows``), runs up to
-``max_concurrency`` requests at once (a thread pool over one pooled ``httpx.Client`` for sync calls, a semaphore
-over one pooled ``httpx.AsyncClient`` per event loop for async calls), retries each request on its own, and puts
-every vector back at its input position. A request that succeeded is never sent again.
+``max_concurrency`` requests at once for the object, across threads and event loops (``slots.Slots``; a thread
+pool over one pooled ``httpx.Client`` for sync calls, one pooled ``httpx.AsyncClient`` per event loop for async
+calls), retries each request on its own, and puts every vector back at its input position. A request that succeeded is never sent again.
 """
 
 from __future__ import annotations
@@ -355,7 +355,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         instruct: Optional[str] = None,
         as_lists: bool = False,
     ) -> EmbeddingResult:
-        """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
+        """Async ``embed``: up to ``max_concurrency`` requests in flight for the object (shared with other loops and
+        threads). Same contract."""
         request, plan = self._prepare(texts, text_type, output_type, instruct, as_lists)
         replies = await self._arun_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)

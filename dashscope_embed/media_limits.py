@@ -48,6 +48,8 @@ class MediaLimits:
         max_images / max_videos: per request, the catalog's or less once the service named a smaller number.
     """
 
+    #: What a pickled copy keeps (``RunnerLifecycle`` pickling): the rows, images and videos per request learned.
+    _LEARNED: tuple[str, ...] = ("_max_rows", "_max_images", "_max_videos")
     spec: Any
     model: str
     _lock: Any

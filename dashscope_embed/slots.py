@@ -38,14 +38,26 @@ class Slots:
             return self.size - self._free
 
     def acquire(self) -> None:
-        """Take a slot, blocking the calling thread until one is free."""
+        """Take a slot, blocking the calling thread until one is free.
+
+        Raises:
+            KeyboardInterrupt: (or any exception raised in the thread while it waits) no slot is held then.
+        """
         with self._lock:
             if self._free and not self._waiters:
                 self._free -= 1
                 return
             event = threading.Event()
             self._waiters.append(event)
-        event.wait()  # the releaser hands its slot over before setting the event
+        try:
+            event.wait()  # the releaser hands its slot over before setting the event
+        except BaseException:
+            with self._lock:
+                if event in self._waiters:
+                    self._waiters.remove(event)
+                    raise
+            self.release()  # the slot was handed over already: pass it on
+            raise
 
     async def aacquire(self) -> None:
         """Take a slot, waiting on the running event loop (other loops and threads keep running).

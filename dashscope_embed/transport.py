@@ -205,9 +205,11 @@ class RequestRunner:
         url = self.settings.root + path
 
         def once() -> T:
+            _check_stop()
             delay = self.rate_limiter.reserve(tokens)
             if delay > 0:
-                time.sleep(delay)
+                _pause(delay)
+                _check_stop()
             self._slots.acquire()
             try:
                 response = self.client().post(url, content=content, headers=headers)
@@ -223,10 +225,10 @@ class RequestRunner:
             return once()
         except APIError as exc:
             delay = self._after_first_failure(exc)
-        time.sleep(delay)
+        _pause(delay)
         attempt_number = 1
         try:
-            for attempt in Retrying(**self._retry_kwargs(first_attempt=2)):
+            for attempt in Retrying(sleep=_pause, **self._retry_kwargs(first_attempt=2)):
                 with attempt:
                     attempt_number = 1 + attempt.retry_state.attempt_number
                     return once()
@@ -318,6 +320,10 @@ class RequestRunner:
     async def arun_all(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
         """Async ``run_all``: at most ``max_concurrency`` jobs started per event loop; requests in flight are bounded
         by ``max_concurrency`` for the whole runner, across loops and threads."""
+        # The slots alone would bound requests in flight; the semaphore bounds jobs started, as run_all's thread
+        # pool does: a job builds its request body, reserves its rate-limit share and reads the limits learned so
+        # far when it starts, so starting every job at once would hold every body in memory, pace the whole call
+        # up front and send each group planned before a refusal, to be refused again.
         _, semaphore = self._async_client()
 
         async def run(job: Callable[[], Awaitable[T]]) -> T:
@@ -363,7 +369,8 @@ class RequestRunner:
 
 
 class RunnerLifecycle:
-    """``close``/``aclose`` and (async) context-manager support for objects that own a ``runner``."""
+    """``close``/``aclose``, (async) context-manager support and pickling (as the configuration plus the limits
+    learned) for the engines that own a ``runner``."""
 
     runner: RequestRunner
 
@@ -387,6 +394,23 @@ class RunnerLifecycle:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    # Pickling: an engine travels (to ``IngestionPipeline(num_workers>1)``, Ray workers) as its configuration
+    # and rebuilds its clients there. It sets ``_init_args`` (every constructor argument but the key and the
+    # transports), ``_api_key``, and lists in ``_LEARNED`` the attributes holding limits learned from the service,
+    # which the copy keeps so that it is not refused again.
+    _LEARNED: tuple[str, ...] = ()
+    _init_args: dict[str, Any]
+    _api_key: Any
+
+    def __getstate__(self) -> dict[str, Any]:
+        learned = {name: getattr(self, name) for name in self._LEARNED}
+        return {"init": self._init_args, "api_key": self._api_key, "learned": learned}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
+        for name, value in state["learned"].items():
+            setattr(self, name, value)
+
 
 def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
     """The typed error of an httpx transport failure: ``APITimeoutError`` (naming ``timeout`` seconds) or
@@ -402,17 +426,42 @@ def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:
 
 
 class _Skipped(DashScopeError):
-    """A job not started because another one failed or the caller was interrupted (never raised to callers)."""
+    """A job not started, or a request attempt not sent, because another job failed or the caller was interrupted
+    (never raised to callers; not retryable, so it also ends a request's retries and a job's re-splits)."""
+
+
+#: The ``stop`` event of the ``run_all`` job running in this worker thread: ``send`` checks it before every
+#: attempt, so a job that is retrying or re-splitting stops sending once ``run_all`` gives up.
+_job = threading.local()
+
+
+def _check_stop() -> None:
+    stop = getattr(_job, "stop", None)
+    if stop is not None and stop.is_set():
+        raise _Skipped()
+
+
+def _pause(seconds: float) -> None:
+    # A job's backoff ends early when run_all stops (the next attempt then sees the stop): the pool's threads are
+    # free for the next call at once, not after a Retry-After of many seconds.
+    stop = getattr(_job, "stop", None)
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
 
 
 def _guarded(job: Callable[[], T], stop: threading.Event) -> T:
     if stop.is_set():
         raise _Skipped()
+    _job.stop = stop
     try:
         return job()
     except BaseException:
         stop.set()
         raise
+    finally:
+        _job.stop = None
 
 
 def _retryable(exc: BaseException) -> bool:

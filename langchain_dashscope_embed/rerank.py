@@ -42,8 +42,8 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
             as ``dashscope_embed.DashScopeReranker``; the key is a ``SecretStr``, never dumped or shown.
 
     Raises:
-        pydantic.ValidationError: (construction) an unknown argument, a retired model, ``instruct`` or
-            ``protocol="openai"`` for a model without them.
+        InvalidOptionsError: (construction; also a ``pydantic.ValidationError``) an unknown argument, a retired
+            model, ``instruct`` or ``protocol="openai"`` for a model without them.
         InvalidInputError: (calls) an empty query, a document with no text (position named).
         APIError: a request failed after its retries.
     """

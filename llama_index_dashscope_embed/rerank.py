@@ -45,8 +45,8 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
             as ``dashscope_embed.DashScopeReranker``; the key is a ``SecretStr`` kept out of ``to_dict`` and repr.
 
     Raises:
-        pydantic.ValidationError: (construction) an unknown argument, a retired model, ``instruct`` or
-            ``protocol="openai"`` for a model without them.
+        InvalidOptionsError: (construction; also a ``pydantic.ValidationError``) an unknown argument, a retired
+            model, ``instruct`` or ``protocol="openai"`` for a model without them.
         InvalidInputError: (calls) no query, an empty query, a node with no text (position named).
         APIError: a request failed after its retries.
     """

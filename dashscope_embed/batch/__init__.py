@@ -2,7 +2,7 @@
 
 Three things are called "batch" in this field; the code names them apart:
 
-- **request rows**: the rows of one real-time request (the engine's planning, ``planning.plan_batches``);
+- **request rows**: the rows of one real-time request (the engine's planning, ``planning.plan_requests``);
 - **Batch File API job** (``BatchEmbeddingJob``, ``embed --batch-api``): JSONL files of embedding requests run by
   the service at half the real-time price (China (Beijing) only; source:
   https://help.aliyun.com/en/model-studio/batch-interfaces-compatible-with-openai);

@@ -19,7 +19,7 @@ from .catalog import (
     rerank_records,
 )
 from .engine import DashScopeReranker, validate_documents
-from .planning import plan_requests, request_tokens
+from .planning import request_tokens
 from .results import RerankItem, RerankResult
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "get_rerank_spec",
     "rerank_records",
     "format_rerank_catalog",
-    "plan_requests",
     "request_tokens",
     "validate_documents",
 ]

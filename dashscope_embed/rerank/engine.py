@@ -2,7 +2,7 @@
 
 A rerank call takes one query and any number of documents. The documents are cut into requests within the model's
 limits (documents per request, and ``query tokens x documents + document tokens`` per request, in Qwen tokens),
-sent up to ``max_concurrency`` at once (threads for ``rerank``, a semaphore on the event loop for ``arerank``),
+sent up to ``max_concurrency`` at once for the object, across threads and event loops (``slots.Slots``),
 each retried on its own, and merged into one ranking. The merge is exact: a relevance score belongs to one
 (query, document) pair, whatever else the request held. ``top_n`` is applied after the merge (each request asks
 for at most ``top_n`` results, which cannot drop a document of the global top ``top_n``).
@@ -11,6 +11,7 @@ for at most ``top_n`` results, which cannot drop a document of the global top ``
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 from typing import Any, Literal, Mapping, Optional, Sequence
@@ -19,14 +20,16 @@ import httpx
 from pydantic import SecretStr
 
 from .. import tokens
+from ..base import _encoding_problem, _unknown_arguments, validate_texts
 from ..errors import BatchSizeError, InvalidInputError
+from ..keys import clean_api_key
 from ..results import Usage
 from ..settings import resolve_connection
 from ..transport import RequestRunner, RunnerLifecycle
 from ..wire.compat_rerank import CompatRerankProtocol
 from ..wire.native_rerank import NativeRerankProtocol, RerankReply, RerankRequest
 from .catalog import DEFAULT_RERANK_MODEL, RERANK_CATALOG, RerankModelSpec, get_rerank_spec
-from .planning import document_tokens, plan_requests, request_tokens
+from .planning import document_tokens, plan_rerank_requests, request_tokens
 from .results import RerankItem, RerankResult
 
 __all__ = ["DashScopeReranker", "validate_documents"]
@@ -38,31 +41,14 @@ _COMPAT_ROOT = "/compatible-api/v1"
 
 
 def validate_documents(documents: Any) -> list[str]:
-    """``documents`` as a list of non-empty strings.
+    """``documents`` as a list of non-empty strings (``validate_texts``'s checks, worded for rerank).
 
     Raises:
         InvalidInputError: a bare string or a non-sequence; items that are ``None``, not ``str``, empty or
-            whitespace only (the message names the first 20 positions and why).
+            whitespace only, or not encodable as UTF-8 (a lone surrogate); the message names the first 20
+            positions and why.
     """
-    if isinstance(documents, (str, bytes)):
-        raise InvalidInputError(f"documents must be a list of strings, got a single {type(documents).__name__}")
-    try:
-        items = list(documents)
-    except TypeError:
-        raise InvalidInputError(f"documents must be a list of strings, got {type(documents).__name__}") from None
-    bad = []
-    for i, text in enumerate(items):
-        if not isinstance(text, str):
-            bad.append(f"[{i}] {'None' if text is None else 'not a string (' + type(text).__name__ + ')'}")
-        elif not text.strip():
-            bad.append(f"[{i}] {'empty' if not text else 'whitespace only'}")
-    if bad:
-        more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise InvalidInputError(
-            f"{len(bad)} of {len(items)} documents cannot be reranked (DashScope rejects empty documents): "
-            + ", ".join(bad[:20]) + more
-        )
-    return items
+    return validate_texts(documents, what="documents", purpose="reranked")
 
 
 def _check_query(query: Any) -> str:
@@ -70,6 +56,9 @@ def _check_query(query: Any) -> str:
         raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
     if not query.strip():
         raise InvalidInputError("query is empty; a rerank call needs a non-empty query")
+    problem = _encoding_problem(query)
+    if problem:
+        raise InvalidInputError(f"query cannot be reranked: {problem}")
     return query
 
 
@@ -109,8 +98,12 @@ class DashScopeReranker(RunnerLifecycle):
 
     Raises:
         InvalidInputError: (construction) a retired or embedding model, ``protocol="openai"`` or ``instruct`` for a
-            model without them, a region the model is not offered in, bad top_n/oversize/concurrency/retries.
+            model without them, a region the model is not offered in, bad top_n/oversize/concurrency/retries, an
+            empty or non-ASCII ``api_key``, an unknown keyword argument (named, with the closest known one).
     """
+
+    #: Limits learned from the service that a pickled copy keeps (``RunnerLifecycle`` pickling).
+    _LEARNED = ("_max_documents",)
 
     def __init__(
         self,
@@ -137,7 +130,11 @@ class DashScopeReranker(RunnerLifecycle):
         transport: Optional[httpx.BaseTransport] = None,
         async_transport: Optional[httpx.AsyncBaseTransport] = None,
         allow_insecure_http: bool = False,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            known = sorted(set(inspect.signature(DashScopeReranker.__init__).parameters) - {"self", "unknown"})
+            raise InvalidInputError(_unknown_arguments(type(self).__name__, sorted(unknown), known))
         self._init_args: dict[str, Any] = dict(
             model=model, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
             instruct=instruct, top_n=top_n, return_documents=return_documents, oversize=oversize,
@@ -146,7 +143,7 @@ class DashScopeReranker(RunnerLifecycle):
             catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
             allow_insecure_http=allow_insecure_http,
         )
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self._api_key = clean_api_key(api_key)
         self.spec: RerankModelSpec = model_spec or get_rerank_spec(model, catalog_overrides)
         self.model = self.spec.name
         if oversize not in ("truncate", "error"):
@@ -206,13 +203,6 @@ class DashScopeReranker(RunnerLifecycle):
             f"max_concurrency={self.max_concurrency}, max_retries={self.max_retries})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"init": self._init_args, "api_key": self._api_key, "max_documents": self._max_documents}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
-        self._max_documents = state["max_documents"]
-
     # ------------------------------------------------------------------ planning
 
     def plan(self, query: str, documents: Sequence[str]) -> list[tuple[int, int]]:
@@ -241,7 +231,7 @@ class DashScopeReranker(RunnerLifecycle):
                     + " (oversize='error'; 'truncate' lets the service cut them)"
                 )
         counts = [min(c, limit) for c in counts]
-        ranges = plan_requests(query_tokens, counts, self._max_documents, self.spec.max_tokens_per_request)
+        ranges = plan_rerank_requests(query_tokens, counts, self._max_documents, self.spec.max_tokens_per_request)
         return ranges, query_tokens, counts
 
     def _plan_by_bytes(
@@ -381,8 +371,8 @@ class DashScopeReranker(RunnerLifecycle):
         instruct: Optional[str] = None,
         return_documents: Optional[bool] = None,
     ) -> RerankResult:
-        """Async ``rerank`` on the running event loop (requests share a per-loop semaphore of ``max_concurrency``).
-        Same arguments, result and errors."""
+        """Async ``rerank`` on the running event loop (at most ``max_concurrency`` requests in flight for the object,
+        shared with other loops and threads). Same arguments, result and errors."""
         query, docs, request, top_n = self._prepare(query, documents, top_n, instruct, return_documents)
         if not docs:
             return RerankResult([], Usage(), [], self.model, self.spec.price_per_million_tokens_cny)

@@ -7,7 +7,7 @@ from typing import Sequence
 from .. import tokens
 from ..errors import InvalidInputError
 
-__all__ = ["request_tokens", "plan_requests", "document_tokens"]
+__all__ = ["request_tokens", "plan_rerank_requests", "document_tokens"]
 
 
 def request_tokens(query_tokens: int, doc_tokens: Sequence[int]) -> int:
@@ -21,7 +21,7 @@ def document_tokens(documents: Sequence[str], cap: int) -> list[int]:
     return [min(tokens.count_tokens(text), cap) for text in documents]
 
 
-def plan_requests(
+def plan_rerank_requests(
     query_tokens: int, doc_tokens: Sequence[int], max_documents: int, max_tokens_per_request: int
 ) -> list[tuple[int, int]]:
     """Consecutive ``[start, end)`` ranges over the documents, each a request of at most ``max_documents``

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -82,3 +86,51 @@ def test_cancelled_async_waiter_gives_its_slot_on():
 
     asyncio.run(main())
     assert slots.in_use == 0
+
+
+def _acquire_within(slots: Slots, seconds: float) -> bool:
+    """Whether another thread gets a slot within ``seconds`` (it keeps it)."""
+    got = threading.Event()
+    threading.Thread(target=lambda: (slots.acquire(), got.set()), daemon=True).start()
+    return got.wait(seconds)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_ctrl_c_while_waiting_for_a_slot_leaves_no_waiter_behind():
+    slots = Slots(1)
+    slots.acquire()
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        slots.acquire()  # blocks until the interrupt
+    slots.release()
+    assert slots.in_use == 0
+    assert _acquire_within(slots, 2.0)
+
+
+def test_an_interrupt_after_the_slot_was_handed_over_gives_it_on(monkeypatch):
+    class LateInterrupt(threading.Event):
+        def wait(self, timeout=None):
+            super().wait(timeout)  # the slot is ours now
+            raise KeyboardInterrupt
+
+    slots = Slots(1)
+    slots.acquire()
+    monkeypatch.setattr("dashscope_embed.slots.threading", SimpleNamespace(Lock=threading.Lock, Event=LateInterrupt))
+    interrupted = []
+
+    def waiter() -> None:
+        try:
+            slots.acquire()
+        except KeyboardInterrupt:
+            interrupted.append(True)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    while not slots._waiters:
+        time.sleep(0.001)
+    slots.release()
+    thread.join(2.0)
+    assert interrupted and slots.in_use == 0
+    monkeypatch.undo()
+    assert _acquire_within(slots, 2.0)

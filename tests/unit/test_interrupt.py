@@ -98,3 +98,51 @@ def test_ctrl_c_through_the_adapters_stops_submitting(framework):
         embed(TEXTS)
     time.sleep(0.5)
     assert fake.calls <= fake.calls_at_interrupt + 1, fake.calls
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_ctrl_c_stops_requests_that_are_retrying(hash_service):
+    # Every request is throttled (429, Retry-After 0.3 s): the two in flight keep retrying until they give up.
+    # Ctrl-C must end those retries too, not only the requests not yet started.
+    from dashscope_embed import DashScopeEmbedder
+    from dashscope_embed.server import FaultConfig
+
+    hash_service.set_faults(FaultConfig(rate_429=1.0, retry_after=0.3))
+    engine = DashScopeEmbedder("text-embedding-v4", dimensions=64, base_url=hash_service.base_url,
+                               max_concurrency=2, max_retries=8, retry_base_delay=0.01, retry_max_delay=0.5)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.embed(TEXTS)
+        at_interrupt = hash_service.stats.requests
+        time.sleep(1.0)  # three Retry-After periods: a retry still running would have sent again by now
+        # a retry already past its check when the interrupt came may still go out, one per worker
+        assert hash_service.stats.requests <= at_interrupt + 2, (at_interrupt, hash_service.stats.requests)
+    finally:
+        timer.cancel()
+        engine.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_after_ctrl_c_the_next_call_does_not_wait_out_a_backoff(hash_service):
+    # The workers were waiting out a 5 s Retry-After when Ctrl-C came: they give up the wait, so the next call on
+    # the same engine has its threads at once.
+    from dashscope_embed import DashScopeEmbedder
+    from dashscope_embed.server import FaultConfig
+
+    hash_service.set_faults(FaultConfig(rate_429=1.0, retry_after=5))
+    engine = DashScopeEmbedder("text-embedding-v4", dimensions=64, base_url=hash_service.base_url,
+                               max_concurrency=2, max_retries=3)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.embed(TEXTS)
+        hash_service.set_faults(None)
+        started = time.monotonic()
+        assert engine.embed(TEXTS).dense.shape == (400, 64)
+        assert time.monotonic() - started < 3.0
+    finally:
+        timer.cancel()
+        engine.close()

@@ -6,6 +6,7 @@ calls plan with it. Against the local service, which enforces the real catalog l
 from __future__ import annotations
 
 import asyncio
+import pickle
 
 import numpy as np
 import pytest
@@ -52,6 +53,10 @@ def test_limit_learned_from_the_refusal_and_remembered(hash_service, call, input
         assert hash_service.stats.by_status.get(400) == 1 and hash_service.stats.ok == 2 * len(sizes)
         asyncio.run(getattr(engine, "a" + call)(inputs))  # the async path shares what was learned
         assert hash_service.stats.by_status.get(400) == 1 and hash_service.stats.ok == 3 * len(sizes)
+        with pickle.loads(pickle.dumps(engine)) as copy:  # a worker's copy keeps what was learned
+            assert getattr(copy, attribute) == getattr(TRUE, attribute)
+            np.testing.assert_array_equal(getattr(copy, call)(inputs).dense, expected)
+        assert hash_service.stats.by_status.get(400) == 1 and hash_service.stats.ok == 4 * len(sizes)
 
 
 def test_async_learns_image_limit(hash_service):

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from support.rerank_helpers import QUERY, corpus
-from dashscope_embed import InvalidInputError
+from dashscope_embed import InvalidInputError, InvalidOptionsError
 from dashscope_embed.server.relevance import rank
 
 SECRET = "sk-adaptersecret12345678"
@@ -144,7 +144,7 @@ def test_llama_index_fields_key_and_refusals(service):
         DashScopeRerank(model_name="gte-rerank", base_url=service.base_url)
     with pytest.raises(ValidationError, match="does not accept instruct"):
         DashScopeRerank(model_name="gte-rerank-v2", instruct="x", base_url=service.base_url)
-    with pytest.raises(ValidationError, match="unknown_field|Extra inputs"):
+    with pytest.raises(InvalidOptionsError, match="unknown_field|Extra inputs"):  # also a ValidationError
         DashScopeRerank(unknown_field=1, base_url=service.base_url)
 
 
@@ -218,7 +218,7 @@ def test_langchain_fields_key_and_refusals(service, monkeypatch):
     assert copy.api_key.get_secret_value() == SECRET and copy.reranker.max_retries == 1
     with pytest.raises(ValidationError, match="retired on 2026-05-30; use qwen3-rerank"):
         DashScopeRerank(model="gte-rerank", base_url=service.base_url)
-    with pytest.raises(ValidationError, match="not served by the compatible rerank endpoint"):
+    with pytest.raises(InvalidOptionsError, match="not served by the compatible rerank endpoint"):
         DashScopeRerank(model="gte-rerank-v2", protocol="openai", base_url=service.base_url)
     with pytest.raises(InvalidInputError, match="query"):
         rerank.compress_documents(_documents(["a"]), "")

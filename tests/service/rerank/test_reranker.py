@@ -9,8 +9,9 @@ import pytest
 
 from support.rerank_helpers import QUERY, corpus
 from dashscope_embed import DashScopeError, DashScopeReranker, InvalidInputError
-from dashscope_embed.errors import AuthenticationError, InvalidRequestError
-from dashscope_embed.rerank import plan_requests, request_tokens
+from dashscope_embed.errors import AuthenticationError
+from dashscope_embed.rerank import request_tokens
+from dashscope_embed.rerank.planning import plan_rerank_requests
 from dashscope_embed.server import FaultConfig
 from dashscope_embed.server.relevance import rank
 from dashscope_embed.tokens import count_tokens
@@ -56,12 +57,12 @@ def test_split_by_token_budget(service, make_reranker, rerank):
     assert result.usage.total_tokens == expected_tokens(QUERY, docs, ranges)
 
 
-def test_plan_requests_counts_the_query_once_per_document():
-    assert plan_requests(10, [5] * 6, max_documents=4, max_tokens_per_request=1000) == [(0, 4), (4, 6)]
-    assert plan_requests(10, [5] * 6, max_documents=100, max_tokens_per_request=45) == [(0, 3), (3, 6)]
-    assert plan_requests(10, [], 4, 100) == []
+def test_plan_rerank_requests_counts_the_query_once_per_document():
+    assert plan_rerank_requests(10, [5] * 6, max_documents=4, max_tokens_per_request=1000) == [(0, 4), (4, 6)]
+    assert plan_rerank_requests(10, [5] * 6, max_documents=100, max_tokens_per_request=45) == [(0, 3), (3, 6)]
+    assert plan_rerank_requests(10, [], 4, 100) == []
     with pytest.raises(InvalidInputError, match=r"document \[1\]"):
-        plan_requests(50, [10, 60], 4, 100)
+        plan_rerank_requests(50, [10, 60], 4, 100)
 
 
 def test_top_n_is_applied_after_the_merge(service, make_reranker, rerank):
@@ -120,13 +121,14 @@ def test_exhausted_retries_raise_a_typed_error(service, make_reranker):
     assert info.value.status_code == 503 and info.value.attempts == 2
 
 
-def test_a_smaller_service_limit_is_learned_and_re_split(service, make_reranker):
+def test_a_smaller_service_limit_is_learned_and_re_split(service, make_reranker, rerank):
     docs = corpus(700)
     reranker = make_reranker(catalog_overrides={"max_documents": 700})  # the service allows 500
-    result = reranker.rerank(QUERY, docs)
+    result = rerank(reranker, QUERY, docs)
     assert [(i.index, i.relevance_score) for i in result] == rank(QUERY, docs)
     assert reranker.max_documents == 500
     assert service.stats.by_status == {400: 1, 200: 2}
+    assert pickle.loads(pickle.dumps(reranker)).max_documents == 500  # a worker's copy keeps what was learned
 
 
 def test_empty_documents_need_no_request_and_bad_inputs_are_refused_early(service, make_reranker, rerank):
@@ -142,6 +144,17 @@ def test_empty_documents_need_no_request_and_bad_inputs_are_refused_early(servic
         reranker.rerank(QUERY, "one string")
     with pytest.raises(InvalidInputError, match="top_n"):
         reranker.rerank(QUERY, ["fine"], top_n=0)
+    assert service.stats.requests == 0
+
+
+def test_lone_surrogates_are_refused_by_position_before_any_request(service, make_reranker, rerank):
+    reranker = make_reranker()
+    docs = corpus(60)
+    docs[50] = "broken \ud800 text"
+    with pytest.raises(InvalidInputError, match=r"1 of 60 documents cannot be reranked.*\[50\] lone surrogate"):
+        rerank(reranker, QUERY, docs)
+    with pytest.raises(InvalidInputError, match="query cannot be reranked: lone surrogate"):
+        rerank(reranker, "query \udfff", corpus(3))
     assert service.stats.requests == 0
 
 
@@ -197,7 +210,6 @@ def test_errors_from_the_service_are_typed():
     with LocalService(backend="hash", api_key="right-key") as locked:
         with pytest.raises(AuthenticationError):
             DashScopeReranker(base_url=locked.base_url, api_key="wrong-key", max_retries=0).rerank(QUERY, ["d"])
-    assert issubclass(InvalidRequestError, DashScopeError)
 
 
 def test_key_never_shown_and_pickling_keeps_the_configuration(make_reranker):
@@ -207,6 +219,16 @@ def test_key_never_shown_and_pickling_keeps_the_configuration(make_reranker):
     assert copy.model == "qwen3-rerank" and copy.top_n == 3 and copy.instruct == "Rank code."
     assert copy.rerank(QUERY, corpus(10)).indices == [i for i, _ in rank(QUERY, corpus(10))[:3]]
     copy.close()
+
+
+def test_the_key_is_cleaned_and_unknown_arguments_are_named(service, make_reranker):
+    reranker = make_reranker(api_key="sk-verysecretkey1234567\n")
+    assert reranker._api_key.get_secret_value() == "sk-verysecretkey1234567"
+    assert pickle.loads(pickle.dumps(reranker))._api_key.get_secret_value() == "sk-verysecretkey1234567"
+    with pytest.raises(InvalidInputError, match=r"'max_concurency' \(did you mean 'max_concurrency'\?\)"):
+        make_reranker(max_concurency=2)
+    with pytest.raises(InvalidInputError, match="api_key is empty"):
+        make_reranker(api_key="  ")
 
 
 def test_usage_and_cost_per_model(make_reranker):
