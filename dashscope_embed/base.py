@@ -15,7 +15,8 @@ import functools
 import inspect
 import logging
 import threading
-from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 import httpx
 import numpy as np
@@ -82,7 +83,7 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
     return items
 
 
-def _encoding_problem(text: str) -> Optional[str]:
+def _encoding_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -116,7 +117,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     """
 
     #: The catalog ``kind`` this engine serves (a model id the catalog does not know gets a generic spec of it).
-    _KIND: Optional[str] = None
+    _KIND: str | None = None
     #: Keyword arguments a subclass accepts on top of the shared ones (anything else is refused by name).
     _OPTIONS: tuple[str, ...] = ()
 
@@ -124,24 +125,24 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         self,
         model: str,
         *,
-        dimensions: Optional[int] = None,
-        api_key: Optional[str | SecretStr] = None,
-        base_url: Optional[str] = None,
-        region: Optional[str] = None,
-        workspace: Optional[str] = None,
-        protocol: Optional[str] = None,
-        instruct: Optional[str] = None,
+        dimensions: int | None = None,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        region: str | None = None,
+        workspace: str | None = None,
+        protocol: str | None = None,
+        instruct: str | None = None,
         max_concurrency: int = 8,
         max_retries: int = 4,
         timeout: float = 60.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        model_spec: Optional[ModelSpec] = None,
-        catalog_overrides: Optional[Mapping[str, Any]] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        model_spec: ModelSpec | None = None,
+        catalog_overrides: Mapping[str, Any] | None = None,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure_http: bool = False,
         **options: Any,
     ) -> None:
@@ -192,7 +193,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 
     # ------------------------------------------------------------------ hooks for the subclasses
 
-    def _check_kind(self, protocol: Optional[str]) -> None:
+    def _check_kind(self, protocol: str | None) -> None:
         raise NotImplementedError
 
     def _group_size(self, group: G) -> int:
@@ -251,19 +252,19 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
         return parts
 
-    def _parts_after(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+    def _parts_after(self, exc: InvalidRequestError, group: G) -> list[G] | None:
         """The parts to send instead of ``group`` after the service refused it with ``exc``, or ``None`` when the
         refusal names no limit a smaller request would meet (then ``exc`` stands)."""
         if isinstance(exc, BatchSizeError):
             return self._resplit(exc, group)
         return self._learn_limit(exc, group)
 
-    def _learn_limit(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+    def _learn_limit(self, exc: InvalidRequestError, group: G) -> list[G] | None:
         """Hook: learn a per-request limit other than rows from ``exc`` (the multimodal engine's images and
         videos) and return ``group`` cut to meet it; ``None`` when ``exc`` names none."""
         return None
 
-    def _learned_parts(self, group: G) -> Optional[list[G]]:
+    def _learned_parts(self, group: G) -> list[G] | None:
         # A limit learned after this group was planned: cut it now rather than be refused again.
         if self._group_size(group) > self._max_rows:
             parts = self._split(group, self._max_rows)

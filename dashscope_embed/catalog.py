@@ -24,8 +24,9 @@ import dataclasses
 import difflib
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping, Optional
+from typing import Literal
 
 from .settings import DEFAULT_REGION, REGIONS, region_label
 
@@ -150,7 +151,7 @@ class ModelSpec:
             )
         return dimension
 
-    def check_region(self, region: Optional[str]) -> None:
+    def check_region(self, region: str | None) -> None:
         """Refuse a region this model is not offered in (``None``: unknown region, e.g. a custom base URL: no check).
 
         Args:
@@ -170,7 +171,7 @@ class ModelSpec:
             f"reached {region}, pass catalog_overrides={{'regions': (..., {region!r})}} or register_model()"
         )
 
-    def list_price(self, region: Optional[str]) -> tuple[Optional[float], str]:
+    def list_price(self, region: str | None) -> tuple[float | None, str]:
         """``(real-time price per million input tokens, currency)`` from the price table of ``region``.
 
         China (Beijing) lists prices in CNY, the international regions in USD (Models page, "Models"): a cost
@@ -182,7 +183,7 @@ class ModelSpec:
             return self.price_per_million_tokens_cny, "CNY"
         return self.price_per_million_tokens_usd, "USD"
 
-    def replace(self, **changes: object) -> "ModelSpec":
+    def replace(self, **changes: object) -> ModelSpec:
         """A copy with some fields changed, e.g. ``spec.replace(max_rows=6)``."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
@@ -563,7 +564,7 @@ def register_model(spec: ModelSpec) -> None:
 
 
 def get_model_spec(
-    model: str, overrides: Mapping[str, object] | None = None, *, kind: Optional[Kind] = None
+    model: str, overrides: Mapping[str, object] | None = None, *, kind: Kind | None = None
 ) -> ModelSpec:
     """Look up ``model`` in the catalog and apply per-instance ``overrides`` (field name -> value).
 

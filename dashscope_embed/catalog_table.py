@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 from .catalog import Kind, ModelSpec, catalog_specs
 
@@ -12,7 +11,7 @@ __all__ = ["catalog_records", "format_catalog"]
 _MB = 1024 * 1024
 
 
-def catalog_records(*, kind: Optional[Kind] = None, region: Optional[str] = None) -> list[dict[str, object]]:
+def catalog_records(*, kind: Kind | None = None, region: str | None = None) -> list[dict[str, object]]:
     """One JSON-ready dict per catalog model (sorted by kind, then name): every ``ModelSpec`` field, with
     ``features`` (the accepted parameters) added.
 
@@ -51,7 +50,7 @@ def _features(spec: ModelSpec) -> list[str]:
     return names
 
 
-def _price(value: Optional[float]) -> str:
+def _price(value: float | None) -> str:
     return f"{value:g}" if value is not None else "-"
 
 

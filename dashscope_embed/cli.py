@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .cli_parser import build_parser
 from .errors import UsageError
@@ -62,7 +63,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- commands
 
 
-def _embedder(args: argparse.Namespace, base_url: Optional[str], **extra: Any) -> Any:
+def _embedder(args: argparse.Namespace, base_url: str | None, **extra: Any) -> Any:
     from .engine import DashScopeEmbedder
 
     return DashScopeEmbedder(
@@ -211,7 +212,7 @@ def _check_task_options(args: argparse.Namespace) -> None:
                          "tasks (dense vectors of 1536 dimensions, document or query side)")
 
 
-def _run_task_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
+def _run_task_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> Any:
     from .batch import AsyncTaskJob, TaskJobOptions
     from .batch.tasks.limits import TASK_LIMITS
 
@@ -225,7 +226,7 @@ def _run_task_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) 
     return AsyncTaskJob(spec, args.output, options).run()
 
 
-def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
+def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> Any:
     from .batch import DEFAULT_POLL_INTERVAL, LIMITS, BatchEmbeddingJob, BatchJobOptions
 
     options = BatchJobOptions(
@@ -286,7 +287,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_reranked(args: argparse.Namespace, base_url: Optional[str], embedder: Any, judged: Any,
+def _evaluate_reranked(args: argparse.Namespace, base_url: str | None, embedder: Any, judged: Any,
                        label: str) -> tuple[Any, Any]:
     from .jobs.evaluate_rerank import evaluate_with_rerank
     from .rerank import DashScopeReranker
@@ -309,7 +310,7 @@ COMMANDS = {
 }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from .base import BaseEmbedder, Call, chunks, validate_texts
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, async_task_message
 from .errors import InvalidInputError
 from .planning import plan_requests
-from .results import RequestReply, EmbeddingResult, SparseEmbedding
+from .results import EmbeddingResult, RequestReply, SparseEmbedding
 from .wire import TextRequest, get_protocol
 
 __all__ = ["DashScopeEmbedder", "OversizePolicy", "PlannedEmbedding", "validate_texts"]  # validate_texts: from base
@@ -37,8 +38,8 @@ class _Plan:
     """Pieces to send (one per input unless an input was split) and how they group into requests."""
 
     pieces: list[str]
-    owners: Optional[np.ndarray]  # piece -> input index, None when pieces == inputs
-    weights: Optional[np.ndarray]  # piece token counts, for the token-weighted average
+    owners: np.ndarray | None  # piece -> input index, None when pieces == inputs
+    weights: np.ndarray | None  # piece token counts, for the token-weighted average
     n_inputs: int
     ranges: list[tuple[int, int]]  # [start, end) ranges over pieces: the request rows of each request
 
@@ -116,7 +117,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self._check_features(output_type=output_type, instruct=self.instruct, text_type=None)
         self._wire = get_protocol(self.protocol)
 
-    def _check_kind(self, protocol: Optional[str]) -> None:
+    def _check_kind(self, protocol: str | None) -> None:
         if self.spec.kind != "text":
             raise InvalidInputError(
                 f"{self.spec.name} is a multimodal model; DashScopeEmbedder embeds text with text models "
@@ -133,7 +134,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
 
     # ------------------------------------------------------------------ configuration checks
 
-    def _check_features(self, *, output_type: str, instruct: Optional[str], text_type: Optional[str]) -> None:
+    def _check_features(self, *, output_type: str, instruct: str | None, text_type: str | None) -> None:
         spec = self.spec
         if output_type != "dense" and not spec.sparse:
             raise InvalidInputError(
@@ -159,8 +160,8 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
     # ------------------------------------------------------------------ planning
 
     def check_parameters(
-        self, *, text_type: Optional[str] = "document", output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        self, *, text_type: str | None = "document", output_type: str | None = None,
+        instruct: str | None = None,
     ) -> None:
         """Check call parameters, and their combination with the engine's model, protocol and options, without
         sending anything (what ``embed`` checks before its first request, the texts aside).
@@ -175,12 +176,12 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self,
         texts: Sequence[str],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
         what: str = "texts",
-    ) -> "PlannedEmbedding":
+    ) -> PlannedEmbedding:
         """Check and plan an ``embed`` call without sending it, for callers that schedule the requests themselves
         (``pipelining.BatchStream`` keeps the runner's pool full across batches this way).
 
@@ -200,7 +201,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         return PlannedEmbedding(self, request, self._plan(items))
 
     def _request(
-        self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str], as_lists: bool = False
+        self, text_type: str | None, output_type: str | None, instruct: str | None, as_lists: bool = False
     ) -> TextRequest:
         if text_type is not None and text_type not in TEXT_TYPES:
             raise InvalidInputError(f"text_type {text_type!r} is not one of {', '.join(TEXT_TYPES)}")
@@ -224,9 +225,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
     def _prepare(
         self,
         texts: Sequence[str],
-        text_type: Optional[str],
-        output_type: Optional[str],
-        instruct: Optional[str],
+        text_type: str | None,
+        output_type: str | None,
+        instruct: str | None,
         as_lists: bool = False,
     ) -> tuple[TextRequest, _Plan]:
         """Everything checked before the first request: texts, parameters, the key; then the plan."""
@@ -305,9 +306,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self,
         texts: Sequence[str],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
     ) -> EmbeddingResult:
         """Embed ``texts`` (any number) and return their vectors in input order.
@@ -331,7 +332,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         replies = self._run_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)
 
-    def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
+    def embed_query(self, text: str, *, instruct: str | None = None) -> EmbeddingResult:
         """Embed one query (``text_type="query"``, plus ``instruct`` when set). Result has one row.
 
         Raises:
@@ -350,9 +351,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self,
         texts: Sequence[str],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
     ) -> EmbeddingResult:
         """Async ``embed``: up to ``max_concurrency`` requests in flight on this event loop. Same contract."""
@@ -360,7 +361,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         replies = await self._arun_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)
 
-    async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
+    async def aembed_query(self, text: str, *, instruct: str | None = None) -> EmbeddingResult:
         """Async ``embed_query``."""
         return await self.aembed([text], text_type="query", instruct=instruct)
 
@@ -401,8 +402,8 @@ class PlannedEmbedding:
 
 
 def _average_pieces(
-    plan: _Plan, dense: Optional[np.ndarray], sparse: Optional[list[SparseEmbedding]]
-) -> tuple[Optional[np.ndarray], Optional[list[SparseEmbedding]]]:
+    plan: _Plan, dense: np.ndarray | None, sparse: list[SparseEmbedding] | None
+) -> tuple[np.ndarray | None, list[SparseEmbedding] | None]:
     """Token-weighted average of the pieces of split inputs, renormalised to unit length."""
     assert plan.owners is not None and plan.weights is not None
     owners, weights, n = plan.owners, plan.weights, plan.n_inputs

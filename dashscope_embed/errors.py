@@ -44,7 +44,8 @@ Warnings are not errors: ``catalog.UnknownModelWarning`` (a ``UserWarning``) is 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -103,7 +104,7 @@ class InvalidOptionsError(InvalidInputError, ValidationError):
     """
 
     @classmethod
-    def from_validation(cls, exc: ValidationError) -> "InvalidOptionsError":
+    def from_validation(cls, exc: ValidationError) -> InvalidOptionsError:
         """The same errors as ``exc``, as this class, without the inputs: pydantic shows a model-level error's
         whole input (the constructor's arguments, the API key among them) in the text and in ``errors()``; here
         the text leaves inputs out and ``errors()`` carries ``<hidden>`` for each."""
@@ -153,7 +154,7 @@ class BatchJobError(BulkJobError):
             stopped for another reason).
     """
 
-    def __init__(self, message: str, failures: Optional[list[tuple[int, Optional[str], str]]] = None) -> None:
+    def __init__(self, message: str, failures: list[tuple[int, str | None, str]] | None = None) -> None:
         super().__init__(message)
         self.failures = failures or []
 
@@ -365,8 +366,8 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
         import time
+        from email.utils import parsedate_to_datetime
 
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())

@@ -23,15 +23,16 @@ Limits and fusion forms: "Multimodal embedding API", https://help.aliyun.com/en/
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 from . import tokens as _tokens
 from .base import BaseEmbedder, Call, _encoding_problem, validate_texts
 from .catalog import CATALOG
 from .errors import InvalidInputError
-from .media_limits import MediaLimits
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
+from .media_limits import MediaLimits
 from .results import EmbeddingResult
 from .uploads import Uploader
 from .wire.native_multimodal import MultimodalReply, MultimodalRequest, NativeMultimodalProtocol
@@ -53,14 +54,14 @@ class MultimodalInput:
         video: an http(s) or ``oss://`` URL, a local video file (sent by temporary upload), or ``None``.
     """
 
-    text: Optional[str] = None
-    image: Union[ImageInput, Sequence[ImageInput], None] = None
-    video: Optional[str] = None
+    text: str | None = None
+    image: ImageInput | Sequence[ImageInput] | None = None
+    video: str | None = None
 
 
 #: What ``embed_items`` accepts per item: a ``MultimodalInput``, a dict with keys ``text``/``image``
 #: (or ``images``)/``video``, or a bare string (a text).
-ItemInput = Union[MultimodalInput, Mapping[str, Any], str]
+ItemInput = MultimodalInput | Mapping[str, Any] | str
 
 
 @dataclass
@@ -128,7 +129,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         self,
         model: str = "qwen3-vl-embedding",
         *,
-        parameters: Optional[Mapping[str, Any]] = None,
+        parameters: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
         extra = dict(parameters or {})
@@ -147,7 +148,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         self.uploader = Uploader(self.settings, max_retries=self.max_retries, transport=options.get("transport"),
                                  async_transport=options.get("async_transport"), runner=self.runner)
 
-    def _check_kind(self, protocol: Optional[str]) -> None:
+    def _check_kind(self, protocol: str | None) -> None:
         if self.spec.kind != "multimodal":
             known = ", ".join(name for name, s in CATALOG.items() if s.kind == "multimodal")
             raise InvalidInputError(
@@ -449,7 +450,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
 _ITEM_KEYS = ("text", "image", "images", "video")
 
 
-def _split_item(item: Any, where: str) -> tuple[Optional[str], list[Any], Optional[Any]]:
+def _split_item(item: Any, where: str) -> tuple[str | None, list[Any], Any | None]:
     """``(text, images, video)`` of one item in any accepted form."""
     if isinstance(item, str):
         return item, [], None

@@ -7,7 +7,7 @@ apart between the two frameworks. Each field has the meaning of the ``DashScopeE
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
@@ -44,7 +44,7 @@ class EngineOptions(CheckedModel):
             refused by default; default ``DASHSCOPE_ALLOW_INSECURE_HTTP``).
     """
 
-    instruct: Optional[str] = Field(
+    instruct: str | None = Field(
         default=None, description="Task instruction sent with query-side calls (models that accept instruct)."
     )
     max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per object.")
@@ -58,16 +58,16 @@ class EngineOptions(CheckedModel):
         default="chunk_average",
         description="Texts over the model's token limit per row: split and average, truncate, or raise.",
     )
-    requests_per_minute: Optional[float] = Field(
+    requests_per_minute: float | None = Field(
         default=None, gt=0, description="Client-side pacing: requests per minute for this object (None: none)."
     )
-    tokens_per_minute: Optional[float] = Field(
+    tokens_per_minute: float | None = Field(
         default=None, gt=0, description="Client-side pacing: Qwen tokens per minute for this object (None: none)."
     )
-    transport: Optional[Any] = Field(
+    transport: Any | None = Field(
         default=None, exclude=True, repr=False, description="Custom httpx.BaseTransport (tests, proxies)."
     )
-    async_transport: Optional[Any] = Field(
+    async_transport: Any | None = Field(
         default=None, exclude=True, repr=False, description="Custom httpx.AsyncBaseTransport (tests, proxies)."
     )
 
@@ -106,21 +106,21 @@ class ConnectionOptions(EngineOptions):
         extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True
     )
 
-    dashscope_api_key: Optional[SecretStr] = Field(
+    dashscope_api_key: SecretStr | None = Field(
         default=None,
         alias="api_key",
         exclude=True,
         repr=False,
         description="DashScope API key (default: DASHSCOPE_API_KEY). Never dumped, shown or logged.",
     )
-    base_url: Optional[str] = Field(
+    base_url: str | None = Field(
         default=None,
         description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL, else region).",
     )
-    region: Optional[str] = Field(
+    region: str | None = Field(
         default=None, description="Region name or id, e.g. 'beijing', 'singapore' (default: DASHSCOPE_REGION)."
     )
-    workspace: Optional[str] = Field(
+    workspace: str | None = Field(
         default=None,
         description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
     )
@@ -148,7 +148,7 @@ class ConnectionOptions(EngineOptions):
         return data
 
     @property
-    def api_key(self) -> Optional[SecretStr]:
+    def api_key(self) -> SecretStr | None:
         """The key in use (``SecretStr``), or ``None``."""
         return self.dashscope_api_key
 
@@ -192,8 +192,8 @@ class DenseOptions(ConnectionOptions):
             shared sparse cache, so hybrid indexing costs one request per framework batch).
     """
 
-    dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")
-    protocol: Optional[Literal["dashscope", "openai"]] = Field(
+    dimensions: int | None = Field(default=None, description="Output dimension (None: the model's default).")
+    protocol: Literal["dashscope", "openai"] | None = Field(
         default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
     )
     output_type: Literal["dense", "dense&sparse"] = Field(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -67,11 +66,11 @@ class RequestReply:
             cast), kept only when the request asked for them (``TextRequest.keep_lists``); else ``None``.
     """
 
-    dense: Optional[np.ndarray]
-    sparse: Optional[list[SparseEmbedding]]
+    dense: np.ndarray | None
+    sparse: list[SparseEmbedding] | None
     total_tokens: int
-    request_id: Optional[str]
-    lists: Optional[list[list[float]]] = None
+    request_id: str | None
+    lists: list[list[float]] | None = None
 
 
 @dataclass
@@ -88,12 +87,12 @@ class EmbeddingResult:
             ``dense_lists`` returns them instead of converting ``dense``.
     """
 
-    dense: Optional[np.ndarray]
-    sparse: Optional[list[SparseEmbedding]]
+    dense: np.ndarray | None
+    sparse: list[SparseEmbedding] | None
     usage: Usage = field(default_factory=Usage)
     request_ids: list[str] = field(default_factory=list)
     model: str = ""
-    lists: Optional[list[list[float]]] = field(default=None, repr=False, compare=False)
+    lists: list[list[float]] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         if self.dense is not None:

@@ -14,8 +14,9 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -67,10 +68,10 @@ class RequestRunner:
         max_retries: int,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
@@ -90,9 +91,9 @@ class RequestRunner:
         self._lock = threading.Lock()
         # Requests in flight for this object, whatever thread or event loop sends them.
         self._slots = Slots(max_concurrency)
-        self._client: Optional[httpx.Client] = None
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
+        self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._async_state: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -127,7 +128,7 @@ class RequestRunner:
 
     # ------------------------------------------------------------------ retries
 
-    def _delay_after(self, exc: Optional[BaseException], attempt_number: int) -> float:
+    def _delay_after(self, exc: BaseException | None, attempt_number: int) -> float:
         """Seconds to wait after failed attempt ``attempt_number`` (1-based): the service's ``Retry-After`` (with
         up to 10% jitter) when it gave one, else ``base * 2**(attempt_number-1)`` capped at ``max``, jittered
         between half and all of it."""
@@ -189,7 +190,7 @@ class RequestRunner:
         parse: ParseReply[T],
         *,
         tokens: int = 0,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """POST ``body`` (JSON-encoded once) to ``root + path`` and parse the reply, retrying transient failures.
 
@@ -242,7 +243,7 @@ class RequestRunner:
         parse: ParseReply[T],
         *,
         tokens: int = 0,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """Async ``send`` on the running event loop's pooled client. Same contract."""
         content = orjson.dumps(body)

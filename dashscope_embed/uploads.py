@@ -29,8 +29,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 
 import httpx
 import orjson
@@ -62,9 +63,9 @@ class UploadPolicy:
         used: bytes uploaded under it so far.
     """
 
-    __slots__ = ("_form", "upload_host", "upload_dir", "expires_at", "max_file_size", "capacity", "used")
+    __slots__ = ("_form", "capacity", "expires_at", "max_file_size", "upload_dir", "upload_host", "used")
 
-    def __init__(self, data: Mapping[str, Any], *, now: Optional[float] = None) -> None:
+    def __init__(self, data: Mapping[str, Any], *, now: float | None = None) -> None:
         try:
             self._form = {
                 "OSSAccessKeyId": str(data["oss_access_key_id"]),
@@ -88,7 +89,7 @@ class UploadPolicy:
         """The credential strings, for scrubbing them out of any text that could be shown."""
         return tuple(v for k, v in self._form.items() if k in ("OSSAccessKeyId", "Signature", "policy") and v)
 
-    def usable_for(self, size: int, now: Optional[float] = None) -> bool:
+    def usable_for(self, size: int, now: float | None = None) -> bool:
         """Whether a file of ``size`` bytes may still go up under this certificate (lifetime and capacity)."""
         now = time.monotonic() if now is None else now
         if now >= self.expires_at - _EXPIRY_MARGIN_SECONDS:
@@ -157,10 +158,10 @@ class Uploader:
         settings: ResolvedSettings,
         *,
         max_retries: int = 2,
-        timeout: Optional[float] = None,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
-        runner: Optional[RequestRunner] = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        runner: RequestRunner | None = None,
     ) -> None:
         self.settings = settings
         self.max_retries = max_retries
@@ -182,13 +183,13 @@ class Uploader:
         headers.pop("Content-Type", None)
         return headers
 
-    def _client(self, client: Optional[httpx.Client]) -> Any:
+    def _client(self, client: httpx.Client | None) -> Any:
         # Uploads are rare: a client per call (or the caller's), so the uploader owns nothing that needs closing.
         return contextlib.nullcontext(client) if client is not None else httpx.Client(
             timeout=self.timeout, transport=self._transport
         )
 
-    def _async_client(self, client: Optional[httpx.AsyncClient]) -> Any:
+    def _async_client(self, client: httpx.AsyncClient | None) -> Any:
         return contextlib.nullcontext(client) if client is not None else httpx.AsyncClient(
             timeout=self.timeout, transport=self._async_transport
         )
@@ -226,7 +227,7 @@ class Uploader:
             raise ResponseFormatError("upload certificate reply has no data object", request_id=body.get("request_id"))
         return UploadPolicy(data)
 
-    def _cached_policy(self, model: str, size: int) -> Optional[UploadPolicy]:
+    def _cached_policy(self, model: str, size: int) -> UploadPolicy | None:
         with self._lock:
             policy = self._state.policies.get(model)
             return policy if policy is not None and policy.usable_for(size) else None
@@ -235,7 +236,7 @@ class Uploader:
         with self._lock:
             self._state.policies[model] = policy
 
-    def policy(self, model: str, size: int = 0, *, client: Optional[httpx.Client] = None) -> UploadPolicy:
+    def policy(self, model: str, size: int = 0, *, client: httpx.Client | None = None) -> UploadPolicy:
         """The cached certificate for ``model`` if it can still take ``size`` bytes, else a new one.
 
         Raises:
@@ -258,7 +259,7 @@ class Uploader:
         logger.debug("upload certificate for %s valid for %.0f s", model, policy.expires_at - time.monotonic())
         return policy
 
-    async def apolicy(self, model: str, size: int = 0, *, client: Optional[httpx.AsyncClient] = None) -> UploadPolicy:
+    async def apolicy(self, model: str, size: int = 0, *, client: httpx.AsyncClient | None = None) -> UploadPolicy:
         """Async ``policy``. Same contract."""
         policy = self._cached_policy(model, size)
         if policy is not None:
@@ -290,7 +291,7 @@ class Uploader:
                 f"{policy.max_file_size} bytes ({policy.max_file_size / _MB:g} MB)"
             )
 
-    def _lookup(self, media: LocalMedia) -> Optional[str]:
+    def _lookup(self, media: LocalMedia) -> str | None:
         with self._lock:
             cached = self._state.uploaded.get(media.identity())
         if cached is not None and time.monotonic() < cached.expires_at - _EXPIRY_MARGIN_SECONDS:
@@ -302,7 +303,7 @@ class Uploader:
             policy.used += media.size
             self._state.uploaded[media.identity()] = _Cached(url, policy.expires_at)
 
-    def upload(self, model: str, media: LocalMedia, *, client: Optional[httpx.Client] = None) -> str:
+    def upload(self, model: str, media: LocalMedia, *, client: httpx.Client | None = None) -> str:
         """Upload one file under ``model``'s certificate; returns its ``oss://`` URL (cached for an unchanged file
         while the certificate lives).
 
@@ -333,7 +334,7 @@ class Uploader:
         logger.debug("uploaded %s (%d bytes) for %s", media.filename, media.size, model)
         return url
 
-    async def aupload(self, model: str, media: LocalMedia, *, client: Optional[httpx.AsyncClient] = None) -> str:
+    async def aupload(self, model: str, media: LocalMedia, *, client: httpx.AsyncClient | None = None) -> str:
         """Async ``upload``. Same contract."""
         known = self._lookup(media)
         if known is not None:
@@ -416,7 +417,7 @@ class Uploader:
         return True
 
 
-def _pending(elements: Iterable[dict[str, Any]]) -> Iterable[tuple[Union[dict, list], Any, LocalMedia]]:
+def _pending(elements: Iterable[dict[str, Any]]) -> Iterable[tuple[dict | list, Any, LocalMedia]]:
     """``(container, key, media)`` for every ``LocalMedia`` value, including inside ``multi_images`` lists."""
     for element in elements:
         for key, value in element.items():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from pydantic import PrivateAttr, model_validator
@@ -65,8 +66,8 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
         APIError: a request failed after its retries.
     """
 
-    _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
-    _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
+    _engine: DashScopeEmbedder | MultimodalEmbedder = PrivateAttr()
+    _hybrid: HybridEmbedder | None = PrivateAttr(default=None)
     _router: EmbeddingRouter = PrivateAttr()
 
     @model_validator(mode="after")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from llama_index.core.instrumentation import get_dispatcher
 
@@ -36,7 +36,7 @@ def emit_usage(engine: BaseEmbedder, result: EmbeddingResult, text_type: str, ou
     )
 
 
-def sparse_pairs(result: EmbeddingResult) -> tuple[List[List[int]], List[List[float]]]:
+def sparse_pairs(result: EmbeddingResult) -> tuple[list[list[int]], list[list[float]]]:
     """``(indices, values)`` lists, the shape ``QdrantVectorStore``'s sparse functions return."""
     vectors = result.sparse or []
     return [list(v.indices) for v in vectors], [list(v.values) for v in vectors]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
@@ -56,7 +57,7 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
     _engine: DashScopeReranker = PrivateAttr()
 
     @model_validator(mode="after")
-    def _build_engine(self) -> "DashScopeRerank":
+    def _build_engine(self) -> DashScopeRerank:
         self._engine = self.build_reranker(self.model_name)
         return self
 
@@ -73,14 +74,14 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
 
     # ------------------------------------------------------------------ postprocessing
 
-    def _inputs(self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle]) -> tuple[str, list[str]]:
+    def _inputs(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[str, list[str]]:
         if query_bundle is None:
             raise InvalidInputError("DashScopeRerank needs a query: pass query_str= or query_bundle=")
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         return query_bundle.query_str, texts
 
     @contextmanager
-    def _events(self, nodes: List[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list]:
+    def _events(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list]:
         top_n = self.top_n or len(nodes)
         if ReRankStartEvent is not None:
             dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=self.model_name))
@@ -94,12 +95,12 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
             dispatcher.event(ReRankEndEvent(nodes=out))
 
     @staticmethod
-    def _ranked(nodes: List[NodeWithScore], result: RerankResult) -> List[NodeWithScore]:
+    def _ranked(nodes: list[NodeWithScore], result: RerankResult) -> list[NodeWithScore]:
         return [NodeWithScore(node=nodes[item.index].node, score=item.relevance_score) for item in result]
 
     def _postprocess_nodes(
-        self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle] = None
-    ) -> List[NodeWithScore]:
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
         """The ``top_n`` nodes by relevance to the query, best first (``score`` = ``relevance_score``)."""
         query, texts = self._inputs(nodes, query_bundle)
         if not nodes:
@@ -109,8 +110,8 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
         return out
 
     async def _apostprocess_nodes(
-        self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle] = None
-    ) -> List[NodeWithScore]:
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
         """Async ``_postprocess_nodes`` (requests on the running event loop, not a worker thread)."""
         query, texts = self._inputs(nodes, query_bundle)
         if not nodes:

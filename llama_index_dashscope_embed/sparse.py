@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Tuple
+from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, SparseEmbedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
@@ -56,7 +56,7 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
     _hybrid: HybridEmbedder = PrivateAttr()
 
     @model_validator(mode="after")
-    def _build_engine(self) -> "DashScopeSparseEmbedding":
+    def _build_engine(self) -> DashScopeSparseEmbedding:
         self._hybrid = sparse_embedder(self.model_name, **self.engine_kwargs())
         self._engine = self._hybrid.engine
         return self
@@ -67,30 +67,30 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
         return "DashScopeSparseEmbedding"
 
     @classmethod
-    def from_dense(cls, dense: ConnectionOptions, **overrides: Any) -> "DashScopeSparseEmbedding":
+    def from_dense(cls, dense: ConnectionOptions, **overrides: Any) -> DashScopeSparseEmbedding:
         """The sparse twin of a dense model (a ``DashScopeEmbedding``): same model, key, service and options.
 
         Raises:
             pydantic.ValidationError: the dense model's model has no sparse output, or an unknown override.
         """
-        fields = dict(dense.connection_fields(), model_name=getattr(dense, "model_name"))
+        fields = dict(dense.connection_fields(), model_name=dense.model_name)
         fields.update(overrides)
         return cls(**fields)
 
     # ------------------------------------------------------------------ pickling
 
-    def __getstate__(self) -> Dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         return picklable_state(BaseModel.__getstate__(self))
 
-    def __setstate__(self, state: Dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         # Re-run validation so the engine (and its clients) are rebuilt in the new process.
         self.__init__(**state["__dict__"])  # type: ignore[misc]
 
     # ------------------------------------------------------------------ calls
 
     def get_text_embedding_batch(
-        self, texts: List[str], show_progress: bool = False, **kwargs: Any
-    ) -> List[SparseEmbedding]:
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[SparseEmbedding]:
         """Sparse vectors of ``texts`` in framework batches of ``embed_batch_size``.
 
         Raises:
@@ -100,17 +100,17 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
         reject_bare_string(texts)
         return super().get_text_embedding_batch(texts, show_progress, **kwargs)
 
-    async def aget_text_embedding_batch(self, texts: List[str], show_progress: bool = False) -> List[SparseEmbedding]:
+    async def aget_text_embedding_batch(self, texts: list[str], show_progress: bool = False) -> list[SparseEmbedding]:
         """Async ``get_text_embedding_batch``."""
         reject_bare_string(texts)
         return await super().aget_text_embedding_batch(texts, show_progress)
 
-    def _sparse(self, texts: List[str], text_type: TextType) -> EmbeddingResult:
+    def _sparse(self, texts: list[str], text_type: TextType) -> EmbeddingResult:
         result = self._hybrid.sparse(texts, text_type=text_type)
         emit_usage(self._engine, result, text_type, "sparse")
         return result
 
-    async def _asparse(self, texts: List[str], text_type: TextType) -> EmbeddingResult:
+    async def _asparse(self, texts: list[str], text_type: TextType) -> EmbeddingResult:
         result = await self._hybrid.asparse(texts, text_type=text_type)
         emit_usage(self._engine, result, text_type, "sparse")
         return result
@@ -131,17 +131,17 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
         """Async ``_get_text_embedding``."""
         return (await self._asparse([text], "document")).sparse[0].as_dict()  # type: ignore[index]
 
-    def _get_text_embeddings(self, texts: List[str]) -> List[SparseEmbedding]:
+    def _get_text_embeddings(self, texts: list[str]) -> list[SparseEmbedding]:
         """``{token_id: weight}`` of each document, in input order, in as few requests as the row limit allows."""
         return [v.as_dict() for v in self._sparse(texts, "document").sparse or []]
 
-    async def _aget_text_embeddings(self, texts: List[str]) -> List[SparseEmbedding]:
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[SparseEmbedding]:
         """Async ``_get_text_embeddings``."""
         return [v.as_dict() for v in (await self._asparse(texts, "document")).sparse or []]
 
     # ------------------------------------------------------------------ vector-store functions
 
-    def sparse_doc_fn(self, texts: List[str]) -> Tuple[List[List[int]], List[List[float]]]:
+    def sparse_doc_fn(self, texts: list[str]) -> tuple[list[list[int]], list[list[float]]]:
         """``QdrantVectorStore(sparse_doc_fn=...)``: ``(indices, values)``, one pair of lists per document.
 
         Called synchronously by Qdrant (also from its async paths) with the nodes' embed-mode content, the same
@@ -149,7 +149,7 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
         """
         return sparse_pairs(self._sparse(texts, "document"))
 
-    def sparse_query_fn(self, texts: List[str]) -> Tuple[List[List[int]], List[List[float]]]:
+    def sparse_query_fn(self, texts: list[str]) -> tuple[list[list[int]], list[list[float]]]:
         """``QdrantVectorStore(sparse_query_fn=...)``: ``(indices, values)`` for each query (``text_type="query"``)."""
         return sparse_pairs(self._sparse(texts, "query"))
 

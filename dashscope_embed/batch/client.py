@@ -17,8 +17,9 @@ was lost may remain, counting towards the account's 10,000 files, and the job up
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any
 
 import httpx
 import orjson
@@ -55,7 +56,7 @@ class BatchAPIClient:
     """
 
     def __init__(self, settings: ResolvedSettings, *, max_retries: int = 4,
-                 transport: Optional[httpx.BaseTransport] = None) -> None:
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self.runner = RequestRunner(settings, max_concurrency=2, max_retries=max_retries, transport=transport)
         self.base = settings.root + COMPAT_ROOT
@@ -68,7 +69,7 @@ class BatchAPIClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, path: str, *, files: Any = None, data: Any = None, json: Any = None,
-              params: Any = None, timeout: Optional[float] = None) -> Any:
+              params: Any = None, timeout: float | None = None) -> Any:
         client = self.runner.client()
         content = orjson.dumps(json) if json is not None else None
         request = client.build_request(method, self.base + path, content=content, files=files, data=data,
@@ -105,7 +106,7 @@ class BatchAPIClient:
             APIError: 404/405 from a service that does not list files (the Model Studio page does not document
                 this endpoint), or any other failure after retries.
         """
-        after: Optional[str] = None
+        after: str | None = None
         while True:
             params = {"limit": page_size, **({"after": after} if after else {})}
             page = self._call("GET", "/files", params=params)
@@ -115,7 +116,7 @@ class BatchAPIClient:
                 return
             after = data[-1]["id"]
 
-    def adopt_upload(self, filename: str, size: int) -> Optional[dict[str, Any]]:
+    def adopt_upload(self, filename: str, size: int) -> dict[str, Any] | None:
         """After an upload whose reply was lost: the newest stored file named ``filename`` of ``size`` bytes, with
         every other copy of that name deleted; ``None`` when there is none or the service does not list files
         (then a copy the lost upload stored may remain: it counts towards the account's 10,000 files)."""
@@ -176,12 +177,12 @@ class BatchAPIClient:
                                (lambda: self.find_batch(name, created_after=since)) if name else None,
                                f"creation of batch {name!r}")
 
-    def _post_once(self, send: Callable[[], dict[str, Any]], find: Optional[Callable[[], Optional[dict[str, Any]]]],
+    def _post_once(self, send: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None] | None,
                    what: str) -> dict[str, Any]:
         """``send()`` with the usual retries, except that after an ambiguous failure the next attempt (after the
         backoff, which gives a slow service time to finish the first request) calls ``find()`` first and returns
         what it finds instead of sending again."""
-        pending: Optional[APIError] = None
+        pending: APIError | None = None
         for attempt in self.runner.retrying():
             with attempt:
                 if pending is not None and find is not None:
@@ -207,7 +208,7 @@ class BatchAPIClient:
 
     def list_batches(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every batch the service lists (``GET /batches?after=&limit=``, newest first; the last 30 days)."""
-        after: Optional[str] = None
+        after: str | None = None
         while True:
             params = {"limit": page_size, **({"after": after} if after else {})}
             page = self._call("GET", "/batches", params=params)
@@ -217,7 +218,7 @@ class BatchAPIClient:
                 return
             after = data[-1]["id"]
 
-    def find_batch(self, ds_name: str, created_after: Optional[int] = None) -> Optional[dict[str, Any]]:
+    def find_batch(self, ds_name: str, created_after: int | None = None) -> dict[str, Any] | None:
         """The newest batch whose ``metadata.ds_name`` is ``ds_name``, or ``None``; with ``created_after`` (Unix
         seconds) the listing stops at the first older batch (the list is newest first)."""
         for batch in self.list_batches():
@@ -232,7 +233,7 @@ class BatchAPIClient:
         self.runner.close()
 
 
-def _lookup(find: Any, what: str, first: APIError) -> Optional[dict[str, Any]]:
+def _lookup(find: Any, what: str, first: APIError) -> dict[str, Any] | None:
     """``find()``; when the lookup itself fails, a non-retryable ``APIError``: sending the POST again without
     knowing whether the first one landed could bill every text twice (a rerun looks it up again)."""
     try:

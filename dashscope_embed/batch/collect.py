@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -94,7 +94,7 @@ def journal_results(
     return succeeded, new_lines, new_rows, tokens
 
 
-def read_errors(path: Optional[Path]) -> dict[str, APIError]:
+def read_errors(path: Path | None) -> dict[str, APIError]:
     """custom_id -> the typed error of each line of an error file (``{}`` without one)."""
     failed: dict[str, APIError] = {}
     if path is None:
@@ -125,7 +125,7 @@ class Outcome:
     resubmit: list[bytes] = field(default_factory=list)
     reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
     resplit: list[bytes] = field(default_factory=list)
-    rows_per_line: Optional[int] = None
+    rows_per_line: int | None = None
     permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
 
 

@@ -6,8 +6,8 @@ cover it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from ..errors import APIError
 from ..jobs.workdir import read_meta
@@ -35,7 +35,7 @@ REMOTES: dict[str, Callable[[JobState, ResolvedSettings], Remote]] = {
 }
 
 
-def _complete(output: Path) -> Optional[str]:
+def _complete(output: Path) -> str | None:
     if state_path_for(output).exists():
         return None
     meta = read_meta(output) if output.exists() else None
@@ -52,13 +52,13 @@ def _state(output: Path) -> JobState:
     return state
 
 
-def _remote(state: JobState, base_url: Optional[str], api_key: Optional[str]) -> Remote:
+def _remote(state: JobState, base_url: str | None, api_key: str | None) -> Remote:
     settings = resolve_connection(base_url=base_url or state.root, api_key=api_key)
     settings.require_key()
     return REMOTES[state.kind](state, settings)
 
 
-def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
+def batch_status(output: Path, *, base_url: str | None = None, api_key: str | None = None) -> list[str]:
     """One line per batch or task of the job writing ``output`` (shard, attempt, remote id, status, counts), after
     asking the service for the current status of the unfinished ones.
 
@@ -92,7 +92,7 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
     return lines
 
 
-def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
+def cancel_batches(output: Path, *, base_url: str | None = None, api_key: str | None = None) -> list[str]:
     """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled.
 
     Then the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another

@@ -33,9 +33,9 @@ import os
 import shutil
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import orjson
@@ -78,7 +78,7 @@ class Collected:
     tokens: int = 0
     again: list[bytes] = field(default_factory=list)
     permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
-    rows_per_line: Optional[int] = None
+    rows_per_line: int | None = None
 
 
 class RemoteJob(ABC):
@@ -112,9 +112,9 @@ class RemoteJob(ABC):
         self.explicit_base_url = bool(options.base_url or environment_defaults().get("base_url"))
         self.log = options.log
         self.progress = Progress(options.progress, desc=f"{self.api} rows collected")
-        self.summary: Optional[BatchSummary] = None
-        self.remote: Optional[Remote] = None
-        self._state: Optional[JobState] = None
+        self.summary: BatchSummary | None = None
+        self.remote: Remote | None = None
+        self._state: JobState | None = None
         self._stopped = False
 
     # ------------------------------------------------------------------ what each job kind provides
@@ -156,8 +156,8 @@ class RemoteJob(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
-                        err: Optional[Path], mask: np.ndarray) -> Collected:
+    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Path | None,
+                        err: Path | None, mask: np.ndarray) -> Collected:
         """Journal the successes of a terminal attempt (``base``: its input file; ``out`` / ``err``: what
         ``Remote.fetch`` downloaded; ``mask``: rows already journaled, updated) and sort the other lines."""
         raise NotImplementedError
@@ -198,7 +198,7 @@ class RemoteJob(ABC):
         """The local input file of an attempt (``sharding.attempt_path`` with the kind's suffix)."""
         return attempt_path(self.work, shard, attempt, self.suffix)
 
-    def save(self, state: Optional[JobState] = None) -> None:
+    def save(self, state: JobState | None = None) -> None:
         """Write the state file (``state`` or the running job's)."""
         state = state or self._state
         if state is not None:

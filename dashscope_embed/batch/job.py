@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -88,7 +88,7 @@ class BatchEmbeddingJob(RemoteJob):
     suffix = ".jsonl"
     options: BatchJobOptions
 
-    def __init__(self, rows: Rows, output: Path, options: Optional[BatchJobOptions] = None, **changes: Any) -> None:
+    def __init__(self, rows: Rows, output: Path, options: BatchJobOptions | None = None, **changes: Any) -> None:
         options = options or BatchJobOptions()
         if changes:
             warnings.warn("BatchEmbeddingJob(rows, output, **options) is deprecated; pass "
@@ -167,8 +167,8 @@ class BatchEmbeddingJob(RemoteJob):
         """The documented bytes per input file."""
         return self.limits.max_file_bytes
 
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
-                        err: Optional[Path], mask: np.ndarray) -> Collected:
+    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Path | None,
+                        err: Path | None, mask: np.ndarray) -> Collected:
         """Journal the output file's successes and sort the other lines (``collect``)."""
         got = Collected()
         succeeded: set[str] = set()

@@ -12,8 +12,8 @@ real-time compatible endpoint takes up to the model's row limit, so lines pack t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
 
 import orjson
 
@@ -48,7 +48,7 @@ def rows_of(first: int, last: int, empty: set[int]) -> list[int]:
     return [r for r in range(first, last + 1) if r not in empty]
 
 
-def encode_line(cid: str, texts: Sequence[str], model: str, dimension: Optional[int]) -> bytes:
+def encode_line(cid: str, texts: Sequence[str], model: str, dimension: int | None) -> bytes:
     """One JSONL line (without the newline)."""
     body: dict[str, object] = {"model": model, "input": list(texts), "encoding_format": "float"}
     if dimension is not None:
@@ -57,7 +57,7 @@ def encode_line(cid: str, texts: Sequence[str], model: str, dimension: Optional[
 
 
 def pack_rows(
-    rows: Sequence[Row], job_id: str, model: str, dimension: Optional[int], rows_per_line: int, limits: BatchLimits
+    rows: Sequence[Row], job_id: str, model: str, dimension: int | None, rows_per_line: int, limits: BatchLimits
 ) -> list[bytes]:
     """Lines for the non-empty ``rows`` of one chunk, ``rows_per_line`` rows each (fewer where a line would pass
     the byte limit).
@@ -69,7 +69,7 @@ def pack_rows(
 
 
 def pack_row_lines(
-    rows: Sequence[Row], job_id: str, model: str, dimension: Optional[int], rows_per_line: int, limits: BatchLimits
+    rows: Sequence[Row], job_id: str, model: str, dimension: int | None, rows_per_line: int, limits: BatchLimits
 ) -> list[tuple[bytes, int]]:
     """``pack_rows`` with each line's first row number: ``[(line, first row), ...]``."""
     lines: list[tuple[bytes, int]] = []

@@ -3,8 +3,9 @@ journals written into one Parquet file in input order, with the bulk job's write
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -20,12 +21,12 @@ from .state import JobState, Shard
 __all__ = ["Failure", "failure_listing", "embed_failures_realtime", "write_output"]
 
 #: ``(row number, id, code, message)`` of a row no remote attempt could embed
-Failure = tuple[int, str, str, Optional[str]]
+Failure = tuple[int, str, str, str | None]
 
 
 def failure_listing(state: JobState, source: RowSource) -> list[Failure]:
     """Every row no remote attempt could embed, in input order, with its id and the last code and message."""
-    codes: dict[int, tuple[str, Optional[str]]] = {}
+    codes: dict[int, tuple[str, str | None]] = {}
     for shard in state.shards:
         empty = set(shard.empty)
         for cid, code in shard.failures.items():

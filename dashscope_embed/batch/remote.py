@@ -11,8 +11,9 @@ is an ``APIError`` with ``status_code`` 404 (the coordinator turns it into a ``B
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 from .client import BatchAPIClient
 from .limits import TERMINAL_STATUSES, BatchLimits
@@ -51,7 +52,7 @@ class Remote(Protocol):
     def failed(self, attempt: Attempt) -> bool:
         """Whether the service failed the attempt as a whole (nothing ran, nothing was billed)."""
 
-    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the results of a terminal attempt next to ``base`` (the attempt's input file); returns
         ``(output file, error file)`` paths, either ``None`` when the service made none."""
 
@@ -83,7 +84,7 @@ class BatchFileRemote:
     noun = "batch"
     nouns = "batches"
 
-    def __init__(self, client: BatchAPIClient, limits: BatchLimits, completion_window: Optional[str] = None) -> None:
+    def __init__(self, client: BatchAPIClient, limits: BatchLimits, completion_window: str | None = None) -> None:
         self.client = client
         self.limits = limits
         self.completion_window = completion_window
@@ -145,7 +146,7 @@ class BatchFileRemote:
         batch = self.client.get_batch(attempt.remote_id)  # type: ignore[arg-type]
         return ((batch.get("errors") or {}).get("data")) or []
 
-    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the output and error files to ``base`` with suffixes ``.out`` / ``.err``."""
         out = self.client.download(attempt.output_file_id, base.with_suffix(".out")) if attempt.output_file_id \
             else None

@@ -9,8 +9,8 @@ row twice. Memory holds one chunk's lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 from ..jobs.sources import Row
 from .lines import LineFile
@@ -59,7 +59,7 @@ def plan_shards(
     Raises:
         whatever ``pack`` or reading the rows raises (``InvalidInputError``, ``BulkJobError``, ``SourceError``).
     """
-    current: Optional[LineFile] = None  # the shard being written, one chunk of lines in memory at a time
+    current: LineFile | None = None  # the shard being written, one chunk of lines in memory at a time
     shard_start = total = 0
     empty: list[int] = []
 

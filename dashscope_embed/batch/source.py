@@ -10,9 +10,10 @@ job key that ties a state file and work directory to this input and these option
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any
 
 import orjson
 
@@ -24,7 +25,7 @@ from ..tokens import count_tokens, fits
 
 __all__ = ["Rows", "RowSource", "Scan", "scan_rows"]
 
-Rows = Union[SourceSpec, Iterable[tuple[Any, Any]]]
+Rows = SourceSpec | Iterable[tuple[Any, Any]]
 
 
 class RowSource:
@@ -103,7 +104,7 @@ class Scan:
 
 def scan_rows(
     source: RowSource, *, spec: ModelSpec, dimension: int, chunk_size: int, skip_empty: bool, api: str,
-    max_text_bytes: Optional[int] = None, line_noun: str = "line",
+    max_text_bytes: int | None = None, line_noun: str = "line",
 ) -> Scan:
     """Read every row once: apply the bulk job's rules, the model's token limit and a byte limit, and digest it.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -39,7 +39,7 @@ def cancel_path_for(output: Path) -> Path:
     return output.with_name(output.name + ".batch-cancel")
 
 
-def job_id_for(key: str, output: Path, settings: "ResolvedSettings") -> str:
+def job_id_for(key: str, output: Path, settings: ResolvedSettings) -> str:
     """The id naming a job's remote objects (a batch's ``ds_name``, custom_ids): 12 hex digits of a digest of the
     job key (input and options), the output file's absolute path, the root, the workspace and a fingerprint of the
     API key (a digest: the key itself is never stored). Two jobs of the same input and options (other outputs, or
@@ -80,15 +80,15 @@ class Attempt:
     lines: int
     rows: int
     round: int = 0
-    file_id: Optional[str] = None
+    file_id: str | None = None
     uploading: bool = False
     creating: bool = False
-    sent_at: Optional[float] = None
-    remote_id: Optional[str] = None
-    status: Optional[str] = None
+    sent_at: float | None = None
+    remote_id: str | None = None
+    status: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
-    output_file_id: Optional[str] = None
-    error_file_id: Optional[str] = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
     collected: bool = False
     remote_deleted: bool = False
 
@@ -126,7 +126,7 @@ class JobState:
     job_id: str
     model: str
     dimension: int
-    completion_window: Optional[str]
+    completion_window: str | None
     rows_per_line: int
     lines_per_shard: int
     chunk_size: int
@@ -134,7 +134,7 @@ class JobState:
     input: str
     kind: str = "batch"
     planned_until: int = 0
-    input_rows: Optional[int] = None
+    input_rows: int | None = None
     shards: list[Shard] = field(default_factory=list)
     remote_tokens: int = 0
     fallback_tokens: int = 0
@@ -151,7 +151,7 @@ class JobState:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
 
 
-def load_state(path: Path) -> Optional[JobState]:
+def load_state(path: Path) -> JobState | None:
     """The state at ``path``, or ``None`` when there is none (or it is not one this version reads)."""
     try:
         raw = orjson.loads(path.read_bytes())

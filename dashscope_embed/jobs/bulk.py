@@ -35,8 +35,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import orjson
 
@@ -151,7 +152,7 @@ def run_bulk_job(
     output: Path,
     *,
     chunk_size: int = 1000,
-    output_type: Optional[str] = None,
+    output_type: str | None = None,
     text_type: str = "document",
     skip_empty: bool = True,
     restart: bool = False,

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -61,7 +62,7 @@ class Passage:
     text: str
 
 
-def load_topics(names: Optional[tuple[str, ...]] = DEFAULT_TOPICS) -> dict[str, str]:
+def load_topics(names: tuple[str, ...] | None = DEFAULT_TOPICS) -> dict[str, str]:
     """``{topic: text}`` from ``pydoc_data.topics`` (all topics when ``names`` is ``None``).
 
     Raises:
@@ -108,13 +109,13 @@ class DemoIndexes:
         corpus: dict[str, str],
         *,
         model: str = "text-embedding-v4",
-        dimensions: Optional[int] = None,
-        base_url: Optional[str] = None,
-        protocol: Optional[str] = None,
+        dimensions: int | None = None,
+        base_url: str | None = None,
+        protocol: str | None = None,
         max_concurrency: int = 8,
         chunk_size: int = 1024,
         frameworks: str = "both",
-        rerank_model: Optional[str] = "qwen3-rerank",
+        rerank_model: str | None = "qwen3-rerank",
         progress: bool = True,
         log: Callable[[str], None] = print,
     ) -> None:

@@ -11,7 +11,7 @@ Conventions (those of ``trec_eval`` / BEIR for binary and graded judgments):
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..errors import InvalidInputError
 

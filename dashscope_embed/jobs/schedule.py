@@ -9,10 +9,11 @@ once to the chunk's journal, and a chunk whose rows are all journaled becomes a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class BulkRun:
         self.lock = threading.Lock()
         self.open_chunks = threading.Condition(self.lock)
         self.n_open = 0
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.stop = threading.Event()
         self.requests = 0
         self.tokens = 0

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal, Optional
+from typing import Literal
 
 import orjson
 
@@ -40,7 +41,7 @@ class Row:
     """
 
     index: int
-    id: Optional[str]
+    id: str | None
     text: str
     line: int = 0
 
@@ -67,7 +68,7 @@ class SourceSpec:
     format: Format
     text_field: str = "text"
     column: str = "text"
-    id_field: Optional[str] = None
+    id_field: str | None = None
     delimiter: str = ","
 
     def describe(self) -> dict[str, object]:
@@ -81,7 +82,7 @@ class SourceSpec:
         }
 
 
-def detect_format(path: Path, given: Optional[str] = None) -> Format:
+def detect_format(path: Path, given: str | None = None) -> Format:
     """The input format: ``given`` when set, else from the extension (.jsonl/.ndjson/.json -> jsonl,
     .csv/.tsv -> csv, anything else -> txt).
 
@@ -103,7 +104,7 @@ def detect_format(path: Path, given: Optional[str] = None) -> Format:
 _JSON_TYPES = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
 
 
-def _text_of(value: object, spec: SourceSpec, line_number: int, row_id: Optional[str]) -> str:
+def _text_of(value: object, spec: SourceSpec, line_number: int, row_id: str | None) -> str:
     # A non-string text would otherwise be embedded as its Python repr: refuse it, as the engine refuses non-strings.
     if value is None:
         return ""
@@ -162,7 +163,7 @@ def _is_gb18030(raw: bytes) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _id_of(value: object) -> Optional[str]:
+def _id_of(value: object) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)

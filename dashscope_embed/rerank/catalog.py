@@ -14,8 +14,8 @@ import dataclasses
 import difflib
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 from ..catalog import CATALOG, UnknownModelWarning
 from ..errors import InvalidInputError
@@ -59,11 +59,11 @@ class RerankModelSpec:
     instruct: bool = False
     openai_compatible: bool = False
     regions: tuple[str, ...] = REGIONS
-    price_per_million_tokens_cny: Optional[float] = None
+    price_per_million_tokens_cny: float | None = None
     source: str = RERANK_DOC
     generic: bool = False
 
-    def check_region(self, region: Optional[str]) -> None:
+    def check_region(self, region: str | None) -> None:
         """Refuse a region the model is not offered in (``None``: a custom root, not checked).
 
         Raises:
@@ -77,7 +77,7 @@ class RerankModelSpec:
             f"(source: {self.source})"
         )
 
-    def replace(self, **changes: object) -> "RerankModelSpec":
+    def replace(self, **changes: object) -> RerankModelSpec:
         """A copy with some fields changed, e.g. ``spec.replace(max_documents=100)``."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from typing import Any, Literal, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -73,7 +74,7 @@ def _check_query(query: Any) -> str:
     return query
 
 
-def _check_top_n(top_n: Any) -> Optional[int]:
+def _check_top_n(top_n: Any) -> int | None:
     if top_n is None:
         return None
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
@@ -116,26 +117,26 @@ class DashScopeReranker(RunnerLifecycle):
         self,
         model: str = DEFAULT_RERANK_MODEL,
         *,
-        api_key: Optional[str | SecretStr] = None,
-        base_url: Optional[str] = None,
-        region: Optional[str] = None,
-        workspace: Optional[str] = None,
-        protocol: Optional[str] = None,
-        instruct: Optional[str] = None,
-        top_n: Optional[int] = None,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        region: str | None = None,
+        workspace: str | None = None,
+        protocol: str | None = None,
+        instruct: str | None = None,
+        top_n: int | None = None,
         return_documents: bool = False,
         oversize: Oversize = "truncate",
         max_concurrency: int = 8,
         max_retries: int = 4,
         timeout: float = 60.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        model_spec: Optional[RerankModelSpec] = None,
-        catalog_overrides: Optional[Mapping[str, Any]] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        model_spec: RerankModelSpec | None = None,
+        catalog_overrides: Mapping[str, Any] | None = None,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
         self._init_args: dict[str, Any] = dict(
@@ -183,7 +184,7 @@ class DashScopeReranker(RunnerLifecycle):
         self.usage = Usage()
         self._lock = threading.Lock()
 
-    def _check_instruct(self, instruct: Optional[str]) -> Optional[str]:
+    def _check_instruct(self, instruct: str | None) -> str | None:
         if instruct is None or instruct == "":
             return None
         if not isinstance(instruct, str):
@@ -246,7 +247,7 @@ class DashScopeReranker(RunnerLifecycle):
 
     def _plan_by_bytes(
         self, query: str, documents: Sequence[str]
-    ) -> Optional[tuple[list[tuple[int, int]], int, list[int]]]:
+    ) -> tuple[list[tuple[int, int]], int, list[int]] | None:
         """The plan by document count alone, when UTF-8 byte lengths prove it fits, else ``None``.
 
         A Qwen (byte-level BPE) token covers at least one byte, so bytes bound tokens from above: when every
@@ -267,13 +268,13 @@ class DashScopeReranker(RunnerLifecycle):
             return None
         return ranges, query_bytes, sizes
 
-    def _context(self, query: str, docs: list[str], request: RerankRequest, top_n: Optional[int]) -> tuple:
+    def _context(self, query: str, docs: list[str], request: RerankRequest, top_n: int | None) -> tuple:
         ranges, query_tokens, counts = self._plan(query, docs)
         return ranges, (request, query, docs, top_n, query_tokens, counts)
 
     def _prepare(
-        self, query: Any, documents: Any, top_n: Any, instruct: Any, return_documents: Optional[bool]
-    ) -> tuple[str, list[str], RerankRequest, Optional[int]]:
+        self, query: Any, documents: Any, top_n: Any, instruct: Any, return_documents: bool | None
+    ) -> tuple[str, list[str], RerankRequest, int | None]:
         query = _check_query(query)
         docs = validate_documents(documents)
         top_n = _check_top_n(top_n) if top_n is not None else self.top_n
@@ -317,7 +318,7 @@ class DashScopeReranker(RunnerLifecycle):
         return [(start, reply)]
 
     def _merge(self, replies: list[tuple[int, RerankReply]], docs: Sequence[str], request: RerankRequest,
-               top_n: Optional[int]) -> RerankResult:
+               top_n: int | None) -> RerankResult:
         usage, request_ids, items = Usage(), [], []
         for offset, reply in replies:
             usage.add(reply.total_tokens, 1)
@@ -341,9 +342,9 @@ class DashScopeReranker(RunnerLifecycle):
         query: str,
         documents: Sequence[str],
         *,
-        top_n: Optional[int] = None,
-        instruct: Optional[str] = None,
-        return_documents: Optional[bool] = None,
+        top_n: int | None = None,
+        instruct: str | None = None,
+        return_documents: bool | None = None,
     ) -> RerankResult:
         """Rank ``documents`` by relevance to ``query``.
 
@@ -377,9 +378,9 @@ class DashScopeReranker(RunnerLifecycle):
         query: str,
         documents: Sequence[str],
         *,
-        top_n: Optional[int] = None,
-        instruct: Optional[str] = None,
-        return_documents: Optional[bool] = None,
+        top_n: int | None = None,
+        instruct: str | None = None,
+        return_documents: bool | None = None,
     ) -> RerankResult:
         """Async ``rerank`` on the running event loop (requests share a per-loop semaphore of ``max_concurrency``).
         Same arguments, result and errors."""

@@ -8,7 +8,7 @@ these: the connection fields of the embedding adapters (``ConnectionOptions``: `
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
@@ -32,10 +32,10 @@ class RerankOptions(ConnectionOptions):
             or ``"error"`` (refused before any request).
     """
 
-    protocol: Optional[Literal["dashscope", "openai"]] = Field(
+    protocol: Literal["dashscope", "openai"] | None = Field(
         default=None, description="'dashscope' (native, default) or 'openai' (compatible rerank endpoint)."
     )
-    top_n: Optional[int] = Field(default=3, ge=1, description="Results to keep (None: all, reordered).")
+    top_n: int | None = Field(default=3, ge=1, description="Results to keep (None: all, reordered).")
     return_documents: bool = Field(default=False, description="Ask the service to echo each document's text.")
     oversize: Literal["truncate", "error"] = Field(  # type: ignore[assignment]
         default="truncate",

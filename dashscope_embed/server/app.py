@@ -20,9 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..wire.compat_rerank import COMPAT_RERANK_PATH
+from ..wire.native_rerank import NATIVE_RERANK_PATH
 from . import compat, multimodal, rerank, text
-from .batches import BatchAPI
 from .backends import Backend, get_backend
+from .batches import BatchAPI
 from .dropping import ABORT_SCOPE_KEY, DroppedResponse, abort_hook, install_log_filter
 from .endpoint import EndpointResult
 from .faults import FaultConfig, FaultDecision, FaultInjector
@@ -30,8 +32,6 @@ from .replies import ServiceError, compat_error_body, json_response, native_erro
 from .stats import RequestRecord, ServiceStats
 from .tasks import TaskAPI
 from .uploads import UploadService
-from ..wire.compat_rerank import COMPAT_RERANK_PATH
-from ..wire.native_rerank import NATIVE_RERANK_PATH
 from .validation import COMPAT_PATH, MULTIMODAL_PATH, TEXT_PATH, parse_body
 
 __all__ = ["EmbeddingService", "ServiceApp", "create_app"]

@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 import orjson
 from starlette.requests import Request
@@ -67,7 +67,7 @@ class _Results:
         self.spans.append((self.offset, len(line) + 1))
         self.offset += len(line) + 1
 
-    def publish(self, store: FileStore, name: str, rng: random.Random) -> Optional[str]:
+    def publish(self, store: FileStore, name: str, rng: random.Random) -> str | None:
         self.handle.close()
         try:
             if not self.spans:
@@ -86,15 +86,15 @@ class _Results:
 class _Run:
     """The execution state of one batch."""
 
-    def __init__(self, api: "BatchAPI", batch: dict[str, Any], number: int) -> None:
+    def __init__(self, api: BatchAPI, batch: dict[str, Any], number: int) -> None:
         self.api = api
         self.batch = batch
         faults = api.service.faults.config
         self.rng = random.Random(f"{faults.seed}:batch:{number}")
         self.total = 0  # requests (non-blank lines) in the input file
         self.position = 0  # requests executed
-        self._input: Optional[BinaryIO] = None
-        self.expire_at: Optional[int] = None
+        self._input: BinaryIO | None = None
+        self.expire_at: int | None = None
         self.done = False
         scratch = api.files.root / f".run-{batch['id']}"
         self.output = _Results(scratch.with_suffix(".out"))
@@ -142,7 +142,7 @@ class _Run:
             batch.update(status="in_progress", in_progress_at=now)
 
     @staticmethod
-    def _check_line(line: bytes, seen: set[str], models: set[str], limits: BatchLimits) -> Optional[tuple[str, str]]:
+    def _check_line(line: bytes, seen: set[str], models: set[str], limits: BatchLimits) -> tuple[str, str] | None:
         if len(line) > limits.max_line_bytes:
             return "line_too_large", f"The line holds {len(line)} bytes; at most {limits.max_line_bytes}."
         try:
@@ -262,8 +262,8 @@ class BatchAPI:
         self.batches: dict[str, dict[str, Any]] = {}
         self._runs: list[_Run] = []
         self._created: deque[float] = deque()
-        self._wake: Optional[asyncio.Event] = None
-        self._worker: Optional[asyncio.Task] = None
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
 
     def routes(self) -> list[Route]:
         """Starlette routes of the Files and Batches endpoints."""
@@ -312,7 +312,7 @@ class BatchAPI:
         self._ensure_worker()
         return json_response(batch)
 
-    def _check_metadata(self, metadata: Any) -> Optional[dict[str, str]]:
+    def _check_metadata(self, metadata: Any) -> dict[str, str] | None:
         if metadata is None:
             return None
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):

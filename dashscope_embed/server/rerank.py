@@ -15,7 +15,7 @@ deterministic and depend on the (query, document) pair only. ``instruct`` is val
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import tokens
 from ..rerank.catalog import RERANK_CATALOG, RETIRED_RERANK_MODELS, RerankModelSpec
@@ -63,7 +63,7 @@ def _model(model: Any, *, compat: bool) -> RerankModelSpec:
     return spec
 
 
-async def _rank(spec: RerankModelSpec, backend: Optional[Backend], query: Any, documents: Any, top_n: Any,
+async def _rank(spec: RerankModelSpec, backend: Backend | None, query: Any, documents: Any, top_n: Any,
                 return_documents: Any, instruct: Any) -> tuple[list[dict[str, Any]], int]:
     """Validate and rank; ``(results, total_tokens)``."""
     if query is None or (isinstance(query, str) and not query.strip()):
@@ -122,7 +122,7 @@ def _params(body: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-async def handle_native(body: dict[str, Any], backend: Optional[Backend], request_id: str) -> EndpointResult:
+async def handle_native(body: dict[str, Any], backend: Backend | None, request_id: str) -> EndpointResult:
     """Rank a native rerank request; see the module docstring for the shapes.
 
     Raises:
@@ -143,7 +143,7 @@ async def handle_native(body: dict[str, Any], backend: Optional[Backend], reques
     return EndpointResult(reply, results, len(inp["documents"]))
 
 
-async def handle_compat(body: dict[str, Any], backend: Optional[Backend], request_id: str) -> EndpointResult:
+async def handle_compat(body: dict[str, Any], backend: Backend | None, request_id: str) -> EndpointResult:
     """Rank a compatible rerank request (flat body); unknown models get 404 ``model_not_found``.
 
     Raises:

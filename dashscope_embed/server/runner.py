@@ -215,7 +215,7 @@ class LocalService:
         assert self._server is not None and self._sock is not None
         try:
             self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
+        except BaseException as exc:
             self._error = exc
 
     def stop(self, timeout: float = 10.0) -> None:

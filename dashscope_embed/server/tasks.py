@@ -41,7 +41,7 @@ import uuid
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -77,7 +77,7 @@ def _count_lines(data: bytes) -> int:
 class _Task:
     """One task: its input, progress, result file and reply fields."""
 
-    def __init__(self, api: "TaskAPI", number: int, model: str, text_type: str, data: bytes) -> None:
+    def __init__(self, api: TaskAPI, number: int, model: str, text_type: str, data: bytes) -> None:
         self.api = api
         self.id = str(uuid.uuid4())
         self.model = model
@@ -89,16 +89,16 @@ class _Task:
         self.submit_time = _now()
         self.submitted = time.monotonic()
         self.created = time.time()
-        self.scheduled_time: Optional[str] = None
-        self.end_time: Optional[str] = None
+        self.scheduled_time: str | None = None
+        self.end_time: str | None = None
         self.total = self.succeeded = self.failed = self.tokens = 0
-        self.code: Optional[str] = None
-        self.message: Optional[str] = None
-        self.url: Optional[str] = None
-        self._lines: Optional[io.BytesIO] = None
+        self.code: str | None = None
+        self.message: str | None = None
+        self.url: str | None = None
+        self._lines: io.BytesIO | None = None
         self._position = 0
-        self._gz: Optional[gzip.GzipFile] = None
-        self.path: Optional[Path] = None
+        self._gz: gzip.GzipFile | None = None
+        self.path: Path | None = None
 
     # -- the reply --
     def reply(self, request_id: str) -> dict[str, Any]:
@@ -152,10 +152,10 @@ class _Task:
         raw = [self._lines.readline() for _ in range(min(faults.task_lines_per_step, self.total - self._position))]
         texts = [line.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace") for line in raw]
         first, self._position = self._position, self._position + len(texts)
-        verdicts: list[Optional[tuple[str, str]]] = []
+        verdicts: list[tuple[str, str] | None] = []
         counts: list[int] = []
         for text in texts:
-            verdict: Optional[tuple[str, str]] = None
+            verdict: tuple[str, str] | None = None
             count = 0
             if not text.strip():
                 verdict = ("BadRequest.EmptyInput", "Required input parameter missing from request.")
@@ -183,7 +183,7 @@ class _Task:
         if self._position >= self.total:
             self._finish()
 
-    def _write(self, first: int, order: list[int], verdicts: list[Optional[tuple[str, str]]], good: list[int],
+    def _write(self, first: int, order: list[int], verdicts: list[tuple[str, str] | None], good: list[int],
                vectors: Any, shape: str) -> None:
         row_of = {i: n for n, i in enumerate(good)}
         lines = []
@@ -237,12 +237,12 @@ class TaskAPI:
         self.downloads = self.authorized_downloads = 0
         self.submitted_at: list[float] = []
         self.base_url = ""
-        self._last_submit: Optional[float] = None
+        self._last_submit: float | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="dashscope-embed-tasks-")
         self.results = Path(self._dir.name)
         self._secret = os.urandom(16)
-        self._wake: Optional[asyncio.Event] = None
-        self._worker: Optional[asyncio.Task] = None
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
 
     def routes(self) -> list[Route]:
         """Starlette routes: task status, cancel, and the result files."""

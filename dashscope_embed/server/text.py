@@ -23,8 +23,8 @@ from typing import Any
 
 from .backends.base import Backend
 from .endpoint import EndpointResult
-from .sparse import sparse_embedding
 from .replies import ServiceError
+from .sparse import sparse_embedding
 from .stats import RequestRecord
 from .tasks import SYNC_REFUSED
 from .validation import ParsedTextRequest, check_texts, empty_input, invalid, lookup_model, text_options

@@ -25,9 +25,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -48,10 +49,10 @@ _MB = 1024 * 1024
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 # Set per multimodal request: how ``oss://`` values are read (``None``: no upload service, URLs hash as strings).
-_RESOLVER: ContextVar[Optional[Callable[[str, str, ModelSpec, str], bytes]]] = ContextVar("oss_resolver", default=None)
+_RESOLVER: ContextVar[Callable[[str, str, ModelSpec, str], bytes] | None] = ContextVar("oss_resolver", default=None)
 
 
-def resolve_oss(kind: str, value: str, spec: ModelSpec, where: str) -> Optional[bytes]:
+def resolve_oss(kind: str, value: str, spec: ModelSpec, where: str) -> bytes | None:
     """The stored bytes behind an ``oss://`` value in the current request, or ``None`` when the service runs without
     uploads (the URL string is then all there is).
 
@@ -232,7 +233,7 @@ class UploadService:
 
         return wrapped
 
-    def stored(self, value: str) -> Optional[bytes]:
+    def stored(self, value: str) -> bytes | None:
         """The bytes stored under an ``oss://{key}`` URL, or ``None`` when there are none."""
         if not value.startswith("oss://"):
             return None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -28,10 +29,10 @@ class TextRequest:
     """
 
     model: str
-    dimension: Optional[int] = None
-    text_type: Optional[str] = None
-    output_type: Optional[str] = None
-    instruct: Optional[str] = None
+    dimension: int | None = None
+    text_type: str | None = None
+    output_type: str | None = None
+    instruct: str | None = None
     keep_lists: bool = False
 
     @property
@@ -113,7 +114,7 @@ def order_by_index(items: list, key: str, n: int, request_id: str | None) -> lis
 
 def native_items(
     status: int, headers: Mapping[str, str], content: bytes, index_key: str, n: int
-) -> tuple[dict[str, Any], list, Optional[str]]:
+) -> tuple[dict[str, Any], list, str | None]:
     """Open a native-protocol reply: ``(body, output.embeddings in input order, request_id)``.
 
     Args:

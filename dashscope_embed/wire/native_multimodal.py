@@ -10,8 +10,9 @@ Source: https://help.aliyun.com/en/model-studio/multimodal-embedding-api-referen
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,11 +37,11 @@ class MultimodalRequest:
     """
 
     model: str
-    dimension: Optional[int] = None
-    enable_fusion: Optional[bool] = None
-    instruct: Optional[str] = None
+    dimension: int | None = None
+    enable_fusion: bool | None = None
+    instruct: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-    expected_dimension: Optional[int] = None
+    expected_dimension: int | None = None
 
 
 @dataclass
@@ -59,7 +60,7 @@ class MultimodalReply:
     types: list[str]
     total_tokens: int
     usage: dict[str, Any]
-    request_id: Optional[str]
+    request_id: str | None
 
 
 def usage_tokens(usage: Mapping[str, Any]) -> int:

@@ -21,9 +21,10 @@ Source of the protocol and limits: ``limits.TASKS_DOC``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, Mapping, Optional
+from typing import Any
 
 import httpx
 import orjson
@@ -60,7 +61,7 @@ class TaskClient:
     """
 
     def __init__(self, settings: ResolvedSettings, *, max_retries: int = 4,
-                 transport: Optional[httpx.BaseTransport] = None) -> None:
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self.runner = RequestRunner(settings, max_concurrency=2, max_retries=max_retries, transport=transport)
         self.uploader = Uploader(settings, max_retries=max_retries, transport=transport, runner=self.runner)
@@ -74,7 +75,7 @@ class TaskClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, path: str, *, json: Any = None, params: Any = None,
-              headers: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         client = self.runner.client()
         content = orjson.dumps(json) if json is not None else None
         try:
@@ -96,7 +97,7 @@ class TaskClient:
 
     # -- tasks --
     def submit(self, model: str, url: str, text_type: str,
-               find: Optional[Callable[[float], Optional[str]]] = None) -> str:
+               find: Callable[[float], str | None] | None = None) -> str:
         """Submit a task embedding the file at ``url``; returns its task id.
 
         Args:
@@ -105,7 +106,7 @@ class TaskClient:
         """
         body = {"model": model, "input": {"url": url}, "parameters": {"text_type": text_type}}
         headers = {ASYNC_HEADER: "enable", RESOLVE_HEADER: "enable"}
-        sent_at: Optional[float] = None
+        sent_at: float | None = None
         for attempt in self.runner.retrying():
             with attempt:
                 if sent_at is not None and find is not None:
@@ -162,7 +163,7 @@ class TaskClient:
                 return
             page += 1
 
-    def find_unrecorded(self, model: str, since: float, recorded: Collection[str]) -> Optional[str]:
+    def find_unrecorded(self, model: str, since: float, recorded: Collection[str]) -> str | None:
         """The newest task of ``model`` created from ``since - margin`` whose id is not in ``recorded``, or
         ``None`` (also when the service does not list tasks)."""
         try:
@@ -200,7 +201,7 @@ class TaskClient:
         """Close the pooled HTTP client."""
         self.runner.close()
 
-    def __enter__(self) -> "TaskClient":
+    def __enter__(self) -> TaskClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

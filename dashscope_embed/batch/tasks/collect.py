@@ -16,7 +16,6 @@ written twice. Every line of the attempt then ends in one of three ways:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import orjson
@@ -73,7 +72,7 @@ class _Journal:
 
 
 def collect_task(
-    attempt: Attempt, shard: Shard, base: Path, out: Optional[Path], failure: Optional[tuple[str, str]],
+    attempt: Attempt, shard: Shard, base: Path, out: Path | None, failure: tuple[str, str] | None,
     work: Path, chunk_size: int, mask: np.ndarray, max_resubmits: int,
 ) -> Collected:
     """Journal the successes of a terminal task and sort its other lines (see the module docstring).
@@ -92,7 +91,7 @@ def collect_task(
     verdicts: dict[int, tuple[str, str]] = {}
     if out is None:
         reason = failure or CANCELED
-        verdicts = {i: reason for i in range(len(rows))}
+        verdicts = dict.fromkeys(range(len(rows)), reason)
     else:
         seen_before = bool(mask[rows - shard.start].any()) if len(rows) else False
         tokens = 0 if seen_before else int(attempt.counts.get("total_tokens", 0))

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -83,8 +82,8 @@ class TaskSummary(BatchSummary):
         free_quota_tokens / free_quota_days: the model's free quota for a new account, if any.
     """
 
-    free_quota_tokens: Optional[int] = None
-    free_quota_days: Optional[int] = None
+    free_quota_tokens: int | None = None
+    free_quota_days: int | None = None
 
     def lines(self) -> list[str]:
         """The human-readable summary."""
@@ -128,7 +127,7 @@ class AsyncTaskJob(RemoteJob):
     suffix = ".jsonl"
     options: TaskJobOptions
 
-    def __init__(self, rows: Rows, output: Path, options: Optional[TaskJobOptions] = None) -> None:
+    def __init__(self, rows: Rows, output: Path, options: TaskJobOptions | None = None) -> None:
         super().__init__(rows, output, options or TaskJobOptions())
         self.limits = self.options.limits
         self.rows_per_task = self.options.rows_per_task
@@ -199,8 +198,8 @@ class AsyncTaskJob(RemoteJob):
         """Bytes planned per task file at most."""
         return MAX_TASK_FILE_BYTES
 
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
-                        err: Optional[Path], mask: np.ndarray) -> Collected:
+    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Path | None,
+                        err: Path | None, mask: np.ndarray) -> Collected:
         """Journal the task's successes and sort its other lines (``collect.collect_task``)."""
         remote = self.active_remote
         assert isinstance(remote, TaskRemote)

@@ -13,8 +13,8 @@ that is uploaded, where line ``i`` (0-based) is ``text_index`` ``i`` of the resu
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 

@@ -19,8 +19,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ...errors import APIError
 from ..state import Attempt, JobState, Shard
@@ -50,7 +51,7 @@ class TaskRemote:
         # the service queues the rest of 50 and runs 3: a job keeps at most that many unfinished
         self.max_running = limits.max_queued
         self.reasons: dict[str, tuple[str, str]] = {}  # task id -> (code, message) of a FAILED task
-        self._last_submit: Optional[float] = None
+        self._last_submit: float | None = None
 
     def submit(self, state: JobState, shard: Shard, attempt: Attempt, path: Path, save: Callable[[], None]) -> bool:
         """See ``Remote.submit``: upload the text file, then submit the task (or adopt the one a killed run made)."""
@@ -128,7 +129,7 @@ class TaskRemote:
             self.refresh(attempt)
         return self.reasons.get(attempt.remote_id or "", ("UnknownError", "the task failed"))
 
-    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the gzipped result of a SUCCEEDED task to ``base`` + ``.out.gz``."""
         if attempt.status != "SUCCEEDED" or not attempt.output_file_id:
             return None, None

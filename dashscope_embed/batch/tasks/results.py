@@ -13,9 +13,10 @@ a time, and ``ResultCheck`` verifies that every input line came back exactly onc
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -36,9 +37,9 @@ class ResultLine:
     """
 
     text_index: int
-    embedding: Optional[np.ndarray]
-    code: Optional[str] = None
-    message: Optional[str] = None
+    embedding: np.ndarray | None
+    code: str | None = None
+    message: str | None = None
 
 
 def parse_line(raw: bytes, where: str = "result") -> ResultLine:
