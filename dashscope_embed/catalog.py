@@ -191,7 +191,7 @@ class ModelSpec:
 _IMAGE_FORMATS = ("jpg", "jpeg", "png", "bmp")
 # JPEG, PNG, WEBP, BMP, TIFF, ICO, DIB, ICNS, SGI (qwen3-vl-embedding and the 2026-03-06 tongyi models). GIF is
 # in no model's list.
-_WIDE_IMAGE_FORMATS = _IMAGE_FORMATS + ("webp", "tiff", "tif", "ico", "dib", "icns", "sgi")
+_WIDE_IMAGE_FORMATS = (*_IMAGE_FORMATS, "webp", "tiff", "tif", "ico", "dib", "icns", "sgi")
 _MB = 1024 * 1024
 
 #: Every model this package knows, by model id: its limits and accepted parameters (see ``ModelSpec``).
@@ -488,7 +488,7 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
 
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
-    common = dict(name=model, dimensions=(), default_dimension=0, max_rows=10, generic=True, source=MODELS_DOC)
+    common = {"name": model, "dimensions": (), "default_dimension": 0, "max_rows": 10, "generic": True, "source": MODELS_DOC}
     if kind == "text":
         return ModelSpec(
             kind="text", max_tokens_per_row=8192, text_type=True, instruct=True, sparse=True,

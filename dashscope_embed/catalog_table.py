@@ -83,4 +83,4 @@ def format_catalog(records: list[dict[str, object]]) -> str:
             _price(r["price_per_million_tokens_usd"]),  # type: ignore[arg-type]
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

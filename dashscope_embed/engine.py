@@ -418,9 +418,9 @@ def _average_pieces(
         tokens: list[dict[int, str]] = [{} for _ in range(n)]
         totals = np.zeros(n)
         np.add.at(totals, owners, weights)
-        for vec, owner, weight in zip(sparse, owners.tolist(), weights.tolist()):
+        for vec, owner, weight in zip(sparse, owners.tolist(), weights.tolist(), strict=True):
             share = weight / totals[owner]
-            for index, value, token in zip(vec.indices, vec.values, vec.tokens or ("",) * len(vec)):
+            for index, value, token in zip(vec.indices, vec.values, vec.tokens or ("",) * len(vec), strict=True):
                 merged[owner].setdefault(index, [0.0])[0] += value * share
                 tokens[owner].setdefault(index, token)
         sparse = [

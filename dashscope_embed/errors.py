@@ -343,9 +343,9 @@ def error_from_reply(
     request_id = request_id or headers.get("x-request-id") or headers.get("x-dashscope-request-id")
     retry_after = _parse_retry_after(headers)
     cls = _classify(status, str(code) if code else None, message)
-    kwargs: dict[str, Any] = dict(
-        status_code=status, code=str(code) if code else None, request_id=request_id, retry_after=retry_after
-    )
+    kwargs: dict[str, Any] = {
+        "status_code": status, "code": str(code) if code else None, "request_id": request_id, "retry_after": retry_after
+    }
     if cls is BatchSizeError:
         match = _BATCH_LIMIT.search(message)
         assert match is not None

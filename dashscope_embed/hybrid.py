@@ -58,7 +58,7 @@ class SparseCache(LRUCache[SparseEmbedding]):
 
     def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]
         """Store ``vectors[i]`` under ``keys[i]``, evicting the least recently used beyond ``max_entries``."""
-        super().put_many((key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors))
+        super().put_many((key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors, strict=True))
 
 
 _default_cache = SparseCache()
@@ -77,10 +77,7 @@ def sparse_cache_key(
     ``instruct`` is the call's instruction; on the query side the engine's own ``instruct`` applies when it is
     ``None`` (as on the wire), and on the document side no instruction is ever sent.
     """
-    if text_type == "query":
-        instruct = instruct if instruct is not None else engine.instruct
-    else:
-        instruct = None
+    instruct = (instruct if instruct is not None else engine.instruct) if text_type == "query" else None
     return (engine.settings.root, engine.model, text_type, instruct, text)
 
 
@@ -142,7 +139,7 @@ class HybridEmbedder:
     ) -> tuple[list[str], list[SparseEmbedding | None], list[str]]:
         items = validate_texts(texts)
         found = self.cache.get_many(self._keys(items, text_type, instruct))
-        missing = list(dict.fromkeys(t for t, v in zip(items, found) if v is None))  # each distinct text once
+        missing = list(dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None))  # each distinct text once
         return items, found, missing
 
     def _merge(
@@ -156,9 +153,9 @@ class HybridEmbedder:
     ) -> EmbeddingResult:
         usage, request_ids = Usage(), []
         if fetched is not None:
-            fresh = dict(zip(missing, fetched.sparse or []))
+            fresh = dict(zip(missing, fetched.sparse or [], strict=True))
             self.cache.put_many(self._keys(missing, text_type, instruct), fetched.sparse or [])
-            found = [v if v is not None else fresh[t] for t, v in zip(items, found)]
+            found = [v if v is not None else fresh[t] for t, v in zip(items, found, strict=True)]
             usage, request_ids = fetched.usage, fetched.request_ids
         return EmbeddingResult(
             dense=None,

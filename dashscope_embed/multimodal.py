@@ -314,7 +314,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         def parse(status: int, headers: Any, content: bytes) -> MultimodalReply:
             return self._wire.parse_reply(request, status, headers, content, n)
 
-        kwargs = dict(tokens=sum(u.tokens for u in units), headers=OSS_RESOLVE_HEADER if oss else None)
+        kwargs = {"tokens": sum(u.tokens for u in units), "headers": OSS_RESOLVE_HEADER if oss else None}
         return self._wire.path, body, parse, kwargs
 
     def _assemble(self, replies: list[MultimodalReply]) -> MultimodalResult:

@@ -112,7 +112,7 @@ class _EmbedBatches:
             )
         texts = validate_texts(batch.column(self.text_column).to_pylist(), what=f"values of {self.text_column!r}")
         result = self.engine.embed(texts, text_type=self.text_type)  # raises the core's typed errors
-        for name, column in zip(self._new_columns(), self._columns(result)):
+        for name, column in zip(self._new_columns(), self._columns(result), strict=True):
             batch = batch.append_column(name, column)
         return batch
 
@@ -228,10 +228,10 @@ def embed_dataset(
     )
     out = dataset.map_batches(
         _EmbedBatches,
-        fn_constructor_kwargs=dict(
-            engine=engine, limiter=limiter, text_column=text_column, output_column=output_column,
-            sparse_column=sparse_column, text_type=text_type,
-        ),
+        fn_constructor_kwargs={
+            "engine": engine, "limiter": limiter, "text_column": text_column, "output_column": output_column,
+            "sparse_column": sparse_column, "text_type": text_type,
+        },
         batch_format="pyarrow",
         batch_size=batch_size,
         compute=strategy,

@@ -27,12 +27,12 @@ class SparseEmbedding:
 
     def as_dict(self) -> dict[int, float]:
         """``{token_id: weight}``, the form LlamaIndex (``SparseEmbedding``) and Milvus use."""
-        return dict(zip(self.indices, self.values))
+        return dict(zip(self.indices, self.values, strict=True))
 
     def token_weights(self) -> dict[str, float]:
         """``{token_text: weight}`` for inspection (tokens that decode alike are summed)."""
         out: dict[str, float] = {}
-        for token, value in zip(self.tokens, self.values):
+        for token, value in zip(self.tokens, self.values, strict=False):  # tokens is () when the service sent none
             out[token] = out.get(token, 0.0) + value
         return out
 

@@ -151,13 +151,13 @@ class RequestRunner:
             exc = state.outcome.exception() if state.outcome else None
             logger.info("retrying after attempt %d: %s", state.attempt_number + offset, exc)
 
-        return dict(
-            stop=stop_after_attempt(self.max_retries + 1 - offset),
-            retry=retry_if_exception(_retryable),
-            wait=wait,
-            reraise=True,
-            before_sleep=log,
-        )
+        return {
+            "stop": stop_after_attempt(self.max_retries + 1 - offset),
+            "retry": retry_if_exception(_retryable),
+            "wait": wait,
+            "reraise": True,
+            "before_sleep": log,
+        }
 
     def _after_first_failure(self, exc: APIError) -> float:
         """Seconds to wait before attempt 2 of a request whose first attempt raised ``exc``.

@@ -411,7 +411,7 @@ class Uploader:
                     return await self.aupload(model, media, client=http)
 
             urls = await asyncio.gather(*(one(m) for m in unique.values()))
-        done = dict(zip(unique, urls))
+        done = dict(zip(unique, urls, strict=True))
         for container, key, media in slots:
             container[key] = done[id(media)]
         return True

@@ -44,13 +44,13 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     catalog's ``max_rows``, see ``dashscope-embed models``), up to ``max_concurrency`` of them in flight at once,
     sync or async.
 
-    With a multimodal ``model_name`` (catalog ``kind="multimodal"``) the object wraps ``dashscope_embed.MultimodalEmbedder``: texts
-    (queries and documents alike, the multimodal endpoint has no ``text_type``), images and videos all go to the
-    native multimodal endpoint and land in one vector space, so the same object serves as ``image_embed_model`` of a
-    ``MultiModalVectorStoreIndex`` for text-to-image and image-to-image retrieval. Images are ``ImageType`` values:
-    a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (what ``ImageNode``s holding base64 become);
-    local data is inlined as base64 after its size and format are checked against the model's catalog limits.
-    Videos (``get_video_embedding``) are public http(s) URLs.
+    With a multimodal ``model_name`` (catalog ``kind="multimodal"``) the object wraps
+    ``dashscope_embed.MultimodalEmbedder``: texts (queries and documents alike, the multimodal endpoint has no
+    ``text_type``), images and videos all go to the native multimodal endpoint and land in one vector space, so the same
+    object serves as ``image_embed_model`` of a ``MultiModalVectorStoreIndex`` for text-to-image and image-to-image
+    retrieval. Images are ``ImageType`` values: a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (what
+    ``ImageNode``s holding base64 become); local data is inlined as base64 after its size and format are checked against
+    the model's catalog limits. Videos (``get_video_embedding``) are public http(s) URLs.
 
     Args:
         model_name: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.

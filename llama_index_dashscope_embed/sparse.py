@@ -21,7 +21,8 @@ TextType = Literal["query", "document"]
 
 
 class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
-    """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) as ``{token_id: weight}`` dicts for LlamaIndex.
+    """Sparse (lexical) vectors from the models with sparse output (catalog ``sparse``) as ``{token_id: weight}`` dicts
+    for LlamaIndex.
 
     Token ids are Qwen tokenizer ids; weights are the service's non-negative floats. Vectors a
     ``DashScopeEmbedding(output_type="dense&sparse")`` with the same model and service already fetched come from the

@@ -104,7 +104,7 @@ class LineFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        self._handle = open(self._tmp, "wb")
+        self._handle = open(self._tmp, "wb")  # noqa: SIM115 - open for the writer's lifetime, closed by commit()
         self.lines = 0
         self.bytes = 0
 

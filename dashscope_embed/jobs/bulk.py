@@ -219,7 +219,10 @@ def run_bulk_job(
         starts, total_rows = run.run(read_rows(spec))
     except BaseException as exc:
         _close_bar(bar, finished=False)
-        raise _stopped(exc, output)
+        stopped = _stopped(exc, output)
+        if stopped is exc:
+            raise
+        raise stopped from exc
     _close_bar(bar, finished=True)
     totals = merge_parts(work, output, schema, key, starts, total_rows)
     _summary_from_meta(summary, totals)

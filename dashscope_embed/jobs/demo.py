@@ -120,8 +120,8 @@ class DemoIndexes:
         log: Callable[[str], None] = print,
     ) -> None:
         self.corpus = corpus
-        self.settings = dict(dimensions=dimensions, base_url=base_url, protocol=protocol,
-                             max_concurrency=max_concurrency)
+        self.settings = {"dimensions": dimensions, "base_url": base_url, "protocol": protocol,
+                             "max_concurrency": max_concurrency}
         self.model = model
         self.rerank_model = rerank_model
         self.chunk_size = chunk_size
@@ -155,7 +155,7 @@ class DemoIndexes:
                  f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests")
 
     def _rerank_settings(self) -> dict[str, Any]:
-        return dict(base_url=self.settings["base_url"], max_concurrency=self.settings["max_concurrency"], top_n=1)
+        return {"base_url": self.settings["base_url"], "max_concurrency": self.settings["max_concurrency"], "top_n": 1}
 
     def rerank_llamaindex(self, question: str, candidates: int = RERANK_CANDIDATES) -> tuple[Passage, int]:
         """The passage ``DashScopeRerank`` (a node postprocessor) puts first among the top ``candidates``, and the

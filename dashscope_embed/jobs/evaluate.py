@@ -118,7 +118,7 @@ def evaluate_embedder(embedder: DashScopeEmbedder, judged: JudgedSet, k: int = 1
     seconds = time.monotonic() - started
     assert docs.dense is not None and queries.dense is not None
     top = rank_documents(queries.dense, docs.dense, k)
-    rankings = {qid: [judged.doc_ids[j] for j in row] for qid, row in zip(judged.query_ids, top.tolist())}
+    rankings = {qid: [judged.doc_ids[j] for j in row] for qid, row in zip(judged.query_ids, top.tolist(), strict=True)}
     metrics = evaluate_rankings(rankings, judged.qrels, k)
     return EvalResult(
         label or f"{embedder.model} d={embedder.dimension} {embedder.protocol}",
@@ -146,5 +146,5 @@ def format_table(results: Sequence[EvalResult], k: int = 10) -> str:
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows])

@@ -93,7 +93,7 @@ def write_part(
         if matrix is not None and record.dense is not None:
             matrix[at] = record.dense
         if sparse and record.sparse is not None:
-            for j, (idx, val) in zip(at.tolist(), record.sparse):
+            for j, (idx, val) in zip(at.tolist(), record.sparse, strict=True):
                 sparse_idx[j], sparse_val[j] = idx, val
         tokens += record.tokens
         requests += record.requests

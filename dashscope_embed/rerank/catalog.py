@@ -188,4 +188,4 @@ def format_rerank_catalog(records: list[dict[str, object]]) -> str:
             ",".join(r["regions"]), f"{price:g}" if price is not None else "-",  # type: ignore[arg-type]
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

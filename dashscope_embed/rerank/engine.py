@@ -139,14 +139,14 @@ class DashScopeReranker(RunnerLifecycle):
         async_transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        self._init_args: dict[str, Any] = dict(
-            model=model, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            instruct=instruct, top_n=top_n, return_documents=return_documents, oversize=oversize,
-            max_concurrency=max_concurrency, max_retries=max_retries, timeout=timeout,
-            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute, model_spec=model_spec,
-            catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            allow_insecure_http=allow_insecure_http,
-        )
+        self._init_args: dict[str, Any] = {
+            "model": model, "base_url": base_url, "region": region, "workspace": workspace, "protocol": protocol,
+            "instruct": instruct, "top_n": top_n, "return_documents": return_documents, "oversize": oversize,
+            "max_concurrency": max_concurrency, "max_retries": max_retries, "timeout": timeout,
+            "requests_per_minute": requests_per_minute, "tokens_per_minute": tokens_per_minute, "model_spec": model_spec,
+            "catalog_overrides": catalog_overrides, "retry_base_delay": retry_base_delay, "retry_max_delay": retry_max_delay,
+            "allow_insecure_http": allow_insecure_http,
+        }
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.spec: RerankModelSpec = model_spec or get_rerank_spec(model, catalog_overrides)
         self.model = self.spec.name

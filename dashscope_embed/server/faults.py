@@ -96,7 +96,7 @@ class FaultConfig:
     task_line_shape: str = "nested"
 
     def __post_init__(self) -> None:
-        rates = {f: getattr(self, f) for f in _EXCLUSIVE + ("shuffle_rate",) + _BATCH_RATES}
+        rates = {f: getattr(self, f) for f in (*_EXCLUSIVE, "shuffle_rate", *_BATCH_RATES)}
         for name, value in rates.items():
             if not 0.0 <= float(value) <= 1.0:
                 raise InvalidInputError(f"{name} must be within [0, 1], got {value!r}")
@@ -133,7 +133,7 @@ class FaultConfig:
 _BATCH_RATES = ("batch_line_failure_rate", "batch_expire_rate", "batch_expire_fraction", "batch_validation_failure_rate",
                 "task_line_failure_rate", "task_failure_rate")
 _EXCLUSIVE = ("drop_rate", "rate_429", "rate_500", "rate_503", "error_200_rate", "short_reply_rate")
-_EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short")))
+_EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short"), strict=True))
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def order_by_index(items: list, key: str, n: int, request_id: str | None) -> lis
             f"reply {key} values {order[:20]} are not a permutation of 0..{n - 1}", request_id=request_id
         )
     placed: list = [None] * n
-    for item, index in zip(items, order):
+    for item, index in zip(items, order, strict=True):
         placed[index] = item
     return placed
 

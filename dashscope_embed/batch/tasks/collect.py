@@ -118,9 +118,9 @@ def collect_task(
             verdict = verdicts.get(index)
             if verdict is None:
                 continue
-            if _retryable(*verdict) or verdict in (CANCELED,) or out is None:
-                if attempt.round < max_resubmits:
-                    got.again.append(orjson.dumps({"custom_id": cid, "text": text}))
-                    continue
+            resubmit = _retryable(*verdict) or verdict in (CANCELED,) or out is None
+            if resubmit and attempt.round < max_resubmits:
+                got.again.append(orjson.dumps({"custom_id": cid, "text": text}))
+                continue
             got.permanent.append((cid, [text], *verdict))
     return got
