@@ -145,8 +145,8 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) != 1 else None
         self.parameters = extra
         self._wire = NativeMultimodalProtocol()
-        self.uploader = Uploader(self.settings, max_retries=self.max_retries, transport=options.get("transport"),
-                                 async_transport=options.get("async_transport"), runner=self.runner)
+        transports = {name: options.get(name) for name in ("transport", "async_transport")}
+        self.uploader = Uploader(self.settings, max_retries=self.max_retries, runner=self.runner, **transports)
 
     def _check_kind(self, protocol: str | None) -> None:
         if self.spec.kind != "multimodal":

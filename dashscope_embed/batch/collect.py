@@ -33,9 +33,29 @@ from ..wire.openai_compat import OpenAICompatProtocol
 from .lines import custom_id, encode_line, parse_custom_id, read_lines, rows_of
 from .state import Shard
 
-__all__ = ["Outcome", "done_mask", "journal_rows", "journal_results", "read_errors", "plan_resubmission"]
+__all__ = ["Collected", "Outcome", "done_mask", "journal_rows", "journal_results", "read_errors", "plan_resubmission"]
 
 _PARSER = OpenAICompatProtocol()
+
+
+@dataclass
+class Collected:
+    """What the job kind's ``collect_results`` made of one terminal attempt.
+
+    Attributes:
+        lines / rows / tokens: lines, rows and tokens newly journaled (a rerun's already-journaled rows not counted).
+        again: lines to submit as new attempts of the shard (retryable failures within ``max_resubmits``,
+            unexecuted lines, re-split lines).
+        permanent: ``(custom_id, texts, code, message)`` of lines no remote attempt can embed.
+        rows_per_line: a smaller row limit the service named, or ``None``.
+    """
+
+    lines: int = 0
+    rows: int = 0
+    tokens: int = 0
+    again: list[bytes] = field(default_factory=list)
+    permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
+    rows_per_line: int | None = None
 
 
 def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:

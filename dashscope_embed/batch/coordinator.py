@@ -34,11 +34,9 @@ import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from ..catalog import get_model_spec
 from ..errors import APIError, InvalidInputError
@@ -46,39 +44,19 @@ from ..jobs.sources import Row
 from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
 from ..settings import ResolvedSettings, environment_defaults
 from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard
-from .collect import done_mask
+from .collect import Collected, done_mask
 from .errors import BatchJobError
 from .lines import write_lines
 from .options import RemoteJobOptions
-from .output import embed_failures_realtime, failure_listing, write_output
+from .output import fallback_realtime, record_failures, unembedded_error, write_output
 from .progress import Progress
 from .remote import Remote
-from .sharding import attempt_path, failed_path, groups, plan_shards
+from .sharding import attempt_path, groups, plan_shards
 from .source import Rows, RowSource, Scan
 from .state import Attempt, JobState, Shard, cancel_path_for, job_id_for, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
 __all__ = ["Collected", "RemoteJob"]
-
-
-@dataclass
-class Collected:
-    """What the job kind's ``collect_results`` made of one terminal attempt.
-
-    Attributes:
-        lines / rows / tokens: lines, rows and tokens newly journaled (a rerun's already-journaled rows not counted).
-        again: lines to submit as new attempts of the shard (retryable failures within ``max_resubmits``,
-            unexecuted lines, re-split lines).
-        permanent: ``(custom_id, texts, code, message)`` of lines no remote attempt can embed.
-        rows_per_line: a smaller row limit the service named, or ``None``.
-    """
-
-    lines: int = 0
-    rows: int = 0
-    tokens: int = 0
-    again: list[bytes] = field(default_factory=list)
-    permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
-    rows_per_line: int | None = None
 
 
 class RemoteJob(ABC):
@@ -455,33 +433,15 @@ class RemoteJob(ABC):
     # ------------------------------------------------------------------ failures
 
     def record_failures(self, shard: Shard, permanent: list[tuple[str, list[str], str, str]]) -> None:
-        """Record lines no remote attempt can embed (``(custom_id, texts, code, message)``): in the shard's
-        ``failures`` / ``messages`` and its failed-lines file, which the real-time fallback reads. The caller saves
-        the state."""
-        if not permanent:
-            return
-        with open(failed_path(self.work, shard.index), "ab") as handle:
-            for cid, texts, code, message in permanent:
-                shard.failures[cid] = code
-                shard.messages[cid] = message
-                handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code, "message": message})
-                             + b"\n")
+        """Record lines no remote attempt can embed (``output.record_failures``). The caller saves the state."""
+        record_failures(self.work, shard, permanent)
 
     def _resolve_failures(self, state: JobState, settings: ResolvedSettings) -> None:
         failing = [s for s in state.shards if s.failures]
         if not failing:
             return
         if not self.options.fallback_realtime:
-            listed = failure_listing(state, self.source)
-            shown = ", ".join(f"row {r} (id {i!r}): {c}" + (f" ({m})" if m else "") for r, i, c, m in listed[:20])
-            more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
-            raise BatchJobError(
-                f"{len(listed)} rows could not be embedded by {self.api_title}: {shown}{more}. Collected rows are "
-                f"kept in {self.work}; rerun with --fallback-realtime to embed these through the real-time API",
-                failures=[(r, i, c) for r, i, c, _ in listed],
-            )
-        from ..engine import DashScopeEmbedder
-
+            raise unembedded_error(state, self.source, self.api_title, self.work)
         def counted(rows: int, tokens: int) -> None:
             if self.summary is not None:
                 self.summary.fallback_rows += rows
@@ -489,8 +449,4 @@ class RemoteJob(ABC):
                 self.summary.rows_this_run += rows
             self.progress.update(rows)
 
-        with DashScopeEmbedder(self.model, dimensions=self.options.dimensions, api_key=self.options.api_key,
-                               base_url=settings.root, workspace=settings.workspace,
-                               timeout=settings.timeout, max_retries=self.options.max_retries) as engine:
-            for shard in failing:
-                embed_failures_realtime(state, shard, self.work, engine, lambda: self.save(state), counted)
+        fallback_realtime(state, failing, self.work, self.options, settings, lambda: self.save(state), counted)
