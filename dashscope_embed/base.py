@@ -76,9 +76,7 @@ def validate_texts(texts: Any, *, what: str = "texts") -> list[str]:
         more = f" and {count - len(bad)} more" if count > len(bad) else ""
         raise InvalidInputError(
             f"{count} of {len(items)} {what} cannot be embedded (DashScope rejects empty input and JSON cannot carry "
-            "lone surrogates): "
-            + ", ".join(bad)
-            + more
+            "lone surrogates): " + ", ".join(bad) + more
         )
     return items
 
@@ -151,19 +149,37 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             raise InvalidInputError(_unknown_arguments(type(self).__name__, unknown, self._known_arguments()))
         # Everything but the key and the transports: what a pickled copy is rebuilt from.
         self._init_args: dict[str, Any] = dict(
-            model=model, dimensions=dimensions, base_url=base_url, region=region, workspace=workspace,
-            protocol=protocol, instruct=instruct, max_concurrency=max_concurrency, max_retries=max_retries,
-            timeout=timeout, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-            model_spec=model_spec, catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay, allow_insecure_http=allow_insecure_http, **options,
+            model=model,
+            dimensions=dimensions,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            protocol=protocol,
+            instruct=instruct,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            timeout=timeout,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            model_spec=model_spec,
+            catalog_overrides=catalog_overrides,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            allow_insecure_http=allow_insecure_http,
+            **options,
         )
         self._api_key = clean_api_key(api_key)
         self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides, kind=self._KIND)
         self.model = self.spec.name
         self._check_kind(protocol)
         self.settings: ResolvedSettings = resolve_connection(
-            api_key=self._api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout, allow_insecure_http=allow_insecure_http,
+            api_key=self._api_key,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            protocol=protocol,
+            timeout=timeout,
+            allow_insecure_http=allow_insecure_http,
         )
         self._check_region()
         self.dimension = self.spec.check_dimension(dimensions)
@@ -188,7 +204,9 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 
     @classmethod
     def _known_arguments(cls) -> list[str]:
-        shared = [name for name in inspect.signature(BaseEmbedder.__init__).parameters if name not in ("self", "options")]
+        shared = [
+            name for name in inspect.signature(BaseEmbedder.__init__).parameters if name not in ("self", "options")
+        ]
         return sorted(set(shared) | set(cls._OPTIONS))
 
     # ------------------------------------------------------------------ hooks for the subclasses
@@ -304,7 +322,10 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 
     def _log_reply(self, group: G, reply: Any) -> None:
         logger.debug(
-            "%s embedded %d inputs, request_id=%s, tokens=%d", self.model, len(group), reply.request_id,
+            "%s embedded %d inputs, request_id=%s, tokens=%d",
+            self.model,
+            len(group),
+            reply.request_id,
             reply.total_tokens,
         )
 

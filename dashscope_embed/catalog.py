@@ -297,10 +297,19 @@ CATALOG: dict[str, ModelSpec] = {
         # Asynchronous batch tasks only: one task embeds a text file of up to 100,000 lines (one text a line).
         *(
             ModelSpec(
-                name=f"text-embedding-async-{version}", kind="text", dimensions=(1536,), default_dimension=1536,
-                max_rows=100_000, max_tokens_per_row=2048, text_type=True, regions=("beijing",),
-                price_per_million_tokens_cny=0.7, async_task=True, source=TASKS_DOC,
-                free_quota_tokens=quota, free_quota_days=90 if quota else None,
+                name=f"text-embedding-async-{version}",
+                kind="text",
+                dimensions=(1536,),
+                default_dimension=1536,
+                max_rows=100_000,
+                max_tokens_per_row=2048,
+                text_type=True,
+                regions=("beijing",),
+                price_per_million_tokens_cny=0.7,
+                async_task=True,
+                source=TASKS_DOC,
+                free_quota_tokens=quota,
+                free_quota_days=90 if quota else None,
             )
             for version, quota in (("v2", 20_000_000), ("v1", None))
         ),
@@ -488,16 +497,35 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
 
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
-    common = {"name": model, "dimensions": (), "default_dimension": 0, "max_rows": 10, "generic": True, "source": MODELS_DOC}
+    common = {
+        "name": model,
+        "dimensions": (),
+        "default_dimension": 0,
+        "max_rows": 10,
+        "generic": True,
+        "source": MODELS_DOC,
+    }
     if kind == "text":
         return ModelSpec(
-            kind="text", max_tokens_per_row=8192, text_type=True, instruct=True, sparse=True,
-            openai_compatible=True, **common,  # type: ignore[arg-type]
+            kind="text",
+            max_tokens_per_row=8192,
+            text_type=True,
+            instruct=True,
+            sparse=True,
+            openai_compatible=True,
+            **common,  # type: ignore[arg-type]
         )
     if kind == "multimodal":
         return ModelSpec(
-            kind="multimodal", max_tokens_per_row=512, max_images=1, max_videos=1, image_max_bytes=3 * _MB,
-            video_max_bytes=10 * _MB, image_formats=_IMAGE_FORMATS, instruct=True, **common,  # type: ignore[arg-type]
+            kind="multimodal",
+            max_tokens_per_row=512,
+            max_images=1,
+            max_videos=1,
+            image_max_bytes=3 * _MB,
+            video_max_bytes=10 * _MB,
+            image_formats=_IMAGE_FORMATS,
+            instruct=True,
+            **common,  # type: ignore[arg-type]
         )
     raise InvalidInputError(f"kind {kind!r} is not one of text, multimodal")
 
@@ -563,9 +591,7 @@ def register_model(spec: ModelSpec) -> None:
         _warned.discard(spec.name)
 
 
-def get_model_spec(
-    model: str, overrides: Mapping[str, object] | None = None, *, kind: Kind | None = None
-) -> ModelSpec:
+def get_model_spec(model: str, overrides: Mapping[str, object] | None = None, *, kind: Kind | None = None) -> ModelSpec:
     """Look up ``model`` in the catalog and apply per-instance ``overrides`` (field name -> value).
 
     A model the catalog does not know gets ``generic_spec(model, kind)`` (``kind`` ``None``: ``guess_kind``), with one

@@ -150,7 +150,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
             if not spec.openai_compatible:
                 raise InvalidInputError(f"{spec.name} is not served by the OpenAI-compatible endpoint")
             if output_type != "dense":
-                raise InvalidInputError("protocol 'openai' returns dense vectors only; use protocol='dashscope' for sparse")
+                raise InvalidInputError(
+                    "protocol 'openai' returns dense vectors only; use protocol='dashscope' for sparse"
+                )
             if instruct is not None:
                 raise InvalidInputError("protocol 'openai' has no instruct parameter; use protocol='dashscope'")
 
@@ -160,7 +162,10 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
     # ------------------------------------------------------------------ planning
 
     def check_parameters(
-        self, *, text_type: str | None = "document", output_type: str | None = None,
+        self,
+        *,
+        text_type: str | None = "document",
+        output_type: str | None = None,
         instruct: str | None = None,
     ) -> None:
         """Check call parameters, and their combination with the engine's model, protocol and options, without

@@ -289,7 +289,9 @@ def _subclasses(cls: type[APIError]) -> list[type[APIError]]:
 #: ``RateLimitError``, ``ServerError``, ``APITimeoutError``, ``APIConnectionError``.
 RETRYABLE_ERRORS: tuple[type[APIError], ...] = tuple(c for c in _subclasses(APIError) if c.retryable)
 
-_BATCH_LIMIT = re.compile(r"(?:not be larger than|larger than|exceed(?:s|ed)?|at most|maximum(?: of)?)\D{0,20}(\d+)", re.I)
+_BATCH_LIMIT = re.compile(
+    r"(?:not be larger than|larger than|exceed(?:s|ed)?|at most|maximum(?: of)?)\D{0,20}(\d+)", re.I
+)
 
 
 def _classify(status: int, code: str | None, message: str) -> type[APIError]:
@@ -344,7 +346,10 @@ def error_from_reply(
     retry_after = _parse_retry_after(headers)
     cls = _classify(status, str(code) if code else None, message)
     kwargs: dict[str, Any] = {
-        "status_code": status, "code": str(code) if code else None, "request_id": request_id, "retry_after": retry_after
+        "status_code": status,
+        "code": str(code) if code else None,
+        "request_id": request_id,
+        "retry_after": retry_after,
     }
     if cls is BatchSizeError:
         match = _BATCH_LIMIT.search(message)

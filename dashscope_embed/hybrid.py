@@ -58,7 +58,9 @@ class SparseCache(LRUCache[SparseEmbedding]):
 
     def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]
         """Store ``vectors[i]`` under ``keys[i]``, evicting the least recently used beyond ``max_entries``."""
-        super().put_many((key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors, strict=True))
+        super().put_many(
+            (key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors, strict=True)
+        )
 
 
 _default_cache = SparseCache()
@@ -139,7 +141,9 @@ class HybridEmbedder:
     ) -> tuple[list[str], list[SparseEmbedding | None], list[str]]:
         items = validate_texts(texts)
         found = self.cache.get_many(self._keys(items, text_type, instruct))
-        missing = list(dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None))  # each distinct text once
+        missing = list(
+            dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None)
+        )  # each distinct text once
         return items, found, missing
 
     def _merge(

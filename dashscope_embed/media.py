@@ -166,8 +166,13 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str | LocalMedia:
             than ``spec.image_max_bytes`` bytes; the message names the input, its size and the documented limit.
     """
     if isinstance(value, Upload):
-        media = local_media("image", value.source, where, filename=value.filename or _image_name(value.source),
-                            content_type=value.content_type)
+        media = local_media(
+            "image",
+            value.source,
+            where,
+            filename=value.filename or _image_name(value.source),
+            content_type=value.content_type,
+        )
         with media.open() as stream:
             data = stream.read()
         fmt = _check_image(data, spec, media.where)

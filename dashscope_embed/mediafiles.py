@@ -77,8 +77,9 @@ class LocalMedia:
         return f"LocalMedia({self.kind}, {self.filename!r}, {self.size} bytes)"
 
 
-def local_media(kind: str, source: Any, where: str, *, filename: str | None = None,
-                content_type: str | None = None) -> LocalMedia:
+def local_media(
+    kind: str, source: Any, where: str, *, filename: str | None = None, content_type: str | None = None
+) -> LocalMedia:
     """Build a ``LocalMedia`` from a path (``str``, ``Path``, ``file://``) or bytes / a binary stream.
 
     Raises:

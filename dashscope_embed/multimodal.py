@@ -204,8 +204,10 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         tokens = 0
         if text is not None:
             text, tokens = self._text(text, label("text"))
-        uris = [image_to_uri(img, spec, f"{where}.image[{k}]" if len(images) > 1 else label("image"))
-                for k, img in enumerate(images)]
+        uris = [
+            image_to_uri(img, spec, f"{where}.image[{k}]" if len(images) > 1 else label("image"))
+            for k, img in enumerate(images)
+        ]
         url = video_to_uri(video, spec, label("video")) if video is not None else None
         form = spec.fusion_form
 
@@ -259,9 +261,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         if unit.elements > spec.max_rows:
             problems.append(f"{unit.elements} content elements (at most {spec.max_rows} per request)")
         if problems:
-            raise InvalidInputError(
-                f"{where} holds {' and '.join(problems)} for {self.model} (source: {spec.source})"
-            )
+            raise InvalidInputError(f"{where} holds {' and '.join(problems)} for {self.model} (source: {spec.source})")
 
     # ------------------------------------------------------------------ planning
 
@@ -342,7 +342,9 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
     # ------------------------------------------------------------------ inputs per method
 
     def _text_units(self, texts: Sequence[str]) -> list[_Unit]:
-        return [self._unit(MultimodalInput(text=t), f"texts[{i}]", bare=True) for i, t in enumerate(validate_texts(texts))]
+        return [
+            self._unit(MultimodalInput(text=t), f"texts[{i}]", bare=True) for i, t in enumerate(validate_texts(texts))
+        ]
 
     def _image_units(self, images: Sequence[ImageInput]) -> list[_Unit]:
         items = _as_list(images, "images")

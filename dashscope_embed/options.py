@@ -102,9 +102,7 @@ class ConnectionOptions(EngineOptions):
     """
 
     # hide_input_in_errors: a validation error would otherwise print the raw arguments, key included.
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True
-    )
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True)
 
     dashscope_api_key: SecretStr | None = Field(
         default=None,

@@ -75,8 +75,14 @@ class BatchStream:
         self._engine = engine
         engine.check_parameters(text_type=text_type, output_type=output_type, instruct=instruct)
         self._plans = [
-            engine.plan(b, text_type=text_type, output_type=output_type, instruct=instruct, as_lists=as_lists,
-                        what=f"texts of framework batch {i}")
+            engine.plan(
+                b,
+                text_type=text_type,
+                output_type=output_type,
+                instruct=instruct,
+                as_lists=as_lists,
+                what=f"texts of framework batch {i}",
+            )
             for i, b in enumerate(batches)
         ]
         self._batches = [list(b) for b in batches]  # each checked by plan: a list of strings

@@ -26,7 +26,7 @@ try:
     import ray.data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(
-        "dashscope_embed.ray needs Ray Data: pip install \"dashscope-embed[ray]\" (ray[data])"
+        'dashscope_embed.ray needs Ray Data: pip install "dashscope-embed[ray]" (ray[data])'
     ) from exc
 
 import numpy as np
@@ -201,8 +201,11 @@ def embed_dataset(
     """
     if not isinstance(dataset, ray.data.Dataset):
         raise InvalidInputError(f"dataset must be a ray.data.Dataset, got {type(dataset).__name__}")
-    for name, value in (("text_column", text_column), ("output_column", output_column),
-                        ("sparse_column", sparse_column)):
+    for name, value in (
+        ("text_column", text_column),
+        ("output_column", output_column),
+        ("sparse_column", sparse_column),
+    ):
         if not isinstance(value, str) or not value:
             raise InvalidInputError(f"{name} must be a non-empty column name, got {value!r}")
     _check_concurrency(concurrency)
@@ -229,8 +232,12 @@ def embed_dataset(
     out = dataset.map_batches(
         _EmbedBatches,
         fn_constructor_kwargs={
-            "engine": engine, "limiter": limiter, "text_column": text_column, "output_column": output_column,
-            "sparse_column": sparse_column, "text_type": text_type,
+            "engine": engine,
+            "limiter": limiter,
+            "text_column": text_column,
+            "output_column": output_column,
+            "sparse_column": sparse_column,
+            "text_type": text_type,
         },
         batch_format="pyarrow",
         batch_size=batch_size,

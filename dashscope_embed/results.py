@@ -120,7 +120,8 @@ def __getattr__(name: str) -> object:
     if name == "BatchReply":
         import warnings
 
-        warnings.warn("dashscope_embed.results.BatchReply is deprecated; use RequestReply", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            "dashscope_embed.results.BatchReply is deprecated; use RequestReply", DeprecationWarning, stacklevel=2
+        )
         return RequestReply
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

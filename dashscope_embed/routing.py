@@ -89,7 +89,11 @@ class EmbeddingRouter:
             self.engine = MultimodalEmbedder(model, dimensions=dimensions, protocol=protocol, **connection)
         else:
             self.engine = DashScopeEmbedder(
-                model, dimensions=dimensions, protocol=protocol, oversize=oversize, **connection  # type: ignore[arg-type]
+                model,
+                dimensions=dimensions,
+                protocol=protocol,
+                oversize=oversize,
+                **connection,  # type: ignore[arg-type]
             )
             if output_type == "dense&sparse":
                 self.hybrid = HybridEmbedder(self.engine)

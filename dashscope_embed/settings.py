@@ -201,7 +201,9 @@ def workspace_root(workspace_id: str, region: str = DEFAULT_REGION) -> str:
         InvalidInputError: unknown region, or a workspace id that cannot be a host label.
     """
     name = canonical_region(region)
-    if not isinstance(workspace_id, str) or not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", workspace_id):
+    if not isinstance(workspace_id, str) or not re.fullmatch(
+        r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", workspace_id
+    ):
         raise InvalidInputError(f"workspace {workspace_id!r} is not a workspace id (letters, digits and '-')")
     return f"https://{workspace_id}.{REGION_IDS[name]}.maas.aliyuncs.com"
 

@@ -93,9 +93,9 @@ class RequestRunner:
         self._slots = Slots(max_concurrency)
         self._client: httpx.Client | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._async_state: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._async_state: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ clients
 
@@ -108,7 +108,9 @@ class RequestRunner:
             with self._lock:
                 if self._client is None:
                     self._client = httpx.Client(
-                        headers=self.settings.headers(), timeout=self.settings.timeout, limits=self._limits(),
+                        headers=self.settings.headers(),
+                        timeout=self.settings.timeout,
+                        limits=self._limits(),
                         transport=self._transport,
                     )
         return self._client
@@ -119,7 +121,9 @@ class RequestRunner:
         state = self._async_state.get(loop)
         if state is None:
             client = httpx.AsyncClient(
-                headers=self.settings.headers(), timeout=self.settings.timeout, limits=self._limits(),
+                headers=self.settings.headers(),
+                timeout=self.settings.timeout,
+                limits=self._limits(),
                 transport=self._async_transport,
             )
             state = (client, asyncio.Semaphore(self.max_concurrency))
@@ -418,4 +422,3 @@ def _guarded(job: Callable[[], T], stop: threading.Event) -> T:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.retryable
-

@@ -122,7 +122,8 @@ def _oss_error(response: httpx.Response, secrets: Iterable[str], where: str) -> 
     message = re.search(r"<Message>(.*?)</Message>", body)
     detail = f"{code.group(1)}: {message.group(1)}" if code and message else body[:200]
     return UploadError(
-        _scrub(f"uploading {where} failed: {detail}", secrets), status_code=response.status_code,
+        _scrub(f"uploading {where} failed: {detail}", secrets),
+        status_code=response.status_code,
         code=code.group(1) if code else None,
     )
 
@@ -185,13 +186,17 @@ class Uploader:
 
     def _client(self, client: httpx.Client | None) -> Any:
         # Uploads are rare: a client per call (or the caller's), so the uploader owns nothing that needs closing.
-        return contextlib.nullcontext(client) if client is not None else httpx.Client(
-            timeout=self.timeout, transport=self._transport
+        return (
+            contextlib.nullcontext(client)
+            if client is not None
+            else httpx.Client(timeout=self.timeout, transport=self._transport)
         )
 
     def _async_client(self, client: httpx.AsyncClient | None) -> Any:
-        return contextlib.nullcontext(client) if client is not None else httpx.AsyncClient(
-            timeout=self.timeout, transport=self._async_transport
+        return (
+            contextlib.nullcontext(client)
+            if client is not None
+            else httpx.AsyncClient(timeout=self.timeout, transport=self._async_transport)
         )
 
     # ------------------------------------------------------------------ retries
@@ -218,8 +223,12 @@ class Uploader:
         if response.status_code == 200 and not isinstance(body, dict):
             raise ResponseFormatError(f"upload certificate reply is not a JSON object: {response.text[:100]!r}")
         if response.status_code != 200 or not isinstance(body, dict) or body.get("code"):
-            error = error_from_reply(response.status_code, body if isinstance(body, dict) else None, response.headers,
-                                     text=response.text[:300])
+            error = error_from_reply(
+                response.status_code,
+                body if isinstance(body, dict) else None,
+                response.headers,
+                text=response.text[:300],
+            )
             # the reply of a failed request carries no certificate, so nothing secret can be in the message
             raise error
         data = body.get("data") or body.get("output")
@@ -323,7 +332,8 @@ class Uploader:
                     with media.open() as stream:
                         try:
                             response = http.post(
-                                policy.upload_host, data=policy.form(key, media.content_type),
+                                policy.upload_host,
+                                data=policy.form(key, media.content_type),
                                 files={"file": (media.filename, stream, media.content_type)},
                             )
                         except httpx.TransportError as exc:
@@ -350,7 +360,8 @@ class Uploader:
                         content = stream.read()
                     try:
                         response = await http.post(
-                            policy.upload_host, data=policy.form(key, media.content_type),
+                            policy.upload_host,
+                            data=policy.form(key, media.content_type),
                             files={"file": (media.filename, content, media.content_type)},
                         )
                     except httpx.TransportError as exc:

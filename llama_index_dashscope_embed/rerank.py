@@ -86,8 +86,12 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
         if ReRankStartEvent is not None:
             dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=self.model_name))
         out: list = []
-        payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model_name,
-                   EventPayload.QUERY_STR: query_bundle.query_str, EventPayload.TOP_K: top_n}
+        payload = {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: self.model_name,
+            EventPayload.QUERY_STR: query_bundle.query_str,
+            EventPayload.TOP_K: top_n,
+        }
         with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
             yield out
             event.on_end(payload={EventPayload.NODES: out})

@@ -55,8 +55,9 @@ class BatchAPIClient:
     for a non-retryable failure; the API key never appears in any message.
     """
 
-    def __init__(self, settings: ResolvedSettings, *, max_retries: int = 4,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: ResolvedSettings, *, max_retries: int = 4, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.settings = settings
         self.runner = RequestRunner(settings, max_concurrency=2, max_retries=max_retries, transport=transport)
         self.base = settings.root + COMPAT_ROOT
@@ -68,12 +69,28 @@ class BatchAPIClient:
                 return self._once(method, path, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, method: str, path: str, *, files: Any = None, data: Any = None, json: Any = None,
-              params: Any = None, timeout: float | None = None) -> Any:
+    def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        files: Any = None,
+        data: Any = None,
+        json: Any = None,
+        params: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
         client = self.runner.client()
         content = orjson.dumps(json) if json is not None else None
-        request = client.build_request(method, self.base + path, content=content, files=files, data=data,
-                                       params=params, timeout=timeout or self.settings.timeout)
+        request = client.build_request(
+            method,
+            self.base + path,
+            content=content,
+            files=files,
+            data=data,
+            params=params,
+            timeout=timeout or self.settings.timeout,
+        )
         if files is not None:
             # the pooled client's default JSON content type must give way to the multipart boundary
             request.headers["Content-Type"] = request.stream.content_type  # type: ignore[attr-defined]
@@ -94,8 +111,13 @@ class BatchAPIClient:
 
         def send() -> dict[str, Any]:
             with open(path, "rb") as handle:
-                return self._once("POST", "/files", files={"file": (filename, handle, "application/jsonl")},
-                                  data={"purpose": "batch"}, timeout=_UPLOAD_TIMEOUT)
+                return self._once(
+                    "POST",
+                    "/files",
+                    files={"file": (filename, handle, "application/jsonl")},
+                    data={"purpose": "batch"},
+                    timeout=_UPLOAD_TIMEOUT,
+                )
 
         return self._post_once(send, lambda: self.adopt_upload(filename, size), f"upload of {filename}")
 
@@ -147,8 +169,9 @@ class BatchAPIClient:
         for attempt in self.runner.retrying():
             with attempt:
                 try:
-                    with self.runner.client().stream("GET", f"{self.base}/files/{file_id}/content",
-                                                     timeout=_UPLOAD_TIMEOUT) as response:
+                    with self.runner.client().stream(
+                        "GET", f"{self.base}/files/{file_id}/content", timeout=_UPLOAD_TIMEOUT
+                    ) as response:
                         if response.status_code != 200:
                             response.read()
                             _parse(response.status_code, response.headers, response.content)
@@ -169,16 +192,23 @@ class BatchAPIClient:
         batch up by ``metadata["ds_name"]`` (``find_batch``) and returns it if the earlier request created it. A
         429 is retried as usual (the request was refused). Raises ``APIError`` when retries are exhausted.
         """
-        body = {"input_file_id": input_file_id, "endpoint": "/v1/embeddings",
-                "completion_window": completion_window, "metadata": dict(metadata)}
+        body = {
+            "input_file_id": input_file_id,
+            "endpoint": "/v1/embeddings",
+            "completion_window": completion_window,
+            "metadata": dict(metadata),
+        }
         name = metadata.get("ds_name")
         since = int(time.time()) - _LOOKUP_MARGIN
-        return self._post_once(lambda: self._once("POST", "/batches", json=body),
-                               (lambda: self.find_batch(name, created_after=since)) if name else None,
-                               f"creation of batch {name!r}")
+        return self._post_once(
+            lambda: self._once("POST", "/batches", json=body),
+            (lambda: self.find_batch(name, created_after=since)) if name else None,
+            f"creation of batch {name!r}",
+        )
 
-    def _post_once(self, send: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None] | None,
-                   what: str) -> dict[str, Any]:
+    def _post_once(
+        self, send: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None] | None, what: str
+    ) -> dict[str, Any]:
         """``send()`` with the usual retries, except that after an ambiguous failure the next attempt (after the
         backoff, which gives a slow service time to finish the first request) calls ``find()`` first and returns
         what it finds instead of sending again."""
@@ -239,9 +269,12 @@ def _lookup(find: Any, what: str, first: APIError) -> dict[str, Any] | None:
     try:
         return find()
     except APIError as exc:
-        raise APIError(f"the {what} may have succeeded (its reply was lost: {first}) and looking it up failed "
-                       f"({exc}); rerun the job to look it up again", status_code=exc.status_code,
-                       code=exc.code) from None
+        raise APIError(
+            f"the {what} may have succeeded (its reply was lost: {first}) and looking it up failed "
+            f"({exc}); rerun the job to look it up again",
+            status_code=exc.status_code,
+            code=exc.code,
+        ) from None
 
 
 def _parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
@@ -250,8 +283,9 @@ def _parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
     except orjson.JSONDecodeError:
         body = None
     if status >= 400 or (isinstance(body, dict) and body.get("error")):
-        raise error_from_reply(status, body if isinstance(body, dict) else None, headers,
-                               text=content.decode("utf-8", "replace"))
+        raise error_from_reply(
+            status, body if isinstance(body, dict) else None, headers, text=content.decode("utf-8", "replace")
+        )
     if not isinstance(body, dict):
         raise ResponseFormatError(f"HTTP {status} reply is not a JSON object", status_code=status)
     return body

@@ -71,8 +71,9 @@ def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
     return mask
 
 
-def journal_rows(work: Path, chunk_size: int, rows: np.ndarray, dense: np.ndarray, tokens: int,
-                 requests: int = 1) -> None:
+def journal_rows(
+    work: Path, chunk_size: int, rows: np.ndarray, dense: np.ndarray, tokens: int, requests: int = 1
+) -> None:
     """Append the vectors of one line to the journal of the chunk its rows belong to (any job kind).
 
     Args:
@@ -104,8 +105,9 @@ def journal_results(
         if mask[rows - shard.start].all():
             continue  # journaled by a run that was killed before it recorded the collection
         response = line.get("response") or {}
-        reply = _PARSER.parse_reply(request, int(response.get("status_code") or 200), {},
-                                    orjson.dumps(response.get("body")), len(rows))
+        reply = _PARSER.parse_reply(
+            request, int(response.get("status_code") or 200), {}, orjson.dumps(response.get("body")), len(rows)
+        )
         journal_rows(work, chunk_size, rows, reply.dense, reply.total_tokens)
         mask[rows - shard.start] = True
         new_lines += 1
@@ -159,8 +161,15 @@ def _code(error: APIError) -> str:
 def _split(line: dict[str, Any], rows: list[int], size: int, job_id: str) -> list[bytes]:
     body = line["body"]
     texts = body["input"]
-    return [encode_line(custom_id(job_id, rows[i], rows[min(i + size, len(rows)) - 1]), texts[i : i + size],
-                        body["model"], body.get("dimensions")) for i in range(0, len(rows), size)]
+    return [
+        encode_line(
+            custom_id(job_id, rows[i], rows[min(i + size, len(rows)) - 1]),
+            texts[i : i + size],
+            body["model"],
+            body.get("dimensions"),
+        )
+        for i in range(0, len(rows), size)
+    ]
 
 
 def plan_resubmission(

@@ -20,6 +20,7 @@ from .state import JobState, cancel_path_for, load_state, state_path_for
 
 __all__ = ["REMOTES", "batch_status", "cancel_batches"]
 
+
 def _task_remote(state: JobState, settings: ResolvedSettings) -> Remote:
     from .tasks.client import TaskClient
     from .tasks.limits import TASK_LIMITS
@@ -47,8 +48,10 @@ def _complete(output: Path) -> str | None:
 def _state(output: Path) -> JobState:
     state = load_state(state_path_for(output))
     if state is None:
-        raise BatchJobError(f"no batch job state beside {output} ({state_path_for(output).name}); "
-                            "was it written by `embed --batch-api`?")
+        raise BatchJobError(
+            f"no batch job state beside {output} ({state_path_for(output).name}); "
+            "was it written by `embed --batch-api`?"
+        )
     return state
 
 
@@ -70,8 +73,10 @@ def batch_status(output: Path, *, base_url: str | None = None, api_key: str | No
     if done:
         return [done]
     state = _state(output)
-    lines = [f"job {state.job_id}: {state.model} d={state.dimension}, {len(state.shards)} shards"
-             + ("" if state.input_rows is not None else " so far (planning not finished)")]
+    lines = [
+        f"job {state.job_id}: {state.model} d={state.dimension}, {len(state.shards)} shards"
+        + ("" if state.input_rows is not None else " so far (planning not finished)")
+    ]
     remote = _remote(state, base_url, api_key)
     try:
         for shard in state.shards:

@@ -134,8 +134,16 @@ class RemoteJob(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Path | None,
-                        err: Path | None, mask: np.ndarray) -> Collected:
+    def collect_results(
+        self,
+        state: JobState,
+        shard: Shard,
+        attempt: Attempt,
+        base: Path,
+        out: Path | None,
+        err: Path | None,
+        mask: np.ndarray,
+    ) -> Collected:
         """Journal the successes of a terminal attempt (``base``: its input file; ``out`` / ``err``: what
         ``Remote.fetch`` downloaded; ``mask``: rows already journaled, updated) and sort the other lines."""
         raise NotImplementedError
@@ -209,14 +217,30 @@ class RemoteJob(ABC):
             self._requeue_failed(state)
             self.progress.open(state, self.work, scan.kept)
             self._submit_pending(state)
-            plan_shards(state, self.source, self.work, pack=self.pack, skip_empty=self.options.skip_empty,
-                        max_bytes=self.max_file_bytes, on_shard=lambda shard: self._submit_shard(state, shard),
-                        save=self.save, suffix=self.suffix)
+            plan_shards(
+                state,
+                self.source,
+                self.work,
+                pack=self.pack,
+                skip_empty=self.options.skip_empty,
+                max_bytes=self.max_file_bytes,
+                on_shard=lambda shard: self._submit_shard(state, shard),
+                save=self.save,
+                suffix=self.suffix,
+            )
             self._poll_until_collected(state)
             self._resolve_failures(state, settings)
             self.progress.close()
-            totals = write_output(self.source, self.work, self.output, chunk_size=state.chunk_size, key=scan.key,
-                                  dimension=self.dimension, skip_empty=self.options.skip_empty, api=self.api)
+            totals = write_output(
+                self.source,
+                self.work,
+                self.output,
+                chunk_size=state.chunk_size,
+                key=scan.key,
+                dimension=self.dimension,
+                skip_empty=self.options.skip_empty,
+                api=self.api,
+            )
         finally:
             self.progress.close()
             remote.close()
@@ -230,8 +254,14 @@ class RemoteJob(ABC):
     def _open_state(self, key: str, settings: ResolvedSettings, remote: Remote) -> JobState:
         state = load_state(self.state_path)
         if state is not None and self.options.restart:
-            discard(state, remote, root=settings.root, state_path=self.state_path,
-                    keep_remote_files=self.options.keep_remote_files, log=self.log)
+            discard(
+                state,
+                remote,
+                root=settings.root,
+                state_path=self.state_path,
+                keep_remote_files=self.options.keep_remote_files,
+                log=self.log,
+            )
             state = None
         elif state is not None and state.key != key:
             raise BatchJobError(
@@ -250,8 +280,15 @@ class RemoteJob(ABC):
             state = self.new_state(key, settings)
         else:
             self.log(f"resuming the {self.api} job in {self.state_path}")
-        manifest = {"key": key, "chunk_size": state.chunk_size, "input": state.input, "model": self.model,
-                    "dimension": self.dimension, "output_type": "dense", "api": self.api}
+        manifest = {
+            "key": key,
+            "chunk_size": state.chunk_size,
+            "input": state.input,
+            "model": self.model,
+            "dimension": self.dimension,
+            "output_type": "dense",
+            "api": self.api,
+        }
         prepare_work_dir(self.work, manifest, restart=self.options.restart, log=self.log)
         self.save(state)
         return state
@@ -287,13 +324,19 @@ class RemoteJob(ABC):
         self.delete_input(attempt)
         source = self.attempt_path(shard.index, attempt.number)
         if not source.exists():
-            raise BatchJobError(f"the lines of failed {self.active_remote.noun} {attempt.remote_id} "
-                                f"(shard {shard.index}) are gone from {self.work}; pass --restart to discard the job "
-                                "and start over")
+            raise BatchJobError(
+                f"the lines of failed {self.active_remote.noun} {attempt.remote_id} "
+                f"(shard {shard.index}) are gone from {self.work}; pass --restart to discard the job "
+                "and start over"
+            )
         number = max(a.number for a in shard.attempts) + 1
         os.replace(source, self.attempt_path(shard.index, number))
-        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows,
-                        round=attempt.round + 1 if next_round else attempt.round)
+        again = Attempt(
+            number=number,
+            lines=attempt.lines,
+            rows=attempt.rows,
+            round=attempt.round + 1 if next_round else attempt.round,
+        )
         shard.attempts.append(again)
         attempt.collected = attempt.remote_deleted = True
         self.save(state)
@@ -305,8 +348,10 @@ class RemoteJob(ABC):
             for attempt in list(shard.attempts):
                 if attempt.remote_id and not attempt.collected and remote.failed(attempt):
                     again = self.requeue(state, shard, attempt)
-                    self.log(f"{remote.noun} {attempt.remote_id} (shard {shard.index}) had failed: "
-                             f"submitting its lines again as attempt {again.number}")
+                    self.log(
+                        f"{remote.noun} {attempt.remote_id} (shard {shard.index}) had failed: "
+                        f"submitting its lines again as attempt {again.number}"
+                    )
 
     def _running(self, state: JobState) -> int:
         return sum(1 for s in state.shards for a in s.attempts if a.remote_id is not None and not a.collected)
@@ -405,8 +450,9 @@ class RemoteJob(ABC):
             out, err = remote.fetch(attempt, base)
         except APIError as exc:
             if exc.status_code == 404:
-                raise self.gone(state, shard, attempt, f"the result files of {remote.noun} {attempt.remote_id}") \
-                    from None
+                raise self.gone(
+                    state, shard, attempt, f"the result files of {remote.noun} {attempt.remote_id}"
+                ) from None
             raise
         got = self.collect_results(state, shard, attempt, base, out, err, mask)
         state.remote_tokens += got.tokens
@@ -442,6 +488,7 @@ class RemoteJob(ABC):
             return
         if not self.options.fallback_realtime:
             raise unembedded_error(state, self.source, self.api_title, self.work)
+
         def counted(rows: int, tokens: int) -> None:
             if self.summary is not None:
                 self.summary.fallback_rows += rows

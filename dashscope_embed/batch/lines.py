@@ -23,8 +23,15 @@ from ..jobs.sources import Row
 from ..jobs.workdir import fsync_dir
 
 __all__ = [
-    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "pack_row_lines", "write_lines",
-    "read_lines", "rows_of",
+    "LineFile",
+    "custom_id",
+    "parse_custom_id",
+    "encode_line",
+    "pack_rows",
+    "pack_row_lines",
+    "write_lines",
+    "read_lines",
+    "rows_of",
 ]
 
 
@@ -78,8 +85,9 @@ def pack_row_lines(
         take = min(rows_per_line, len(rows) - i)
         while True:
             group = rows[i : i + take]
-            line = encode_line(custom_id(job_id, group[0].index, group[-1].index), [r.text for r in group], model,
-                               dimension)
+            line = encode_line(
+                custom_id(job_id, group[0].index, group[-1].index), [r.text for r in group], model, dimension
+            )
             if len(line) <= limits.max_line_bytes:
                 break
             if take == 1:

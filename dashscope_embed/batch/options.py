@@ -67,8 +67,13 @@ class RemoteJobOptions:
 
     def connection(self) -> dict[str, Any]:
         """The keyword arguments of ``settings.resolve_connection``."""
-        return {"api_key": self.api_key, "base_url": self.base_url, "region": self.region, "workspace": self.workspace,
-                    "timeout": self.timeout}
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "region": self.region,
+            "workspace": self.workspace,
+            "timeout": self.timeout,
+        }
 
     def replace(self, **changes: Any) -> RemoteJobOptions:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""

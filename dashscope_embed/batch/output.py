@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from ..settings import ResolvedSettings
     from .options import RemoteJobOptions
 
-__all__ = ["Failure", "failure_listing", "unembedded_error", "record_failures", "fallback_realtime", "embed_failures_realtime", "write_output"]
+__all__ = [
+    "Failure",
+    "failure_listing",
+    "unembedded_error",
+    "record_failures",
+    "fallback_realtime",
+    "embed_failures_realtime",
+    "write_output",
+]
 
 #: ``(row number, id, code, message)`` of a row no remote attempt could embed
 Failure = tuple[int, str, str, str | None]
@@ -73,8 +81,13 @@ def record_failures(work: Path, shard: Shard, permanent: list[tuple[str, list[st
 
 
 def fallback_realtime(
-    state: JobState, failing: list[Shard], work: Path, options: RemoteJobOptions, settings: ResolvedSettings,
-    save: Callable[[], None], counted: Callable[[int, int], None],
+    state: JobState,
+    failing: list[Shard],
+    work: Path,
+    options: RemoteJobOptions,
+    settings: ResolvedSettings,
+    save: Callable[[], None],
+    counted: Callable[[int, int], None],
 ) -> None:
     """Embed the failed lines of the ``failing`` shards through the real-time API (``embed_failures_realtime``),
     with one engine for the job's model, dimension, key and service.
@@ -85,15 +98,24 @@ def fallback_realtime(
     from ..engine import DashScopeEmbedder
 
     with DashScopeEmbedder(
-        options.model, dimensions=options.dimensions, api_key=options.api_key, base_url=settings.root,
-        workspace=settings.workspace, timeout=settings.timeout, max_retries=options.max_retries,
+        options.model,
+        dimensions=options.dimensions,
+        api_key=options.api_key,
+        base_url=settings.root,
+        workspace=settings.workspace,
+        timeout=settings.timeout,
+        max_retries=options.max_retries,
     ) as engine:
         for shard in failing:
             embed_failures_realtime(state, shard, work, engine, save, counted)
 
 
 def embed_failures_realtime(
-    state: JobState, shard: Shard, work: Path, engine: Any, save: Callable[[], None],
+    state: JobState,
+    shard: Shard,
+    work: Path,
+    engine: Any,
+    save: Callable[[], None],
     counted: Callable[[int, int], None],
 ) -> None:
     """Embed the failed lines of ``shard`` through ``engine`` (a ``DashScopeEmbedder``, real-time price) into the
@@ -125,7 +147,14 @@ def embed_failures_realtime(
 
 
 def write_output(
-    source: RowSource, work: Path, output: Path, *, chunk_size: int, key: str, dimension: int, skip_empty: bool,
+    source: RowSource,
+    work: Path,
+    output: Path,
+    *,
+    chunk_size: int,
+    key: str,
+    dimension: int,
+    skip_empty: bool,
     api: str,
 ) -> dict[str, Any]:
     """Each chunk's journal into a Parquet part (rows in input order, empty rows as nulls), then the parts into

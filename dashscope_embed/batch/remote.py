@@ -148,10 +148,8 @@ class BatchFileRemote:
 
     def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the output and error files to ``base`` with suffixes ``.out`` / ``.err``."""
-        out = self.client.download(attempt.output_file_id, base.with_suffix(".out")) if attempt.output_file_id \
-            else None
-        err = self.client.download(attempt.error_file_id, base.with_suffix(".err")) if attempt.error_file_id \
-            else None
+        out = self.client.download(attempt.output_file_id, base.with_suffix(".out")) if attempt.output_file_id else None
+        err = self.client.download(attempt.error_file_id, base.with_suffix(".err")) if attempt.error_file_id else None
         return out, err
 
     def cancel(self, attempt: Attempt) -> None:

@@ -26,7 +26,16 @@ from ..jobs.workdir import write_atomic_bytes
 if TYPE_CHECKING:
     from ..settings import ResolvedSettings
 
-__all__ = ["Attempt", "Shard", "JobState", "cancel_path_for", "job_id_for", "state_path_for", "load_state", "save_state"]
+__all__ = [
+    "Attempt",
+    "Shard",
+    "JobState",
+    "cancel_path_for",
+    "job_id_for",
+    "state_path_for",
+    "load_state",
+    "save_state",
+]
 
 VERSION = 2
 #: kinds of remote job a state file can belong to

@@ -31,8 +31,21 @@ __all__ = ["DEFAULT_TOPICS", "DEFAULT_QUESTIONS", "Passage", "load_topics", "loa
 #: Language-reference topics indexed by default: the ones the built-in questions are about, and related statements
 #: that compete for the same words (try/raise/exceptions, yield/function/lambda/async, for/while, class/import).
 DEFAULT_TOPICS: tuple[str, ...] = (
-    "with", "context-managers", "try", "exceptions", "raise", "yield", "function", "lambda", "async", "class",
-    "for", "while", "import", "assert", "return",
+    "with",
+    "context-managers",
+    "try",
+    "exceptions",
+    "raise",
+    "yield",
+    "function",
+    "lambda",
+    "async",
+    "class",
+    "for",
+    "while",
+    "import",
+    "assert",
+    "return",
 )
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
@@ -120,8 +133,12 @@ class DemoIndexes:
         log: Callable[[str], None] = print,
     ) -> None:
         self.corpus = corpus
-        self.settings = {"dimensions": dimensions, "base_url": base_url, "protocol": protocol,
-                             "max_concurrency": max_concurrency}
+        self.settings = {
+            "dimensions": dimensions,
+            "base_url": base_url,
+            "protocol": protocol,
+            "max_concurrency": max_concurrency,
+        }
         self.model = model
         self.rerank_model = rerank_model
         self.chunk_size = chunk_size
@@ -151,8 +168,10 @@ class DemoIndexes:
         self.llama = VectorStoreIndex(nodes, embed_model=self.llama_embed, show_progress=self.progress)
         seconds = time.monotonic() - started
         usage = self.llama_embed.usage
-        self.log(f"LlamaIndex: {len(nodes)} chunks (SentenceSplitter, {self.chunk_size} tokens) indexed in "
-                 f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests")
+        self.log(
+            f"LlamaIndex: {len(nodes)} chunks (SentenceSplitter, {self.chunk_size} tokens) indexed in "
+            f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests"
+        )
 
     def _rerank_settings(self) -> dict[str, Any]:
         return {"base_url": self.settings["base_url"], "max_concurrency": self.settings["max_concurrency"], "top_n": 1}
@@ -186,8 +205,9 @@ class DemoIndexes:
         from langchain_dashscope_embed import DashScopeEmbeddings
 
         self.lc_embed = DashScopeEmbeddings(model=self.model, **self.settings)
-        splitter = RecursiveCharacterTextSplitter(chunk_size=4 * self.chunk_size,
-                                                  chunk_overlap=min(256, self.chunk_size // 2))
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=4 * self.chunk_size, chunk_overlap=min(256, self.chunk_size // 2)
+        )
         docs = splitter.split_documents(
             [Document(page_content=text, metadata={"source": name}) for name, text in self.corpus.items()]
         )
@@ -208,8 +228,10 @@ class DemoIndexes:
             bar.close()
         seconds = time.monotonic() - started
         usage = self.lc_embed.usage
-        self.log(f"LangChain: {len(docs)} chunks (RecursiveCharacterTextSplitter, {4 * self.chunk_size} characters) "
-                 f"indexed in {seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests")
+        self.log(
+            f"LangChain: {len(docs)} chunks (RecursiveCharacterTextSplitter, {4 * self.chunk_size} characters) "
+            f"indexed in {seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests"
+        )
 
     def query_llamaindex(self, question: str, k: int = 3) -> tuple[list[Passage], int, float]:
         """Top ``k`` passages from LlamaIndex, the tokens the query cost, and seconds taken."""
@@ -217,8 +239,9 @@ class DemoIndexes:
         started = time.monotonic()
         hits = self.llama.as_retriever(similarity_top_k=k).retrieve(question)
         seconds = time.monotonic() - started
-        passages = [Passage(h.node.metadata.get("source", "?"), float(h.score or 0.0), h.node.get_content())
-                    for h in hits]
+        passages = [
+            Passage(h.node.metadata.get("source", "?"), float(h.score or 0.0), h.node.get_content()) for h in hits
+        ]
         return passages, self.llama_embed.usage.total_tokens - before, seconds
 
     def query_langchain(self, question: str, k: int = 3) -> tuple[list[Passage], int, float]:
@@ -246,27 +269,42 @@ def run_demo(args: argparse.Namespace) -> int:
         what = f"{len(corpus)} files from {args.docs}"
     else:
         corpus = load_topics(None if args.all_topics else DEFAULT_TOPICS)
-        what = (f"{len(corpus)} {'' if args.all_topics else 'selected '}topics of the Python language reference "
-                "(pydoc_data.topics; --all-topics for all 79)")
+        what = (
+            f"{len(corpus)} {'' if args.all_topics else 'selected '}topics of the Python language reference "
+            "(pydoc_data.topics; --all-topics for all 79)"
+        )
     questions = args.query or list(DEFAULT_QUESTIONS)
-    with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend,
-                          require_credentials=False) as endpoint:
+    with resolve_endpoint(
+        base_url=args.base_url, local=args.local, backend=args.backend, require_credentials=False
+    ) as endpoint:
         if endpoint.local_backend:
-            print(f"No DASHSCOPE_API_KEY: using the {endpoint.description}." if not args.local
-                  else f"Using the {endpoint.description}.", flush=True)
+            print(
+                f"No DASHSCOPE_API_KEY: using the {endpoint.description}."
+                if not args.local
+                else f"Using the {endpoint.description}.",
+                flush=True,
+            )
         else:
             print(f"Using {endpoint.description}.", flush=True)
         print(f"Corpus: {what}, {sum(len(t) for t in corpus.values()):,} characters", flush=True)
         indexes = DemoIndexes(
-            corpus, model=args.model, dimensions=args.dimensions, base_url=endpoint.base_url,
-            protocol=args.protocol, max_concurrency=args.max_concurrency, chunk_size=args.chunk_size,
-            frameworks=args.framework, rerank_model=None if args.rerank == "none" else args.rerank,
+            corpus,
+            model=args.model,
+            dimensions=args.dimensions,
+            base_url=endpoint.base_url,
+            protocol=args.protocol,
+            max_concurrency=args.max_concurrency,
+            chunk_size=args.chunk_size,
+            frameworks=args.framework,
+            rerank_model=None if args.rerank == "none" else args.rerank,
             log=lambda line: print(line, flush=True),
         )
         for question in questions:
             print(f"\nQ: {question}")
-            for name, query in (("LlamaIndex", indexes.query_llamaindex if indexes.llama else None),
-                                ("LangChain", indexes.query_langchain if indexes.lc_store else None)):
+            for name, query in (
+                ("LlamaIndex", indexes.query_llamaindex if indexes.llama else None),
+                ("LangChain", indexes.query_langchain if indexes.lc_store else None),
+            ):
                 if query is None:
                     continue
                 passages, tokens, seconds = query(question, args.top_k)
@@ -276,8 +314,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 if indexes.rerank_model:
                     rerank = indexes.rerank_llamaindex if name == "LlamaIndex" else indexes.rerank_langchain
                     best, tokens = rerank(question)
-                    print(f"    reranked by {indexes.rerank_model} (top {RERANK_CANDIDATES}, {tokens} tokens): "
-                          f"{best.score:.4f}  [{best.source}]  {_snippet(best.text)}")
+                    print(
+                        f"    reranked by {indexes.rerank_model} (top {RERANK_CANDIDATES}, {tokens} tokens): "
+                        f"{best.score:.4f}  [{best.source}]  {_snippet(best.text)}"
+                    )
             sys.stdout.flush()
     print(f"\ndone in {time.monotonic() - started:.1f} s")
     return 0

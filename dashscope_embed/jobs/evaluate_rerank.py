@@ -20,7 +20,9 @@ __all__ = ["evaluate_with_rerank"]
 
 
 async def _rerank_all(reranker: DashScopeReranker, queries: list[str], candidates: list[list[str]], k: int) -> list:
-    return list(await asyncio.gather(*(reranker.arerank(q, docs, top_n=k) for q, docs in zip(queries, candidates, strict=True))))
+    return list(
+        await asyncio.gather(*(reranker.arerank(q, docs, top_n=k) for q, docs in zip(queries, candidates, strict=True)))
+    )
 
 
 def evaluate_with_rerank(

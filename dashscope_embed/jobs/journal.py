@@ -19,7 +19,13 @@ import numpy as np
 import orjson
 
 __all__ = [
-    "JournalRecord", "Journal", "encode_record", "read_journal", "append_record", "drop_torn_tail", "journal_name",
+    "JournalRecord",
+    "Journal",
+    "encode_record",
+    "read_journal",
+    "append_record",
+    "drop_torn_tail",
+    "journal_name",
 ]
 
 _RECORD_MAGIC = b"DSJ1"

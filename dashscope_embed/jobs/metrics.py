@@ -104,5 +104,9 @@ def evaluate_rankings(
         n += 1
     if n == 0:
         raise InvalidInputError("no judged query has a relevant document")
-    return {f"ndcg@{k}": totals["ndcg"] / n, f"recall@{k}": totals["recall"] / n, f"mrr@{k}": totals["mrr"] / n,
-            "queries": float(n)}
+    return {
+        f"ndcg@{k}": totals["ndcg"] / n,
+        f"recall@{k}": totals["recall"] / n,
+        f"mrr@{k}": totals["mrr"] / n,
+        "queries": float(n),
+    }

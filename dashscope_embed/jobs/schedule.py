@@ -114,7 +114,9 @@ class BulkRun:
 
     def _request(self, rows: list[Row]) -> tuple[JournalRecord, bytes]:
         result = self.embedder.embed(
-            [r.text for r in rows], text_type=self.text_type, output_type=self.output_type  # type: ignore[arg-type]
+            [r.text for r in rows],
+            text_type=self.text_type,
+            output_type=self.output_type,  # type: ignore[arg-type]
         )
         indices = np.fromiter((r.index for r in rows), dtype=np.int64, count=len(rows))
         sparse = None
@@ -125,8 +127,17 @@ class BulkRun:
 
     # -- one chunk --
     def _finish_chunk(self, chunk: _Chunk) -> None:
-        write_part(self.work, chunk.start, chunk.end, chunk.rows, chunk.skipped, chunk.journal.records,
-                   self.schema, self.key, self.embedder.dimension)
+        write_part(
+            self.work,
+            chunk.start,
+            chunk.end,
+            chunk.rows,
+            chunk.skipped,
+            chunk.journal.records,
+            self.schema,
+            self.key,
+            self.embedder.dimension,
+        )
         chunk.journal.close()
         chunk.journal.path.unlink(missing_ok=True)
         with self.open_chunks:

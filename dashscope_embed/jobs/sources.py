@@ -20,8 +20,15 @@ import orjson
 from ..errors import SourceError
 
 __all__ = [
-    "Row", "SourceSpec", "SourceError", "SourceCheck", "detect_format", "read_rows", "check_source",
-    "fingerprint_file", "estimate_rows",
+    "Row",
+    "SourceSpec",
+    "SourceError",
+    "SourceCheck",
+    "detect_format",
+    "read_rows",
+    "check_source",
+    "fingerprint_file",
+    "estimate_rows",
 ]
 
 Format = Literal["jsonl", "csv", "txt"]
@@ -133,7 +140,7 @@ def _decode_line(raw: bytes, path: Path, line_number: int) -> str:
         SourceError: the line is not UTF-8 (the message guesses the encoding and says how to convert).
     """
     if line_number == 1 and raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
+        raw = raw[len(_BOM) :]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -277,8 +284,10 @@ class SourceCheck:
     def duplicates_message(self) -> str:
         """``2 rows repeat an earlier id (id 'a' (line 3), ...)``."""
         more = ", ..." if self.duplicate_ids > len(self.duplicates_named) else ""
-        return (f"{self.duplicate_ids} row{'s' if self.duplicate_ids != 1 else ''} repeat an earlier id "
-                f"({', '.join(self.duplicates_named)}{more})")
+        return (
+            f"{self.duplicate_ids} row{'s' if self.duplicate_ids != 1 else ''} repeat an earlier id "
+            f"({', '.join(self.duplicates_named)}{more})"
+        )
 
 
 def check_source(spec: SourceSpec, *, named: int = 5) -> SourceCheck:

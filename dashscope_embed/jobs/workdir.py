@@ -192,8 +192,10 @@ def prepare_work_dir(
             shutil.rmtree(work)
         elif recorded is not None:
             if recorded.get("chunk_size") != manifest["chunk_size"]:
-                log(f"resuming with the job's original chunk size {recorded['chunk_size']} "
-                    f"(not {manifest['chunk_size']})")
+                log(
+                    f"resuming with the job's original chunk size {recorded['chunk_size']} "
+                    f"(not {manifest['chunk_size']})"
+                )
             manifest = recorded
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob(".*.tmp-*"):

@@ -86,18 +86,34 @@ RERANK_CATALOG: dict[str, RerankModelSpec] = {
     spec.name: spec
     for spec in (
         RerankModelSpec(
-            "qwen3-rerank", max_documents=500, max_tokens_per_document=4000, max_tokens_per_request=120_000,
-            instruct=True, openai_compatible=True, price_per_million_tokens_cny=0.5,
+            "qwen3-rerank",
+            max_documents=500,
+            max_tokens_per_document=4000,
+            max_tokens_per_request=120_000,
+            instruct=True,
+            openai_compatible=True,
+            price_per_million_tokens_cny=0.5,
         ),
         RerankModelSpec(
-            "gte-rerank-v2", max_documents=500, max_tokens_per_document=4000, max_tokens_per_request=30_000,
-            instruct=False, openai_compatible=False, price_per_million_tokens_cny=0.8,
+            "gte-rerank-v2",
+            max_documents=500,
+            max_tokens_per_document=4000,
+            max_tokens_per_request=30_000,
+            instruct=False,
+            openai_compatible=False,
+            price_per_million_tokens_cny=0.8,
         ),
         # 2026 model, China (Beijing); its page gives the price and instruct, and no limits of its own, so it
         # carries qwen3-rerank's (override with catalog_overrides when they differ).
         RerankModelSpec(
-            "qwen3.7-text-rerank", max_documents=500, max_tokens_per_document=4000, max_tokens_per_request=120_000,
-            instruct=True, openai_compatible=False, regions=("beijing",), price_per_million_tokens_cny=0.5,
+            "qwen3.7-text-rerank",
+            max_documents=500,
+            max_tokens_per_document=4000,
+            max_tokens_per_request=120_000,
+            instruct=True,
+            openai_compatible=False,
+            regions=("beijing",),
+            price_per_million_tokens_cny=0.5,
             source="https://help.aliyun.com/en/model-studio/models",
         ),
     )
@@ -182,10 +198,16 @@ def format_rerank_catalog(records: list[dict[str, object]]) -> str:
             lines.append((str(r["name"]), "-", "-", "-", f"retired {r['retired']} -> {r['replacement']}", "-", "-"))
             continue
         price = r["price_per_million_tokens_cny"]
-        lines.append((
-            str(r["name"]), str(r["max_documents"]), f"{r['max_tokens_per_document']:,}",
-            f"{r['max_tokens_per_request']:,}", ",".join(r["features"]) or "-",  # type: ignore[arg-type]
-            ",".join(r["regions"]), f"{price:g}" if price is not None else "-",  # type: ignore[arg-type]
-        ))
+        lines.append(
+            (
+                str(r["name"]),
+                str(r["max_documents"]),
+                f"{r['max_tokens_per_document']:,}",
+                f"{r['max_tokens_per_request']:,}",
+                ",".join(r["features"]) or "-",  # type: ignore[arg-type]
+                ",".join(r["regions"]),
+                f"{price:g}" if price is not None else "-",  # type: ignore[arg-type]
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

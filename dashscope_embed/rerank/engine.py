@@ -61,7 +61,8 @@ def validate_documents(documents: Any) -> list[str]:
         more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
         raise InvalidInputError(
             f"{len(bad)} of {len(items)} documents cannot be reranked (DashScope rejects empty documents): "
-            + ", ".join(bad[:20]) + more
+            + ", ".join(bad[:20])
+            + more
         )
     return items
 
@@ -140,11 +141,24 @@ class DashScopeReranker(RunnerLifecycle):
         allow_insecure_http: bool = False,
     ) -> None:
         self._init_args: dict[str, Any] = {
-            "model": model, "base_url": base_url, "region": region, "workspace": workspace, "protocol": protocol,
-            "instruct": instruct, "top_n": top_n, "return_documents": return_documents, "oversize": oversize,
-            "max_concurrency": max_concurrency, "max_retries": max_retries, "timeout": timeout,
-            "requests_per_minute": requests_per_minute, "tokens_per_minute": tokens_per_minute, "model_spec": model_spec,
-            "catalog_overrides": catalog_overrides, "retry_base_delay": retry_base_delay, "retry_max_delay": retry_max_delay,
+            "model": model,
+            "base_url": base_url,
+            "region": region,
+            "workspace": workspace,
+            "protocol": protocol,
+            "instruct": instruct,
+            "top_n": top_n,
+            "return_documents": return_documents,
+            "oversize": oversize,
+            "max_concurrency": max_concurrency,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "requests_per_minute": requests_per_minute,
+            "tokens_per_minute": tokens_per_minute,
+            "model_spec": model_spec,
+            "catalog_overrides": catalog_overrides,
+            "retry_base_delay": retry_base_delay,
+            "retry_max_delay": retry_max_delay,
             "allow_insecure_http": allow_insecure_http,
         }
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
@@ -157,8 +171,13 @@ class DashScopeReranker(RunnerLifecycle):
             # The compatible rerank API's own spelling of the root (as its docs show it) implies its protocol.
             base_url, protocol = base_url.rstrip("/")[: -len(_COMPAT_ROOT)], protocol or "openai"
         self.settings = resolve_connection(
-            api_key=self._api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout, allow_insecure_http=allow_insecure_http,
+            api_key=self._api_key,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            protocol=protocol,
+            timeout=timeout,
+            allow_insecure_http=allow_insecure_http,
         )
         if self.settings.protocol == "openai" and not self.spec.openai_compatible:
             served = ", ".join(n for n, s in RERANK_CATALOG.items() if s.openai_compatible)
@@ -175,10 +194,15 @@ class DashScopeReranker(RunnerLifecycle):
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.runner = RequestRunner(
-            self.settings, max_concurrency=max_concurrency, max_retries=max_retries,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-            transport=transport, async_transport=async_transport,
+            self.settings,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            transport=transport,
+            async_transport=async_transport,
         )
         self._max_documents = self.spec.max_documents  # lowered when the service names a smaller limit
         self.usage = Usage()
@@ -286,8 +310,12 @@ class DashScopeReranker(RunnerLifecycle):
 
     def _call(self, ctx: tuple, start: int, end: int) -> tuple[dict, Any, int]:
         request, query, docs, top_n, query_tokens, counts = ctx
-        part = RerankRequest(request.model, None if top_n is None else min(top_n, end - start),
-                             request.return_documents, request.instruct)
+        part = RerankRequest(
+            request.model,
+            None if top_n is None else min(top_n, end - start),
+            request.return_documents,
+            request.instruct,
+        )
         body = self._wire.build_body(part, query, docs[start:end])
         n = end - start
         parse = lambda status, headers, content: self._wire.parse_reply(part, status, headers, content, n)  # noqa: E731
@@ -317,8 +345,9 @@ class DashScopeReranker(RunnerLifecycle):
             return [r for a, b in self._parts(exc, start, end) for r in await self._arun_range(ctx, a, b)]
         return [(start, reply)]
 
-    def _merge(self, replies: list[tuple[int, RerankReply]], docs: Sequence[str], request: RerankRequest,
-               top_n: int | None) -> RerankResult:
+    def _merge(
+        self, replies: list[tuple[int, RerankReply]], docs: Sequence[str], request: RerankRequest, top_n: int | None
+    ) -> RerankResult:
         usage, request_ids, items = Usage(), [], []
         for offset, reply in replies:
             usage.add(reply.total_tokens, 1)
@@ -333,8 +362,13 @@ class DashScopeReranker(RunnerLifecycle):
         items.sort(key=lambda item: (-item.relevance_score, item.index))
         if top_n is not None:
             items = items[:top_n]
-        logger.debug("%s reranked %d documents in %d requests, tokens=%d", self.model, len(docs), usage.requests,
-                     usage.total_tokens)
+        logger.debug(
+            "%s reranked %d documents in %d requests, tokens=%d",
+            self.model,
+            len(docs),
+            usage.requests,
+            usage.total_tokens,
+        )
         return RerankResult(items, usage, request_ids, self.model, self.spec.price_per_million_tokens_cny)
 
     def rerank(

@@ -60,6 +60,9 @@ class RerankOptions(ConnectionOptions):
                 without them, a region the model is not offered in.
         """
         return DashScopeReranker(
-            model, protocol=self.protocol, top_n=self.top_n, return_documents=self.return_documents,
+            model,
+            protocol=self.protocol,
+            top_n=self.top_n,
+            return_documents=self.return_documents,
             **self.engine_kwargs(),
         )

@@ -151,7 +151,9 @@ class EmbeddingService:
         if decision.fault == "error_200":
             self.stats.fault("error_200")
             error = ServiceError(200, "InternalError", _INTERNAL)
-            body = compat_error_body(error, request_id) if protocol == "compat" else native_error_body(error, request_id)
+            body = (
+                compat_error_body(error, request_id) if protocol == "compat" else native_error_body(error, request_id)
+            )
             self.stats.reply(200)
             return json_response(body, 200, request_id)
         rng = random.Random(decision.rng_seed) if decision.fault == "short" or decision.shuffle else None
@@ -186,7 +188,10 @@ class ServiceApp:
         async def route_error(request: Request, exc: HTTPException) -> Response:
             if exc.status_code == 405:
                 error = ServiceError(
-                    405, "MethodNotAllowed", f"Method {request.method} is not allowed; use POST.", headers={"Allow": "POST"}
+                    405,
+                    "MethodNotAllowed",
+                    f"Method {request.method} is not allowed; use POST.",
+                    headers={"Allow": "POST"},
                 )
             else:
                 error = ServiceError(404, "InvalidURL", f"Invalid URL provided in your request: {request.url.path}")

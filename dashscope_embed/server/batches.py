@@ -119,16 +119,29 @@ class _Run:
                         break
                 self.total += 1
         if self.total > limits.max_lines:
-            errors.append({"code": "too_many_requests", "line": None, "param": None,
-                           "message": f"The input file holds {self.total} requests; at most {limits.max_lines}."})
+            errors.append(
+                {
+                    "code": "too_many_requests",
+                    "line": None,
+                    "param": None,
+                    "message": f"The input file holds {self.total} requests; at most {limits.max_lines}.",
+                }
+            )
         if not self.total and not errors:
-            errors.append({"code": "empty_file", "message": "The input file holds no requests.", "line": None,
-                           "param": None})
+            errors.append(
+                {"code": "empty_file", "message": "The input file holds no requests.", "line": None, "param": None}
+            )
         faults = self.api.service.faults.config
         if not errors and self.rng.random() < faults.batch_validation_failure_rate:
             number = self.rng.randrange(self.total) + 1
-            errors.append({"code": "invalid_request", "line": number, "param": None,
-                           "message": "The request on this line is not valid (injected validation fault)."})
+            errors.append(
+                {
+                    "code": "invalid_request",
+                    "line": number,
+                    "param": None,
+                    "message": "The request on this line is not valid (injected validation fault).",
+                }
+            )
         now = int(time.time())
         if errors:
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": errors})
@@ -214,8 +227,12 @@ class _Run:
         except ServiceError as exc:
             status, body = exc.status, compat_error_body(exc, request_id)
             error = {"code": body["error"]["code"], "message": exc.message}
-        line = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": record["custom_id"],
-                "response": {"status_code": status, "request_id": request_id, "body": body}, "error": error}
+        line = {
+            "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+            "custom_id": record["custom_id"],
+            "response": {"status_code": status, "request_id": request_id, "body": body},
+            "error": error,
+        }
         encoded = orjson.dumps(line, option=_OPTS)
         if error is None:
             inputs = record["body"].get("input")
@@ -289,8 +306,9 @@ class BatchAPI:
             raise invalid("input_file_id is required", param="input_file_id")
         self.files.get(file_id)
         if body.get("endpoint") != ENDPOINT:
-            raise invalid(f"endpoint must be {ENDPOINT!r} for embedding batches, got {body.get('endpoint')!r}",
-                          param="endpoint")
+            raise invalid(
+                f"endpoint must be {ENDPOINT!r} for embedding batches, got {body.get('endpoint')!r}", param="endpoint"
+            )
         try:
             parse_completion_window(body.get("completion_window"), self.limits)
         except InvalidInputError as exc:
@@ -299,13 +317,26 @@ class BatchAPI:
         self._check_account_limits()
         now = int(time.time())
         batch = {
-            "id": f"batch_{uuid.uuid4()}", "object": "batch", "endpoint": ENDPOINT, "errors": None,
-            "input_file_id": file_id, "completion_window": body["completion_window"], "status": "validating",
-            "output_file_id": None, "error_file_id": None, "created_at": now, "in_progress_at": None,
+            "id": f"batch_{uuid.uuid4()}",
+            "object": "batch",
+            "endpoint": ENDPOINT,
+            "errors": None,
+            "input_file_id": file_id,
+            "completion_window": body["completion_window"],
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
             "expires_at": now + parse_completion_window(body["completion_window"], self.limits) * 3600,
-            "finalizing_at": None, "completed_at": None, "failed_at": None, "expired_at": None,
-            "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": metadata,
         }
         self.batches[batch["id"]] = batch
         self.service.stats.batch_created((metadata or {}).get("ds_name", ""))
@@ -318,7 +349,10 @@ class BatchAPI:
             return None
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise invalid("metadata must be an object of strings", param="metadata")
-        for key, most in (("ds_name", self.limits.max_name_chars), ("ds_description", self.limits.max_description_chars)):
+        for key, most in (
+            ("ds_name", self.limits.max_name_chars),
+            ("ds_description", self.limits.max_description_chars),
+        ):
             if len(metadata.get(key, "")) > most:
                 raise invalid(f"metadata.{key} may hold at most {most} characters", param=f"metadata.{key}")
         return dict(metadata)
@@ -328,13 +362,17 @@ class BatchAPI:
         while self._created and now - self._created[0] >= 60.0:
             self._created.popleft()
         if len(self._created) >= self.limits.max_creations_per_minute:
-            raise ServiceError(429, "Throttling.RateQuota",
-                               f"At most {self.limits.max_creations_per_minute} batches may be created per minute.",
-                               headers={"Retry-After": f"{max(1, int(60 - (now - self._created[0])))}"})
+            raise ServiceError(
+                429,
+                "Throttling.RateQuota",
+                f"At most {self.limits.max_creations_per_minute} batches may be created per minute.",
+                headers={"Retry-After": f"{max(1, int(60 - (now - self._created[0])))}"},
+            )
         running = sum(1 for b in self.batches.values() if b["status"] not in TERMINAL_STATUSES)
         if running >= self.limits.max_concurrent_batches:
-            raise ServiceError(429, "Throttling.RateQuota",
-                               f"At most {self.limits.max_concurrent_batches} batches may run at once.")
+            raise ServiceError(
+                429, "Throttling.RateQuota", f"At most {self.limits.max_concurrent_batches} batches may run at once."
+            )
         self._created.append(now)
 
     async def retrieve(self, request: Request) -> Response:
@@ -381,7 +419,13 @@ class BatchAPI:
                 try:
                     await run.step()
                 except Exception as exc:  # a bug must not stop every other batch: fail this one visibly
-                    run.batch.update(status="failed", failed_at=int(time.time()), errors={"object": "list", "data": [
-                        {"code": "internal_error", "message": repr(exc), "line": None, "param": None}]})
+                    run.batch.update(
+                        status="failed",
+                        failed_at=int(time.time()),
+                        errors={
+                            "object": "list",
+                            "data": [{"code": "internal_error", "message": repr(exc), "line": None, "param": None}],
+                        },
+                    )
                     run.finish()
             await asyncio.sleep(self.service.faults.config.batch_step_delay)

@@ -125,13 +125,23 @@ class FaultConfig:
     def active(self) -> bool:
         """Whether any fault or delay is configured."""
         return bool(
-            self.latency or self.jitter or self.rpm is not None or self.schedule or self.shuffle_rate
+            self.latency
+            or self.jitter
+            or self.rpm is not None
+            or self.schedule
+            or self.shuffle_rate
             or any(getattr(self, name) for name in _EXCLUSIVE)
         )
 
 
-_BATCH_RATES = ("batch_line_failure_rate", "batch_expire_rate", "batch_expire_fraction", "batch_validation_failure_rate",
-                "task_line_failure_rate", "task_failure_rate")
+_BATCH_RATES = (
+    "batch_line_failure_rate",
+    "batch_expire_rate",
+    "batch_expire_fraction",
+    "batch_validation_failure_rate",
+    "task_line_failure_rate",
+    "task_failure_rate",
+)
 _EXCLUSIVE = ("drop_rate", "rate_429", "rate_500", "rate_503", "error_200_rate", "short_reply_rate")
 _EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short"), strict=True))
 

@@ -96,4 +96,3 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
         "request_id": request_id,
     }
     return EndpointResult(reply, items, len(items))
-

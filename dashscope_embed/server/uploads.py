@@ -238,15 +238,17 @@ class UploadService:
         if not value.startswith("oss://"):
             return None
         with self._lock:
-            return self._files.get(value[len("oss://"):])
+            return self._files.get(value[len("oss://") :])
 
     def _read(self, enabled: bool, kind: str, value: str, spec: ModelSpec, where: str) -> bytes:
         if not enabled:
             raise ServiceError(
-                400, "InvalidParameter",
-                f"{where}: oss:// resources need the header X-DashScope-OssResourceResolve: enable.", param="input",
+                400,
+                "InvalidParameter",
+                f"{where}: oss:// resources need the header X-DashScope-OssResourceResolve: enable.",
+                param="input",
             )
-        key = value[len("oss://"):]
+        key = value[len("oss://") :]
         with self._lock:
             data = self._files.get(key)
         if data is None:
@@ -254,8 +256,10 @@ class UploadService:
         limit = spec.image_max_bytes if kind == "image" else spec.video_max_bytes
         if limit is not None and len(data) > limit:
             raise ServiceError(
-                400, "InvalidParameter",
-                f"{where}: the {kind} is {len(data)} bytes; {spec.name} accepts at most {limit} bytes.", param="input",
+                400,
+                "InvalidParameter",
+                f"{where}: the {kind} is {len(data)} bytes; {spec.name} accepts at most {limit} bytes.",
+                param="input",
             )
         return data
 

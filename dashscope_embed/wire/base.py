@@ -96,9 +96,7 @@ def order_by_index(items: list, key: str, n: int, request_id: str | None) -> lis
         ResponseFormatError: not exactly ``n`` items, or the indices are not a permutation of ``0..n-1``.
     """
     if len(items) != n:
-        raise ResponseFormatError(
-            f"reply holds {len(items)} vectors for {n} inputs", request_id=request_id
-        )
+        raise ResponseFormatError(f"reply holds {len(items)} vectors for {n} inputs", request_id=request_id)
     order = [item.get(key) if isinstance(item, dict) else None for item in items]
     if order == list(range(n)):
         return items

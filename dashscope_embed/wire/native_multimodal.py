@@ -69,6 +69,7 @@ def usage_tokens(usage: Mapping[str, Any]) -> int:
     ``total_tokens`` when present (tongyi-embedding-vision-*, qwen3-vl-embedding); otherwise ``input_tokens`` plus
     ``image_tokens`` (qwen2.5-vl-embedding, multimodal-embedding-v1). Video seconds (``duration``) are not tokens.
     """
+
     def number(key: str) -> int:
         value = usage.get(key)
         return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0

@@ -37,8 +37,10 @@ CANCELED = ("task_canceled", "the task was cancelled before it ran; not billed")
 
 
 def _retryable(code: str, message: str) -> bool:
-    return error_from_reply(400, {"code": code, "message": message}).retryable or code in ("InternalError",
-                                                                                       "not_returned")
+    return error_from_reply(400, {"code": code, "message": message}).retryable or code in (
+        "InternalError",
+        "not_returned",
+    )
 
 
 class _Journal:
@@ -72,8 +74,15 @@ class _Journal:
 
 
 def collect_task(
-    attempt: Attempt, shard: Shard, base: Path, out: Path | None, failure: tuple[str, str] | None,
-    work: Path, chunk_size: int, mask: np.ndarray, max_resubmits: int,
+    attempt: Attempt,
+    shard: Shard,
+    base: Path,
+    out: Path | None,
+    failure: tuple[str, str] | None,
+    work: Path,
+    chunk_size: int,
+    mask: np.ndarray,
+    max_resubmits: int,
 ) -> Collected:
     """Journal the successes of a terminal task and sort its other lines (see the module docstring).
 

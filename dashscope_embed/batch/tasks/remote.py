@@ -75,8 +75,12 @@ class TaskRemote:
         self._pace()
         attempt.creating, attempt.sent_at = True, time.time()
         save()
-        task_id = self.client.submit(self.model, attempt.file_id, self.text_type,
-                                     find=lambda since: self.client.find_unrecorded(self.model, since, recorded))
+        task_id = self.client.submit(
+            self.model,
+            attempt.file_id,
+            self.text_type,
+            find=lambda since: self.client.find_unrecorded(self.model, since, recorded),
+        )
         self._last_submit = time.monotonic()
         attempt.remote_id, attempt.status = task_id, "PENDING"
         save()
@@ -98,21 +102,29 @@ class TaskRemote:
         output: dict[str, Any] = reply.get("output") or {}
         status = output.get("task_status")
         if status == "UNKNOWN":
-            raise APIError(f"the service does not know task {attempt.remote_id} (UNKNOWN)", status_code=404,
-                           request_id=reply.get("request_id"))
+            raise APIError(
+                f"the service does not know task {attempt.remote_id} (UNKNOWN)",
+                status_code=404,
+                request_id=reply.get("request_id"),
+            )
         before = (attempt.status, attempt.counts)
         metrics = output.get("task_metrics") or {}
         # the Batch File API's names, so ``batch status`` reads both kinds alike
-        counts = {name: int(metrics[key]) for name, key in (("total", "TOTAL"), ("completed", "SUCCEEDED"),
-                                                              ("failed", "FAILED")) if key in metrics}
+        counts = {
+            name: int(metrics[key])
+            for name, key in (("total", "TOTAL"), ("completed", "SUCCEEDED"), ("failed", "FAILED"))
+            if key in metrics
+        }
         tokens = (reply.get("usage") or {}).get("total_tokens")
         if tokens is not None:
             counts["total_tokens"] = int(tokens)
         attempt.status, attempt.counts = status, counts
         attempt.output_file_id = output.get("url")
         if status == "FAILED":
-            self.reasons[attempt.remote_id] = (str(output.get("code") or "UnknownError"),  # type: ignore[index]
-                                               str(output.get("message") or ""))
+            self.reasons[attempt.remote_id] = (
+                str(output.get("code") or "UnknownError"),  # type: ignore[index]
+                str(output.get("message") or ""),
+            )
         return before != (attempt.status, attempt.counts)
 
     def terminal(self, attempt: Attempt) -> bool:
@@ -142,8 +154,12 @@ class TaskRemote:
             APIError: the task is no longer PENDING (the service cancels only those; it runs to its end).
         """
         if not self.client.cancel(attempt.remote_id):  # type: ignore[arg-type]
-            raise APIError(f"task {attempt.remote_id} is no longer PENDING: the service cancels only PENDING "
-                           "tasks, so it runs to its end", status_code=400, code="UnsupportedOperation")
+            raise APIError(
+                f"task {attempt.remote_id} is no longer PENDING: the service cancels only PENDING "
+                "tasks, so it runs to its end",
+                status_code=400,
+                code="UnsupportedOperation",
+            )
 
     def delete_input(self, attempt: Attempt) -> None:
         """Nothing to delete: the temporary upload expires after 48 h."""

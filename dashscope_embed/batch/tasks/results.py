@@ -96,8 +96,9 @@ class ResultCheck:
     def see(self, line: ResultLine) -> None:
         """Record ``line`` (raises for an index out of range or seen before)."""
         if line.text_index >= self.lines:
-            raise ResponseFormatError(f"a result line has text_index {line.text_index}; the input had {self.lines} "
-                                      "lines")
+            raise ResponseFormatError(
+                f"a result line has text_index {line.text_index}; the input had {self.lines} lines"
+            )
         if self.seen[line.text_index]:
             raise ResponseFormatError(f"the result holds text_index {line.text_index} twice")
         self.seen[line.text_index] = True

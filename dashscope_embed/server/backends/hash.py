@@ -51,4 +51,3 @@ class HashBackend:
             out[i] = vector
         self._cache.put_many(fresh)
         return out
-
