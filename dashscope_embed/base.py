@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 from pydantic import SecretStr
 
-from .catalog import ModelSpec, get_model_spec
+from .catalog import Kind, ModelSpec, get_model_spec
 from .errors import BatchSizeError, InvalidInputError, InvalidRequestError
 from .keys import clean_api_key
 from .results import Usage
@@ -115,7 +115,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     """
 
     #: The catalog ``kind`` this engine serves (a model id the catalog does not know gets a generic spec of it).
-    _KIND: str | None = None
+    _KIND: Kind | None = None
     #: Keyword arguments a subclass accepts on top of the shared ones (anything else is refused by name).
     _OPTIONS: tuple[str, ...] = ()
 
@@ -249,7 +249,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         return {"init": self._init_args, "api_key": self._api_key, "max_rows": self._max_rows}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
+        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
         self._max_rows = state["max_rows"]
 
     # ------------------------------------------------------------------ sending groups

@@ -26,7 +26,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .settings import DEFAULT_REGION, REGIONS, region_label
 
@@ -183,9 +183,9 @@ class ModelSpec:
             return self.price_per_million_tokens_cny, "CNY"
         return self.price_per_million_tokens_usd, "USD"
 
-    def replace(self, **changes: object) -> ModelSpec:
+    def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed, e.g. ``spec.replace(max_rows=6)``."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
 
 _IMAGE_FORMATS = ("jpg", "jpeg", "png", "bmp")
@@ -497,7 +497,7 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
 
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
-    common = {
+    common: dict[str, Any] = {
         "name": model,
         "dimensions": (),
         "default_dimension": 0,
@@ -513,7 +513,7 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
             instruct=True,
             sparse=True,
             openai_compatible=True,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     if kind == "multimodal":
         return ModelSpec(
@@ -525,7 +525,7 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
             video_max_bytes=10 * _MB,
             image_formats=_IMAGE_FORMATS,
             instruct=True,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     raise InvalidInputError(f"kind {kind!r} is not one of text, multimodal")
 
@@ -550,9 +550,11 @@ def _caller_level() -> int:
     """The ``stacklevel`` of the first frame outside this package, so the warning points at the caller's line."""
     import os
     import sys
+    import types
 
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     return level
@@ -591,7 +593,7 @@ def register_model(spec: ModelSpec) -> None:
         _warned.discard(spec.name)
 
 
-def get_model_spec(model: str, overrides: Mapping[str, object] | None = None, *, kind: Kind | None = None) -> ModelSpec:
+def get_model_spec(model: str, overrides: Mapping[str, Any] | None = None, *, kind: Kind | None = None) -> ModelSpec:
     """Look up ``model`` in the catalog and apply per-instance ``overrides`` (field name -> value).
 
     A model the catalog does not know gets ``generic_spec(model, kind)`` (``kind`` ``None``: ``guess_kind``), with one
@@ -613,7 +615,7 @@ def get_model_spec(model: str, overrides: Mapping[str, object] | None = None, *,
         bad = sorted(set(overrides) - names)
         if bad:
             raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
-        spec = dataclasses.replace(spec, **overrides)  # type: ignore[arg-type]
+        spec = dataclasses.replace(spec, **overrides)
     return spec
 
 

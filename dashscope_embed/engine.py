@@ -283,7 +283,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         sparse = [s for r in replies for s in (r.sparse or [])] if request.wants_sparse else None
         lists = None
         if request.keep_lists and dense is not None and all(r.lists is not None for r in replies):
-            lists = [row for r in replies for row in r.lists]  # type: ignore[union-attr]
+            lists = [row for r in replies for row in (r.lists or [])]
         if plan.owners is not None:
             dense, sparse = _average_pieces(plan, dense, sparse)
             lists = None  # averaged rows exist only in ``dense``

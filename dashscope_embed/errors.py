@@ -109,7 +109,7 @@ class InvalidOptionsError(InvalidInputError, ValidationError):
         whole input (the constructor's arguments, the API key among them) in the text and in ``errors()``; here
         the text leaves inputs out and ``errors()`` carries ``<hidden>`` for each."""
         errors = [{**error, "input": "<hidden>", "ctx": _redacted_context(error)} for error in exc.errors()]
-        return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type, return-value]
+        return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type]  # ErrorDetails, read back as InitErrorDetails
 
 
 def _redacted_context(error: Mapping[str, Any]) -> dict[str, Any]:

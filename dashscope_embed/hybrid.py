@@ -56,7 +56,7 @@ class SparseCache(LRUCache[SparseEmbedding]):
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         super().__init__(max_entries)
 
-    def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]
+    def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]  # aligned keys and vectors, not LRUCache's pairs
         """Store ``vectors[i]`` under ``keys[i]``, evicting the least recently used beyond ``max_entries``."""
         super().put_many(
             (key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors, strict=True)
@@ -141,9 +141,8 @@ class HybridEmbedder:
     ) -> tuple[list[str], list[SparseEmbedding | None], list[str]]:
         items = validate_texts(texts)
         found = self.cache.get_many(self._keys(items, text_type, instruct))
-        missing = list(
-            dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None)
-        )  # each distinct text once
+        # each distinct text once
+        missing = list(dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None))
         return items, found, missing
 
     def _merge(
@@ -156,18 +155,14 @@ class HybridEmbedder:
         instruct: str | None,
     ) -> EmbeddingResult:
         usage, request_ids = Usage(), []
+        fresh: dict[str, SparseEmbedding] = {}
         if fetched is not None:
             fresh = dict(zip(missing, fetched.sparse or [], strict=True))
             self.cache.put_many(self._keys(missing, text_type, instruct), fetched.sparse or [])
-            found = [v if v is not None else fresh[t] for t, v in zip(items, found, strict=True)]
             usage, request_ids = fetched.usage, fetched.request_ids
-        return EmbeddingResult(
-            dense=None,
-            sparse=list(found),
-            usage=usage,
-            request_ids=request_ids,
-            model=self.engine.model,  # type: ignore[arg-type]
-        )
+        # every text the cache lacked is in ``missing``, so ``fresh`` holds it
+        sparse = [v if v is not None else fresh[t] for t, v in zip(items, found, strict=True)]
+        return EmbeddingResult(dense=None, sparse=sparse, usage=usage, request_ids=request_ids, model=self.engine.model)
 
     def sparse(
         self, texts: Sequence[str], *, text_type: TextType = "document", instruct: str | None = None

@@ -13,7 +13,7 @@ from .redaction import remember_key
 __all__ = ["clean_api_key"]
 
 
-def clean_api_key(value: str | SecretStr | None, *, source: str = "api_key") -> SecretStr | None:
+def clean_api_key(value: object, *, source: str = "api_key") -> SecretStr | None:
     """The key with surrounding whitespace removed, as a ``SecretStr`` (``None`` stays ``None``).
 
     A pasted key or ``$(cat key.txt)`` often ends in a newline: it is stripped here, for keys from the environment,

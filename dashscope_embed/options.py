@@ -7,13 +7,13 @@ apart between the two frameworks. Each field has the meaning of the ``DashScopeE
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import BaseEmbedder
 from .errors import InvalidInputError
-from .hybrid import SparseCache
+from .hybrid import HybridEmbedder, SparseCache
 from .keys import clean_api_key
 from .results import Usage
 from .routing import EmbeddingRouter
@@ -81,6 +81,12 @@ class EngineOptions(CheckedModel):
         return {name: getattr(self, name) for name in EngineOptions.model_fields}
 
 
+class _Engine(Protocol):
+    """What every adapter's engine has, an embedder's or a reranker's."""
+
+    usage: Usage
+
+
 class ConnectionOptions(EngineOptions):
     """Where to reach DashScope, plus ``EngineOptions``; unknown constructor arguments are refused.
 
@@ -103,6 +109,9 @@ class ConnectionOptions(EngineOptions):
 
     # hide_input_in_errors: a validation error would otherwise print the raw arguments, key included.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True)
+
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: _Engine
 
     dashscope_api_key: SecretStr | None = Field(
         default=None,
@@ -151,16 +160,10 @@ class ConnectionOptions(EngineOptions):
         return self.dashscope_api_key
 
     @property
-    def engine(self) -> BaseEmbedder:
-        """The core engine doing the work (a ``DashScopeEmbedder``, or a ``MultimodalEmbedder`` for a multimodal
-        model)."""
-        return self._engine  # type: ignore[attr-defined]
-
-    @property
     def usage(self) -> Usage:
         """Tokens (``total_tokens``) and requests (``requests``) billed by this object since it was built (restarts
         at zero in an unpickled copy, e.g. a worker process)."""
-        return self._engine.usage  # type: ignore[attr-defined]
+        return self._engine.usage
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the core engine: the connection and every ``EngineOptions`` field."""
@@ -190,6 +193,16 @@ class DenseOptions(ConnectionOptions):
             shared sparse cache, so hybrid indexing costs one request per framework batch).
     """
 
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: BaseEmbedder
+        _router: EmbeddingRouter
+
+    @property
+    def engine(self) -> BaseEmbedder:
+        """The core engine doing the work (a ``DashScopeEmbedder``, or a ``MultimodalEmbedder`` for a multimodal
+        model)."""
+        return self._engine
+
     dimensions: int | None = Field(default=None, description="Output dimension (None: the model's default).")
     protocol: Literal["dashscope", "openai"] | None = Field(
         default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
@@ -201,12 +214,12 @@ class DenseOptions(ConnectionOptions):
     @property
     def dimension(self) -> int:
         """The length ``d`` of every vector this object returns."""
-        return self._router.dimension  # type: ignore[attr-defined]
+        return self._router.dimension
 
     @property
     def is_multimodal(self) -> bool:
         """Whether this object embeds images and videos too (a multimodal model)."""
-        return self._router.is_multimodal  # type: ignore[attr-defined]
+        return self._router.is_multimodal
 
     def build_router(self, model: str) -> EmbeddingRouter:
         """The ``EmbeddingRouter`` these fields describe for ``model``: the engine a dense adapter delegates to.
@@ -229,10 +242,19 @@ class SparseOptions(ConnectionOptions):
     """``ConnectionOptions`` of a sparse adapter (no ``dimensions``, no ``protocol``: sparse vectors exist on the
     native protocol only), plus the sparse cache it shares with ``"dense&sparse"`` dense objects."""
 
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: BaseEmbedder
+        _hybrid: HybridEmbedder
+
+    @property
+    def engine(self) -> BaseEmbedder:
+        """The core engine doing the work (a ``DashScopeEmbedder``)."""
+        return self._engine
+
     @property
     def cache(self) -> SparseCache:
         """The process-wide sparse cache shared with dense objects configured for ``"dense&sparse"``."""
-        return self._hybrid.cache  # type: ignore[attr-defined]
+        return self._hybrid.cache
 
 
 #: How each framework names the model argument (LlamaIndex ``model_name``, LangChain ``model``).

@@ -16,7 +16,7 @@ Requires the ``ray`` extra: ``pip install "dashscope-embed[ray]"``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .errors import MissingDependencyError
 
@@ -85,7 +85,7 @@ class _EmbedBatches:
         text_column: str,
         output_column: str,
         sparse_column: str,
-        text_type: str,
+        text_type: Literal["query", "document"],
     ) -> None:
         self.engine = engine  # unpickled here: this actor's own clients and thread pool
         if limiter is not None:
@@ -139,7 +139,7 @@ def embed_dataset(
     concurrency: int | tuple[int, int] = 2,
     requests_per_minute: float | None = None,
     tokens_per_minute: float | None = None,
-    text_type: str = "document",
+    text_type: Literal["query", "document"] = "document",
     sparse_column: str = "sparse_embedding",
     batch_size: int = DEFAULT_BATCH_SIZE,
     ray_remote_args: dict[str, Any] | None = None,
@@ -223,12 +223,11 @@ def embed_dataset(
         actor = ray.remote(num_cpus=0)(RateLimiter).remote(requests_per_minute, tokens_per_minute)
         limiter = _SharedLimiter(actor, requests_per_minute, tokens_per_minute)
 
-    size = concurrency if isinstance(concurrency, int) else None
-    strategy = (
-        ray.data.ActorPoolStrategy(size=size)
-        if size is not None
-        else ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])  # type: ignore[index]
-    )
+    if isinstance(concurrency, int):
+        strategy = ray.data.ActorPoolStrategy(size=concurrency)
+    else:
+        low, high = concurrency
+        strategy = ray.data.ActorPoolStrategy(min_size=low, max_size=high)
     out = dataset.map_batches(
         _EmbedBatches,
         fn_constructor_kwargs={

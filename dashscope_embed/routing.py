@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from .catalog import CATALOG, guess_kind
-from .engine import DashScopeEmbedder
+from .engine import DashScopeEmbedder, OversizePolicy
 from .errors import InvalidInputError
 from .hybrid import HybridEmbedder
 from .multimodal import MultimodalEmbedder, MultimodalResult
@@ -73,7 +73,7 @@ class EmbeddingRouter:
         dimensions: int | None = None,
         protocol: Literal["dashscope", "openai"] | None = None,
         output_type: Literal["dense", "dense&sparse"] = "dense",
-        oversize: str = "chunk_average",
+        oversize: OversizePolicy = "chunk_average",
         **connection: Any,
     ) -> None:
         self.model = model
@@ -93,7 +93,7 @@ class EmbeddingRouter:
                 dimensions=dimensions,
                 protocol=protocol,
                 oversize=oversize,
-                **connection,  # type: ignore[arg-type]
+                **connection,
             )
             if output_type == "dense&sparse":
                 self.hybrid = HybridEmbedder(self.engine)

@@ -173,10 +173,10 @@ def env_workspace() -> str | None:
 def env_allow_insecure_http(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``DASHSCOPE_ALLOW_INSECURE_HTTP`` is ``1``/``true``/``yes``/``on``."""
     value = env_value("allow_insecure_http", environ)
-    return bool(value) and value.strip().lower() in _TRUE
+    return value is not None and value.strip().lower() in _TRUE
 
 
-def normalize_base_url(url: str) -> tuple[str, str | None]:
+def normalize_base_url(url: str) -> tuple[str, Protocol | None]:
     """Split a base URL in any of its three spellings into ``(host_root, implied_protocol)``.
 
     ``https://h``, ``https://h/api/v1`` (dashscope SDK spelling) and ``https://h/compatible-mode/v1`` (openai SDK
@@ -309,7 +309,7 @@ class ConnectionSettings(CheckedModel):
     @classmethod
     def _clean_key(cls, value: object) -> SecretStr | None:
         # Stripped and checked here, so that every path to a request header sees a clean key.
-        return clean_api_key(value)  # type: ignore[arg-type]
+        return clean_api_key(value)
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> ResolvedSettings:
         """Apply environment fallbacks and URL normalisation.
@@ -322,7 +322,7 @@ class ConnectionSettings(CheckedModel):
         key = self.api_key if self.api_key is not None else env_key(environ)
         workspace = self.workspace or env_value("workspace", environ)
         base = self.base_url or env_value("base_url", environ)
-        implied: str | None = None
+        implied: Protocol | None = None
         if base:
             root, implied = normalize_base_url(base)
             region = region_of_root(root) or self.region
@@ -339,7 +339,7 @@ class ConnectionSettings(CheckedModel):
                 root = workspace_root(workspace, region)
             else:
                 root = REGION_ROOTS[region]
-        protocol = self.protocol or implied or "dashscope"
+        protocol: Protocol = self.protocol or implied or "dashscope"
         allow_http = self.allow_insecure_http or env_allow_insecure_http(environ)
         if key is not None and not allow_http and root.lower().startswith("http://") and not is_loopback_url(root):
             raise InvalidInputError(
@@ -401,7 +401,7 @@ class ResolvedSettings(CheckedModel):
         return headers
 
 
-def resolve_connection(**fields: object) -> ResolvedSettings:
+def resolve_connection(**fields: Any) -> ResolvedSettings:
     """``ConnectionSettings(**fields).resolved()``: environment fallbacks applied, URL normalised.
 
     Raises:
@@ -409,7 +409,7 @@ def resolve_connection(**fields: object) -> ResolvedSettings:
             without a workspace, or a key bound for plain http:// to a remote host; the message names it.
     """
     try:
-        connection = ConnectionSettings(**fields)  # type: ignore[arg-type]
+        connection = ConnectionSettings(**fields)
     except ValidationError as exc:
         raise InvalidInputError(validation_message(exc)) from None
     return connection.resolved()

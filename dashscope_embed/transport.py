@@ -16,11 +16,14 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from .errors import (
     APIConnectionError,
@@ -304,7 +307,7 @@ class RequestRunner:
             pending: set[Future] = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                failures = [f.exception() for f in done if not f.cancelled() and f.exception() is not None]
+                failures = [e for f in done if not f.cancelled() and (e := f.exception()) is not None]
                 if failures:
                     stop.set()
                     for other in pending:
@@ -380,13 +383,13 @@ class RunnerLifecycle:
         """Close the running event loop's async HTTP client, then the sync resources."""
         await self.runner.aclose()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self):  # type: ignore[no-untyped-def]
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

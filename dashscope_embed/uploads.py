@@ -377,7 +377,7 @@ class Uploader:
             return
         error = _oss_error(response, policy.secrets(), media.where)
         if response.status_code == 429 or response.status_code >= 500:
-            error.retryable = True  # type: ignore[misc]  # instance flag: retried like the embedding calls
+            error.retryable = True  # an instance flag: retried like the embedding calls
         raise error
 
     # ------------------------------------------------------------------ contents

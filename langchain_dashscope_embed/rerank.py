@@ -63,7 +63,7 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
         return picklable_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state["__dict__"])  # type: ignore[misc]
+        self.__init__(**state["__dict__"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
 
     def _top_n(self, top_n: int | None, documents: Sequence[Any]) -> int | None:
         # LangChain's rerankers: a positive top_n as given, None for all, anything else (the default -1) self.top_n.

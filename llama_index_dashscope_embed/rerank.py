@@ -21,7 +21,7 @@ from ._common import dispatcher
 try:  # llama-index-core >= 0.10.20; older versions have the callback event only
     from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 except ImportError:  # pragma: no cover - depends on the installed llama-index-core
-    ReRankEndEvent = ReRankStartEvent = None  # type: ignore[assignment,misc]
+    ReRankEndEvent = ReRankStartEvent = None  # type: ignore[assignment,misc]  # None: the events do not exist
 
 __all__ = ["DashScopeRerank"]
 
@@ -70,15 +70,15 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
         return picklable_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state["__dict__"])  # type: ignore[misc]
+        self.__init__(**state["__dict__"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
 
     # ------------------------------------------------------------------ postprocessing
 
-    def _inputs(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[str, list[str]]:
+    def _inputs(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[QueryBundle, list[str]]:
         if query_bundle is None:
             raise InvalidInputError("DashScopeRerank needs a query: pass query_str= or query_bundle=")
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        return query_bundle.query_str, texts
+        return query_bundle, texts
 
     @contextmanager
     def _events(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list]:
@@ -86,7 +86,7 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
         if ReRankStartEvent is not None:
             dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=self.model_name))
         out: list = []
-        payload = {
+        payload: dict[str, Any] = {
             EventPayload.NODES: nodes,
             EventPayload.MODEL_NAME: self.model_name,
             EventPayload.QUERY_STR: query_bundle.query_str,
@@ -106,20 +106,20 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         """The ``top_n`` nodes by relevance to the query, best first (``score`` = ``relevance_score``)."""
-        query, texts = self._inputs(nodes, query_bundle)
+        bundle, texts = self._inputs(nodes, query_bundle)
         if not nodes:
             return []
-        with self._events(nodes, query_bundle) as out:  # type: ignore[arg-type]
-            out.extend(self._ranked(nodes, self._engine.rerank(query, texts, top_n=self.top_n)))
+        with self._events(nodes, bundle) as out:
+            out.extend(self._ranked(nodes, self._engine.rerank(bundle.query_str, texts, top_n=self.top_n)))
         return out
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         """Async ``_postprocess_nodes`` (requests on the running event loop, not a worker thread)."""
-        query, texts = self._inputs(nodes, query_bundle)
+        bundle, texts = self._inputs(nodes, query_bundle)
         if not nodes:
             return []
-        with self._events(nodes, query_bundle) as out:  # type: ignore[arg-type]
-            out.extend(self._ranked(nodes, await self._engine.arerank(query, texts, top_n=self.top_n)))
+        with self._events(nodes, bundle) as out:
+            out.extend(self._ranked(nodes, await self._engine.arerank(bundle.query_str, texts, top_n=self.top_n)))
         return out

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, SparseEmbedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from dashscope_embed import DashScopeEmbedder, EmbeddingResult
 from dashscope_embed.hybrid import HybridEmbedder
-from dashscope_embed.options import ConnectionOptions, SparseOptions, picklable_state
+from dashscope_embed.options import SparseOptions, picklable_state
 from dashscope_embed.routing import sparse_embedder
 
 from ._common import DEFAULT_EMBED_BATCH_SIZE, emit_usage, reject_bare_string, sparse_pairs
@@ -18,6 +18,20 @@ from .milvus import DashScopeMilvusSparseFunction
 __all__ = ["DashScopeSparseEmbedding"]
 
 TextType = Literal["query", "document"]
+
+
+def _only(result: EmbeddingResult) -> SparseEmbedding:
+    """The one ``{token_id: weight}`` of a one-text call (a sparse call's result always holds its vectors)."""
+    (vector,) = result.sparse or []
+    return vector.as_dict()
+
+
+class _DenseModel(Protocol):
+    """What ``from_dense`` reads of a ``DashScopeEmbedding`` (whose module imports this one)."""
+
+    model_name: str
+
+    def connection_fields(self) -> dict[str, Any]: ...
 
 
 class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
@@ -68,7 +82,7 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
         return "DashScopeSparseEmbedding"
 
     @classmethod
-    def from_dense(cls, dense: ConnectionOptions, **overrides: Any) -> DashScopeSparseEmbedding:
+    def from_dense(cls, dense: _DenseModel, **overrides: Any) -> DashScopeSparseEmbedding:
         """The sparse twin of a dense model (a ``DashScopeEmbedding``): same model, key, service and options.
 
         Raises:
@@ -85,7 +99,7 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Re-run validation so the engine (and its clients) are rebuilt in the new process.
-        self.__init__(**state["__dict__"])  # type: ignore[misc]
+        self.__init__(**state["__dict__"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
 
     # ------------------------------------------------------------------ calls
 
@@ -118,19 +132,19 @@ class DashScopeSparseEmbedding(SparseOptions, BaseSparseEmbedding):
 
     def _get_query_embedding(self, query: str) -> SparseEmbedding:
         """``{token_id: weight}`` of one query (``text_type="query"``)."""
-        return self._sparse([query], "query").sparse[0].as_dict()  # type: ignore[index]
+        return _only(self._sparse([query], "query"))
 
     async def _aget_query_embedding(self, query: str) -> SparseEmbedding:
         """Async ``_get_query_embedding``."""
-        return (await self._asparse([query], "query")).sparse[0].as_dict()  # type: ignore[index]
+        return _only(await self._asparse([query], "query"))
 
     def _get_text_embedding(self, text: str) -> SparseEmbedding:
         """``{token_id: weight}`` of one document (``text_type="document"``)."""
-        return self._sparse([text], "document").sparse[0].as_dict()  # type: ignore[index]
+        return _only(self._sparse([text], "document"))
 
     async def _aget_text_embedding(self, text: str) -> SparseEmbedding:
         """Async ``_get_text_embedding``."""
-        return (await self._asparse([text], "document")).sparse[0].as_dict()  # type: ignore[index]
+        return _only(await self._asparse([text], "document"))
 
     def _get_text_embeddings(self, texts: list[str]) -> list[SparseEmbedding]:
         """``{token_id: weight}`` of each document, in input order, in as few requests as the row limit allows."""

@@ -93,7 +93,7 @@ class BatchAPIClient:
         )
         if files is not None:
             # the pooled client's default JSON content type must give way to the multipart boundary
-            request.headers["Content-Type"] = request.stream.content_type  # type: ignore[attr-defined]
+            request.headers["Content-Type"] = request.stream.content_type  # type: ignore[union-attr]  # files= makes a MultipartStream
         try:
             response = client.send(request)
         except httpx.TransportError as exc:

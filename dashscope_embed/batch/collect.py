@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..errors import APIError, BatchSizeError, InvalidRequestError, error_from_reply
+from ..errors import APIError, BatchSizeError, InvalidRequestError, ResponseFormatError, error_from_reply
 from ..jobs.journal import append_record, drop_torn_tail, encode_record, journal_name
 from ..wire import TextRequest
 from ..wire.openai_compat import OpenAICompatProtocol
@@ -108,6 +108,8 @@ def journal_results(
         reply = _PARSER.parse_reply(
             request, int(response.get("status_code") or 200), {}, orjson.dumps(response.get("body")), len(rows)
         )
+        if reply.dense is None:  # the compatible-mode parser always gives dense vectors; checked for the journal
+            raise ResponseFormatError(f"result line {cid} holds no vectors", request_id=reply.request_id)
         journal_rows(work, chunk_size, rows, reply.dense, reply.total_tokens)
         mask[rows - shard.start] = True
         new_lines += 1

@@ -252,8 +252,9 @@ class BatchEmbeddingJob(RemoteJob):
         ids = self.source.ids_of({r for rows in spans.values() for r in rows})
         listed = []
         for e in errors[:20]:
-            rows = spans.get(e.get("line"))  # type: ignore[arg-type]
-            where = f"line {e.get('line')}" if e.get("line") is not None else "the file"
+            line = e.get("line")
+            rows = spans.get(line) if isinstance(line, int) else None
+            where = f"line {line}" if line is not None else "the file"
             if rows:
                 where += f" (rows {rows[0]}-{rows[-1]}, ids {', '.join(repr(ids[r]) for r in rows[:10])}"
                 where += " ...)" if len(rows) > 10 else ")"

@@ -131,7 +131,7 @@ class BatchFileRemote:
 
     def refresh(self, attempt: Attempt) -> bool:
         """``GET /batches/{id}`` into ``attempt`` (see ``Remote.refresh``)."""
-        return self.record(attempt, self.client.get_batch(attempt.remote_id))  # type: ignore[arg-type]
+        return self.record(attempt, self.client.get_batch(attempt.submitted_id))
 
     def terminal(self, attempt: Attempt) -> bool:
         """Completed, failed, expired or cancelled."""
@@ -143,7 +143,7 @@ class BatchFileRemote:
 
     def errors(self, attempt: Attempt) -> list[dict[str, Any]]:
         """``errors.data`` of a failed batch (``{"code", "message", "line"}`` each)."""
-        batch = self.client.get_batch(attempt.remote_id)  # type: ignore[arg-type]
+        batch = self.client.get_batch(attempt.submitted_id)
         return ((batch.get("errors") or {}).get("data")) or []
 
     def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
@@ -154,7 +154,7 @@ class BatchFileRemote:
 
     def cancel(self, attempt: Attempt) -> None:
         """``POST /batches/{id}/cancel``."""
-        self.client.cancel_batch(attempt.remote_id)  # type: ignore[arg-type]
+        self.client.cancel_batch(attempt.submitted_id)
 
     def delete_input(self, attempt: Attempt) -> None:
         """``DELETE /files/{input file}``."""

@@ -52,7 +52,7 @@ class RowSource:
             yield from read_rows(self.rows)
             return
         source = self.rows
-        if iter(source) is source:  # type: ignore[arg-type]
+        if iter(source) is source:
             raise InvalidInputError(
                 "rows must be re-iterable (a list or a SourceSpec): the job reads them again "
                 "to resume and to write the output"

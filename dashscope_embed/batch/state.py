@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..errors import BatchJobError
 from ..jobs.workdir import write_atomic_bytes
 
 if TYPE_CHECKING:
@@ -100,6 +101,17 @@ class Attempt:
     error_file_id: str | None = None
     collected: bool = False
     remote_deleted: bool = False
+
+    @property
+    def submitted_id(self) -> str:
+        """``remote_id`` of an attempt the service accepted.
+
+        Raises:
+            BatchJobError: the attempt has no remote id (never submitted: a state file edited by hand).
+        """
+        if self.remote_id is None:
+            raise BatchJobError(f"attempt {self.number} (round {self.round}) was never submitted: it has no remote id")
+        return self.remote_id
 
 
 @dataclass

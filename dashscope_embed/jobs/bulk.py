@@ -37,7 +37,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -154,7 +154,7 @@ def run_bulk_job(
     *,
     chunk_size: int = 1000,
     output_type: str | None = None,
-    text_type: str = "document",
+    text_type: Literal["query", "document"] = "document",
     skip_empty: bool = True,
     restart: bool = False,
     overwrite: bool = False,
@@ -207,7 +207,7 @@ def run_bulk_job(
         summary.already_complete = True
         return _summary_from_meta(summary, meta)
 
-    manifest = {
+    manifest: dict[str, Any] = {
         "key": key,
         "chunk_size": chunk_size,
         "input": str(spec.path),

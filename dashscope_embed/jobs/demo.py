@@ -133,7 +133,7 @@ class DemoIndexes:
         log: Callable[[str], None] = print,
     ) -> None:
         self.corpus = corpus
-        self.settings = {
+        self.settings: dict[str, Any] = {
             "dimensions": dimensions,
             "base_url": base_url,
             "protocol": protocol,
@@ -173,15 +173,24 @@ class DemoIndexes:
             f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests"
         )
 
-    def _rerank_settings(self) -> dict[str, Any]:
-        return {"base_url": self.settings["base_url"], "max_concurrency": self.settings["max_concurrency"], "top_n": 1}
+    def _reranker(self) -> tuple[str, dict[str, Any]]:
+        """The rerank model and the reranker's settings (the service's, the top passage only)."""
+        if self.rerank_model is None:
+            raise InvalidInputError("the demo was built with rerank_model=None: there is no reranker to ask")
+        settings = {
+            "base_url": self.settings["base_url"],
+            "max_concurrency": self.settings["max_concurrency"],
+            "top_n": 1,
+        }
+        return self.rerank_model, settings
 
     def rerank_llamaindex(self, question: str, candidates: int = RERANK_CANDIDATES) -> tuple[Passage, int]:
         """The passage ``DashScopeRerank`` (a node postprocessor) puts first among the top ``candidates``, and the
         tokens the rerank cost."""
         from llama_index_dashscope_embed import DashScopeRerank
 
-        rerank = DashScopeRerank(model_name=self.rerank_model, **self._rerank_settings())
+        model, settings = self._reranker()
+        rerank = DashScopeRerank(model_name=model, **settings)
         retriever = self.llama.as_retriever(similarity_top_k=candidates)
         (best,) = rerank.postprocess_nodes(retriever.retrieve(question), query_str=question)
         passage = Passage(best.node.metadata.get("source", "?"), float(best.score or 0.0), best.node.get_content())
@@ -192,7 +201,8 @@ class DemoIndexes:
         tokens the rerank cost."""
         from langchain_dashscope_embed import DashScopeRerank
 
-        rerank = DashScopeRerank(model=self.rerank_model, **self._rerank_settings())
+        model, settings = self._reranker()
+        rerank = DashScopeRerank(model=model, **settings)
         (best,) = rerank.compress_documents(self.lc_store.similarity_search(question, k=candidates), question)
         passage = Passage(best.metadata.get("source", "?"), best.metadata["relevance_score"], best.page_content)
         return passage, rerank.usage.total_tokens

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class BulkRun:
         work: Path,
         key: str,
         chunk_size: int,
-        text_type: str,
+        text_type: Literal["query", "document"],
         output_type: str,
         skip_empty: bool,
         progress: Any,
@@ -116,7 +116,7 @@ class BulkRun:
         result = self.embedder.embed(
             [r.text for r in rows],
             text_type=self.text_type,
-            output_type=self.output_type,  # type: ignore[arg-type]
+            output_type=self.output_type,
         )
         indices = np.fromiter((r.index for r in rows), dtype=np.int64, count=len(rows))
         sparse = None

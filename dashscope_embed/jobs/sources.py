@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 Format = Literal["jsonl", "csv", "txt"]
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "txt")
+FORMATS: tuple[Format, ...] = ("jsonl", "csv", "txt")
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,10 @@ def detect_format(path: Path, given: str | None = None) -> Format:
         SourceError: ``given`` is not one of jsonl, csv, txt.
     """
     if given:
-        if given not in FORMATS:
-            raise SourceError(f"--format {given!r} is not one of {', '.join(FORMATS)}")
-        return given  # type: ignore[return-value]
+        for known in FORMATS:
+            if given == known:
+                return known
+        raise SourceError(f"--format {given!r} is not one of {', '.join(FORMATS)}")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"

@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..catalog import CATALOG, UnknownModelWarning
 from ..errors import InvalidInputError
@@ -77,9 +78,9 @@ class RerankModelSpec:
             f"(source: {self.source})"
         )
 
-    def replace(self, **changes: object) -> RerankModelSpec:
+    def replace(self, **changes: Any) -> RerankModelSpec:
         """A copy with some fields changed, e.g. ``spec.replace(max_documents=100)``."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
 
 RERANK_CATALOG: dict[str, RerankModelSpec] = {
@@ -126,7 +127,7 @@ _lock = threading.Lock()
 _warned: set[str] = set()
 
 
-def get_rerank_spec(model: str, overrides: Mapping[str, object] | None = None) -> RerankModelSpec:
+def get_rerank_spec(model: str, overrides: Mapping[str, Any] | None = None) -> RerankModelSpec:
     """The spec of rerank ``model`` with per-instance ``overrides`` (field name -> value) applied.
 
     A model id this catalog does not know gets a conservative generic spec (500 documents, 4,000 tokens a document,
@@ -157,7 +158,7 @@ def get_rerank_spec(model: str, overrides: Mapping[str, object] | None = None) -
         bad = sorted(set(overrides) - names)
         if bad:
             raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
-        spec = dataclasses.replace(spec, **overrides)  # type: ignore[arg-type]
+        spec = dataclasses.replace(spec, **overrides)
     return spec
 
 
@@ -176,12 +177,12 @@ def _warn_unknown(model: str) -> None:
     )
 
 
-def rerank_records() -> list[dict[str, object]]:
+def rerank_records() -> list[dict[str, Any]]:
     """One JSON-ready dict per rerank model (sorted by name): every field, ``kind="rerank"``, ``features`` and the
     retired models with their replacement."""
-    records: list[dict[str, object]] = []
+    records: list[dict[str, Any]] = []
     for spec in sorted(RERANK_CATALOG.values(), key=lambda s: s.name):
-        record: dict[str, object] = {"kind": "rerank", **dataclasses.asdict(spec)}
+        record: dict[str, Any] = {"kind": "rerank", **dataclasses.asdict(spec)}
         record["features"] = [n for n, on in (("instruct", spec.instruct), ("openai", spec.openai_compatible)) if on]
         records.append(record)
     for name, (date, replacement) in sorted(RETIRED_RERANK_MODELS.items()):
@@ -189,7 +190,7 @@ def rerank_records() -> list[dict[str, object]]:
     return records
 
 
-def format_rerank_catalog(records: list[dict[str, object]]) -> str:
+def format_rerank_catalog(records: list[dict[str, Any]]) -> str:
     """``rerank_records`` as an aligned text table (documents and tokens per request, features, regions, price)."""
     header = ("rerank model", "docs", "tokens/doc", "tokens/req", "features", "regions", "CNY/M")
     lines = [header]
@@ -204,9 +205,9 @@ def format_rerank_catalog(records: list[dict[str, object]]) -> str:
                 str(r["max_documents"]),
                 f"{r['max_tokens_per_document']:,}",
                 f"{r['max_tokens_per_request']:,}",
-                ",".join(r["features"]) or "-",  # type: ignore[arg-type]
+                ",".join(r["features"]) or "-",
                 ",".join(r["regions"]),
-                f"{price:g}" if price is not None else "-",  # type: ignore[arg-type]
+                f"{price:g}" if price is not None else "-",
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -235,7 +235,7 @@ class DashScopeReranker(RunnerLifecycle):
         return {"init": self._init_args, "api_key": self._api_key, "max_documents": self._max_documents}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
+        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
         self._max_documents = state["max_documents"]
 
     # ------------------------------------------------------------------ planning

@@ -8,7 +8,7 @@ these: the connection fields of the embedding adapters (``ConnectionOptions``: `
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -37,20 +37,23 @@ class RerankOptions(ConnectionOptions):
     )
     top_n: int | None = Field(default=3, ge=1, description="Results to keep (None: all, reordered).")
     return_documents: bool = Field(default=False, description="Ask the service to echo each document's text.")
-    oversize: Literal["truncate", "error"] = Field(  # type: ignore[assignment]
+    oversize: Literal["truncate", "error"] = Field(
         default="truncate",
         description="Documents over the model's token limit: truncated by the service, or refused.",
     )
 
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: DashScopeReranker
+
     @property
     def reranker(self) -> DashScopeReranker:
         """The core ``DashScopeReranker`` doing the work."""
-        return self._engine  # type: ignore[attr-defined]
+        return self._engine
 
     @property
     def usage(self) -> Usage:
         """Tokens (``total_tokens``) and requests billed by this object since it was built."""
-        return self._engine.usage  # type: ignore[attr-defined]
+        return self._engine.usage
 
     def build_reranker(self, model: str) -> DashScopeReranker:
         """The ``DashScopeReranker`` these fields describe for ``model`` (no connection is made).

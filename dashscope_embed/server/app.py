@@ -136,7 +136,7 @@ class EmbeddingService:
             return None
         self.stats.fault(fault)
         if fault == "drop":
-            return DroppedResponse()  # type: ignore[return-value]
+            return DroppedResponse()  # type: ignore[return-value]  # an ASGI app: starlette runs whatever is returned
         if fault in ("429", "rpm"):
             raise ServiceError(
                 429, "Throttling.RateQuota", _THROTTLED, headers={"Retry-After": f"{decision.retry_after:g}"}
@@ -156,14 +156,14 @@ class EmbeddingService:
             )
             self.stats.reply(200)
             return json_response(body, 200, request_id)
-        rng = random.Random(decision.rng_seed) if decision.fault == "short" or decision.shuffle else None
+        rng = random.Random(decision.rng_seed)
         if decision.fault == "short":
             self.stats.fault("short")
-            del items[rng.randrange(len(items))]  # type: ignore[union-attr]
+            del items[rng.randrange(len(items))]
             complete = False
         if decision.shuffle and len(items) > 1:
             self.stats.fault("shuffle")
-            rng.shuffle(items)  # type: ignore[union-attr]
+            rng.shuffle(items)
         self.stats.reply(200, ok_rows=result.rows if complete else None)
         return json_response(result.body, 200, request_id)
 
@@ -185,8 +185,8 @@ class ServiceApp:
         self.backend = service.backend
         self.batch_api = BatchAPI(service)  # the Batch File API's Files and Batches endpoints
 
-        async def route_error(request: Request, exc: HTTPException) -> Response:
-            if exc.status_code == 405:
+        async def route_error(request: Request, exc: Exception) -> Response:
+            if isinstance(exc, HTTPException) and exc.status_code == 405:
                 error = ServiceError(
                     405,
                     "MethodNotAllowed",

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -117,9 +118,9 @@ class FaultConfig:
         if bad:
             raise InvalidInputError(f"unknown fault(s) in schedule {bad}; known: {', '.join(FAULT_KINDS)}")
 
-    def replace(self, **changes: object) -> FaultConfig:
+    def replace(self, **changes: Any) -> FaultConfig:
         """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
     @property
     def active(self) -> bool:

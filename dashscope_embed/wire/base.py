@@ -100,12 +100,13 @@ def order_by_index(items: list, key: str, n: int, request_id: str | None) -> lis
     order = [item.get(key) if isinstance(item, dict) else None for item in items]
     if order == list(range(n)):
         return items
-    if sorted((i for i in order if isinstance(i, int)), key=int) != list(range(n)):
+    indices = [i for i in order if isinstance(i, int)]
+    if sorted(indices) != list(range(n)):
         raise ResponseFormatError(
             f"reply {key} values {order[:20]} are not a permutation of 0..{n - 1}", request_id=request_id
         )
     placed: list = [None] * n
-    for item, index in zip(items, order, strict=True):
+    for item, index in zip(items, indices, strict=True):  # every index is an int: n of them, a permutation
         placed[index] = item
     return placed
 

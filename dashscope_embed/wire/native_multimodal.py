@@ -107,6 +107,7 @@ class NativeMultimodalProtocol:
         """
         body, items, request_id = native_items(status, headers, content, "index", n)
         dense = rows_to_matrix([item.get("embedding") for item in items], request.expected_dimension, request_id)
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        raw_usage = body.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         types = [str(item.get("type") or "") for item in items]
         return MultimodalReply(dense, types, usage_tokens(usage), dict(usage), request_id)

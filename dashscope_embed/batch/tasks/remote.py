@@ -98,7 +98,7 @@ class TaskRemote:
         Raises:
             APIError: ``status_code`` 404 for a task the service reports ``UNKNOWN``.
         """
-        reply = self.client.get(attempt.remote_id)  # type: ignore[arg-type]
+        reply = self.client.get(attempt.submitted_id)
         output: dict[str, Any] = reply.get("output") or {}
         status = output.get("task_status")
         if status == "UNKNOWN":
@@ -121,8 +121,8 @@ class TaskRemote:
         attempt.status, attempt.counts = status, counts
         attempt.output_file_id = output.get("url")
         if status == "FAILED":
-            self.reasons[attempt.remote_id] = (
-                str(output.get("code") or "UnknownError"),  # type: ignore[index]
+            self.reasons[attempt.submitted_id] = (
+                str(output.get("code") or "UnknownError"),
                 str(output.get("message") or ""),
             )
         return before != (attempt.status, attempt.counts)
@@ -153,7 +153,7 @@ class TaskRemote:
         Raises:
             APIError: the task is no longer PENDING (the service cancels only those; it runs to its end).
         """
-        if not self.client.cancel(attempt.remote_id):  # type: ignore[arg-type]
+        if not self.client.cancel(attempt.submitted_id):
             raise APIError(
                 f"task {attempt.remote_id} is no longer PENDING: the service cancels only PENDING "
                 "tasks, so it runs to its end",

@@ -73,7 +73,7 @@ def read_result(path: Path) -> Iterator[ResultLine]:
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
+    with opener(path, "rb") as handle:
         for raw in handle:
             if raw.strip():
                 yield parse_line(raw, where=path.name)
