@@ -16,7 +16,6 @@ this engine; every DashScope-specific behaviour lives here. ``except DashScopeEr
 three packages raise (the tree is drawn in ``dashscope_embed.errors``).
 """
 
-from .version import __version__
 from .catalog import (
     CATALOG,
     OUTPUT_TYPES,
@@ -56,10 +55,11 @@ from .errors import (
 from .multimodal import MultimodalEmbedder, MultimodalInput, MultimodalResult
 from .ratelimit import RateLimiter
 from .rerank import DashScopeReranker, RerankItem, RerankModelSpec, RerankResult
-from .routing import EmbeddingRouter
 from .results import EmbeddingResult, SparseEmbedding, Usage
+from .routing import EmbeddingRouter
 from .settings import REGION_IDS, REGION_ROOTS, ConnectionSettings, normalize_base_url, workspace_root
 from .uploads import Upload
+from .version import __version__
 
 __all__ = [
     "__version__",

@@ -15,13 +15,14 @@ import functools
 import inspect
 import logging
 import threading
-from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 import httpx
 import numpy as np
 from pydantic import SecretStr
 
-from .catalog import ModelSpec, get_model_spec
+from .catalog import Kind, ModelSpec, get_model_spec
 from .errors import BatchSizeError, InvalidInputError, InvalidRequestError
 from .keys import clean_api_key
 from .results import Usage
@@ -78,14 +79,12 @@ def validate_texts(texts: Any, *, what: str = "texts", purpose: str = "embedded"
         more = f" and {count - len(bad)} more" if count > len(bad) else ""
         raise InvalidInputError(
             f"{count} of {len(items)} {what} cannot be {purpose} (DashScope rejects empty input and JSON cannot carry "
-            "lone surrogates): "
-            + ", ".join(bad)
-            + more
+            "lone surrogates): " + ", ".join(bad) + more
         )
     return items
 
 
-def _encoding_problem(text: str) -> Optional[str]:
+def _encoding_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -119,7 +118,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     """
 
     #: The catalog ``kind`` this engine serves (a model id the catalog does not know gets a generic spec of it).
-    _KIND: Optional[str] = None
+    _KIND: Kind | None = None
     #: Keyword arguments a subclass accepts on top of the shared ones (anything else is refused by name).
     _OPTIONS: tuple[str, ...] = ()
     #: Limits learned from the service that a pickled copy keeps (``RunnerLifecycle`` pickling).
@@ -129,24 +128,24 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         self,
         model: str,
         *,
-        dimensions: Optional[int] = None,
-        api_key: Optional[str | SecretStr] = None,
-        base_url: Optional[str] = None,
-        region: Optional[str] = None,
-        workspace: Optional[str] = None,
-        protocol: Optional[str] = None,
-        instruct: Optional[str] = None,
+        dimensions: int | None = None,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        region: str | None = None,
+        workspace: str | None = None,
+        protocol: str | None = None,
+        instruct: str | None = None,
         max_concurrency: int = 8,
         max_retries: int = 4,
         timeout: float = 60.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        model_spec: Optional[ModelSpec] = None,
-        catalog_overrides: Optional[Mapping[str, Any]] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        model_spec: ModelSpec | None = None,
+        catalog_overrides: Mapping[str, Any] | None = None,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure_http: bool = False,
         **options: Any,
     ) -> None:
@@ -155,19 +154,37 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             raise InvalidInputError(_unknown_arguments(type(self).__name__, unknown, self._known_arguments()))
         # Everything but the key and the transports: what a pickled copy is rebuilt from.
         self._init_args: dict[str, Any] = dict(
-            model=model, dimensions=dimensions, base_url=base_url, region=region, workspace=workspace,
-            protocol=protocol, instruct=instruct, max_concurrency=max_concurrency, max_retries=max_retries,
-            timeout=timeout, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-            model_spec=model_spec, catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay, allow_insecure_http=allow_insecure_http, **options,
+            model=model,
+            dimensions=dimensions,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            protocol=protocol,
+            instruct=instruct,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            timeout=timeout,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            model_spec=model_spec,
+            catalog_overrides=catalog_overrides,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            allow_insecure_http=allow_insecure_http,
+            **options,
         )
         self._api_key = clean_api_key(api_key)
         self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides, kind=self._KIND)
         self.model = self.spec.name
         self._check_kind(protocol)
         self.settings: ResolvedSettings = resolve_connection(
-            api_key=self._api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout, allow_insecure_http=allow_insecure_http,
+            api_key=self._api_key,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            protocol=protocol,
+            timeout=timeout,
+            allow_insecure_http=allow_insecure_http,
         )
         self._check_region()
         self.dimension = self.spec.check_dimension(dimensions)
@@ -192,12 +209,14 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 
     @classmethod
     def _known_arguments(cls) -> list[str]:
-        shared = [name for name in inspect.signature(BaseEmbedder.__init__).parameters if name not in ("self", "options")]
+        shared = [
+            name for name in inspect.signature(BaseEmbedder.__init__).parameters if name not in ("self", "options")
+        ]
         return sorted(set(shared) | set(cls._OPTIONS))
 
     # ------------------------------------------------------------------ hooks for the subclasses
 
-    def _check_kind(self, protocol: Optional[str]) -> None:
+    def _check_kind(self, protocol: str | None) -> None:
         raise NotImplementedError
 
     def _group_size(self, group: G) -> int:
@@ -247,19 +266,19 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         logger.warning("%s accepts at most %d rows per request; re-splitting", self.model, exc.limit)
         return parts
 
-    def _parts_after(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+    def _parts_after(self, exc: InvalidRequestError, group: G) -> list[G] | None:
         """The parts to send instead of ``group`` after the service refused it with ``exc``, or ``None`` when the
         refusal names no limit a smaller request would meet (then ``exc`` stands)."""
         if isinstance(exc, BatchSizeError):
             return self._resplit(exc, group)
         return self._learn_limit(exc, group)
 
-    def _learn_limit(self, exc: InvalidRequestError, group: G) -> Optional[list[G]]:
+    def _learn_limit(self, exc: InvalidRequestError, group: G) -> list[G] | None:
         """Hook: learn a per-request limit other than rows from ``exc`` (the multimodal engine's images and
         videos) and return ``group`` cut to meet it; ``None`` when ``exc`` names none."""
         return None
 
-    def _learned_parts(self, group: G) -> Optional[list[G]]:
+    def _learned_parts(self, group: G) -> list[G] | None:
         # A limit learned after this group was planned: cut it now rather than be refused again.
         if self._group_size(group) > self._max_rows:
             parts = self._split(group, self._max_rows)
@@ -299,7 +318,10 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 
     def _log_reply(self, group: G, reply: Any) -> None:
         logger.debug(
-            "%s embedded %d inputs, request_id=%s, tokens=%d", self.model, len(group), reply.request_id,
+            "%s embedded %d inputs, request_id=%s, tokens=%d",
+            self.model,
+            len(group),
+            reply.request_id,
             reply.total_tokens,
         )
 

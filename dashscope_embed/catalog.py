@@ -24,8 +24,9 @@ import dataclasses
 import difflib
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping, Optional
+from typing import Any, Literal
 
 from .settings import DEFAULT_REGION, REGIONS, region_label
 
@@ -150,7 +151,7 @@ class ModelSpec:
             )
         return dimension
 
-    def check_region(self, region: Optional[str]) -> None:
+    def check_region(self, region: str | None) -> None:
         """Refuse a region this model is not offered in (``None``: unknown region, e.g. a custom base URL: no check).
 
         Args:
@@ -170,7 +171,7 @@ class ModelSpec:
             f"reached {region}, pass catalog_overrides={{'regions': (..., {region!r})}} or register_model()"
         )
 
-    def list_price(self, region: Optional[str]) -> tuple[Optional[float], str]:
+    def list_price(self, region: str | None) -> tuple[float | None, str]:
         """``(real-time price per million input tokens, currency)`` from the price table of ``region``.
 
         China (Beijing) lists prices in CNY, the international regions in USD (Models page, "Models"): a cost
@@ -182,15 +183,15 @@ class ModelSpec:
             return self.price_per_million_tokens_cny, "CNY"
         return self.price_per_million_tokens_usd, "USD"
 
-    def replace(self, **changes: object) -> "ModelSpec":
+    def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed, e.g. ``spec.replace(max_rows=6)``."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
 
 _IMAGE_FORMATS = ("jpg", "jpeg", "png", "bmp")
 # JPEG, PNG, WEBP, BMP, TIFF, ICO, DIB, ICNS, SGI (qwen3-vl-embedding and the 2026-03-06 tongyi models). GIF is
 # in no model's list.
-_WIDE_IMAGE_FORMATS = _IMAGE_FORMATS + ("webp", "tiff", "tif", "ico", "dib", "icns", "sgi")
+_WIDE_IMAGE_FORMATS = (*_IMAGE_FORMATS, "webp", "tiff", "tif", "ico", "dib", "icns", "sgi")
 _MB = 1024 * 1024
 
 #: Every model this package knows, by model id: its limits and accepted parameters (see ``ModelSpec``).
@@ -296,10 +297,19 @@ CATALOG: dict[str, ModelSpec] = {
         # Asynchronous batch tasks only: one task embeds a text file of up to 100,000 lines (one text a line).
         *(
             ModelSpec(
-                name=f"text-embedding-async-{version}", kind="text", dimensions=(1536,), default_dimension=1536,
-                max_rows=100_000, max_tokens_per_row=2048, text_type=True, regions=("beijing",),
-                price_per_million_tokens_cny=0.7, async_task=True, source=TASKS_DOC,
-                free_quota_tokens=quota, free_quota_days=90 if quota else None,
+                name=f"text-embedding-async-{version}",
+                kind="text",
+                dimensions=(1536,),
+                default_dimension=1536,
+                max_rows=100_000,
+                max_tokens_per_row=2048,
+                text_type=True,
+                regions=("beijing",),
+                price_per_million_tokens_cny=0.7,
+                async_task=True,
+                source=TASKS_DOC,
+                free_quota_tokens=quota,
+                free_quota_days=90 if quota else None,
             )
             for version, quota in (("v2", 20_000_000), ("v1", None))
         ),
@@ -487,16 +497,35 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
 
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
-    common = dict(name=model, dimensions=(), default_dimension=0, max_rows=10, generic=True, source=MODELS_DOC)
+    common: dict[str, Any] = {
+        "name": model,
+        "dimensions": (),
+        "default_dimension": 0,
+        "max_rows": 10,
+        "generic": True,
+        "source": MODELS_DOC,
+    }
     if kind == "text":
         return ModelSpec(
-            kind="text", max_tokens_per_row=8192, text_type=True, instruct=True, sparse=True,
-            openai_compatible=True, **common,  # type: ignore[arg-type]
+            kind="text",
+            max_tokens_per_row=8192,
+            text_type=True,
+            instruct=True,
+            sparse=True,
+            openai_compatible=True,
+            **common,
         )
     if kind == "multimodal":
         return ModelSpec(
-            kind="multimodal", max_tokens_per_row=512, max_images=1, max_videos=1, image_max_bytes=3 * _MB,
-            video_max_bytes=10 * _MB, image_formats=_IMAGE_FORMATS, instruct=True, **common,  # type: ignore[arg-type]
+            kind="multimodal",
+            max_tokens_per_row=512,
+            max_images=1,
+            max_videos=1,
+            image_max_bytes=3 * _MB,
+            video_max_bytes=10 * _MB,
+            image_formats=_IMAGE_FORMATS,
+            instruct=True,
+            **common,
         )
     raise InvalidInputError(f"kind {kind!r} is not one of text, multimodal")
 
@@ -521,9 +550,11 @@ def _caller_level() -> int:
     """The ``stacklevel`` of the first frame outside this package, so the warning points at the caller's line."""
     import os
     import sys
+    import types
 
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     return level
@@ -562,9 +593,7 @@ def register_model(spec: ModelSpec) -> None:
         _warned.discard(spec.name)
 
 
-def get_model_spec(
-    model: str, overrides: Mapping[str, object] | None = None, *, kind: Optional[Kind] = None
-) -> ModelSpec:
+def get_model_spec(model: str, overrides: Mapping[str, Any] | None = None, *, kind: Kind | None = None) -> ModelSpec:
     """Look up ``model`` in the catalog and apply per-instance ``overrides`` (field name -> value).
 
     A model the catalog does not know gets ``generic_spec(model, kind)`` (``kind`` ``None``: ``guess_kind``), with one
@@ -586,7 +615,7 @@ def get_model_spec(
         bad = sorted(set(overrides) - names)
         if bad:
             raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
-        spec = dataclasses.replace(spec, **overrides)  # type: ignore[arg-type]
+        spec = dataclasses.replace(spec, **overrides)
     return spec
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any
 
 from .catalog import Kind, ModelSpec, catalog_specs
 
@@ -12,7 +12,7 @@ __all__ = ["catalog_records", "format_catalog"]
 _MB = 1024 * 1024
 
 
-def catalog_records(*, kind: Optional[Kind] = None, region: Optional[str] = None) -> list[dict[str, object]]:
+def catalog_records(*, kind: Kind | None = None, region: str | None = None) -> list[dict[str, Any]]:
     """One JSON-ready dict per catalog model (sorted by kind, then name): every ``ModelSpec`` field, with
     ``features`` (the accepted parameters) added.
 
@@ -40,8 +40,16 @@ def catalog_records(*, kind: Optional[Kind] = None, region: Optional[str] = None
 
 
 def _features(spec: ModelSpec) -> list[str]:
-    names = [name for name, on in (("text_type", spec.text_type), ("instruct", spec.instruct),
-                                   ("sparse", spec.sparse), ("openai", spec.openai_compatible)) if on]
+    names = [
+        name
+        for name, on in (
+            ("text_type", spec.text_type),
+            ("instruct", spec.instruct),
+            ("sparse", spec.sparse),
+            ("openai", spec.openai_compatible),
+        )
+        if on
+    ]
     if spec.fusion != "none":
         names.append("fusion" if spec.fusion == "optional" else "fused-only")
     if spec.batch_price_per_million_tokens_cny is not None:
@@ -51,37 +59,51 @@ def _features(spec: ModelSpec) -> list[str]:
     return names
 
 
-def _price(value: Optional[float]) -> str:
+def _price(value: float | None) -> str:
     return f"{value:g}" if value is not None else "-"
 
 
-def format_catalog(records: list[dict[str, object]]) -> str:
+def format_catalog(records: list[dict[str, Any]]) -> str:
     """``catalog_records`` as an aligned text table: dimensions (default marked ``*``), rows per request, tokens
     per row and per request, media limits, features, regions and prices per million input tokens."""
-    header = ("model", "kind", "dimensions", "rows", "tokens/row", "tokens/req", "media", "features", "regions",
-              "CNY/M", "batch CNY/M", "USD/M")
+    header = (
+        "model",
+        "kind",
+        "dimensions",
+        "rows",
+        "tokens/row",
+        "tokens/req",
+        "media",
+        "features",
+        "regions",
+        "CNY/M",
+        "batch CNY/M",
+        "USD/M",
+    )
     lines = [header]
     for r in records:
         dims = r["dimensions"] or ()
-        dimensions = ",".join(f"{d}*" if d == r["default_dimension"] else str(d) for d in dims) or "any"  # type: ignore[union-attr]
+        dimensions = ",".join(f"{d}*" if d == r["default_dimension"] else str(d) for d in dims) or "any"
         media = "-"
         if r["kind"] == "multimodal":
-            image = f"img<={r['image_max_bytes'] // _MB}MBx{r['max_images']}" if r["image_max_bytes"] else ""  # type: ignore[operator]
-            video = f"vid<={r['video_max_bytes'] // _MB}MBx{r['max_videos']}" if r["video_max_bytes"] else ""  # type: ignore[operator]
+            image = f"img<={r['image_max_bytes'] // _MB}MBx{r['max_images']}" if r["image_max_bytes"] else ""
+            video = f"vid<={r['video_max_bytes'] // _MB}MBx{r['max_videos']}" if r["video_max_bytes"] else ""
             media = " ".join(x for x in (image, video) if x) or "-"
-        lines.append((
-            str(r["name"]) + (" (generic)" if r["generic"] else ""),
-            str(r["kind"]),
-            dimensions,
-            str(r["max_rows"]),
-            f"{r['max_tokens_per_row']:,}" if r["max_tokens_per_row"] else "-",
-            f"{r['max_tokens_per_request']:,}" if r["max_tokens_per_request"] else "-",
-            media,
-            ",".join(r["features"]) or "-",  # type: ignore[arg-type]
-            ",".join(r["regions"]),  # type: ignore[arg-type]
-            _price(r["price_per_million_tokens_cny"]),  # type: ignore[arg-type]
-            _price(r["batch_price_per_million_tokens_cny"]),  # type: ignore[arg-type]
-            _price(r["price_per_million_tokens_usd"]),  # type: ignore[arg-type]
-        ))
+        lines.append(
+            (
+                str(r["name"]) + (" (generic)" if r["generic"] else ""),
+                str(r["kind"]),
+                dimensions,
+                str(r["max_rows"]),
+                f"{r['max_tokens_per_row']:,}" if r["max_tokens_per_row"] else "-",
+                f"{r['max_tokens_per_request']:,}" if r["max_tokens_per_request"] else "-",
+                media,
+                ",".join(r["features"]) or "-",
+                ",".join(r["regions"]),
+                _price(r["price_per_million_tokens_cny"]),
+                _price(r["batch_price_per_million_tokens_cny"]),
+                _price(r["price_per_million_tokens_usd"]),
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

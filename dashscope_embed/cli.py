@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .cli_parser import build_parser
 from .errors import UsageError
 
 __all__ = ["main", "build_parser"]
+
 
 def cmd_models(args: argparse.Namespace) -> int:
     """``dashscope-embed models``: print the catalog as a table (or JSON lines); returns 0.
@@ -39,8 +41,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     from .settings import canonical_region
 
     records = catalog_records(kind=args.kind, region=args.region) if args.kind != "rerank" else []
-    reranks = [r for r in rerank_records() if not args.region or "retired" in r
-               or canonical_region(args.region) in r["regions"]] if args.kind in (None, "rerank") else []
+    reranks = (
+        [
+            r
+            for r in rerank_records()
+            if not args.region or "retired" in r or canonical_region(args.region) in r["regions"]
+        ]
+        if args.kind in (None, "rerank")
+        else []
+    )
     if not records and not reranks:
         print(f"no {args.kind or ''} model in this catalog is offered in {args.region}".replace("  ", " "), flush=True)
         return 0
@@ -56,7 +65,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- commands
 
 
-def _embedder(args: argparse.Namespace, base_url: Optional[str], **extra: Any) -> Any:
+def _embedder(args: argparse.Namespace, base_url: str | None, **extra: Any) -> Any:
     from .engine import DashScopeEmbedder
 
     return DashScopeEmbedder(
@@ -84,8 +93,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server.faults import FaultConfig
 
     faults = FaultConfig(latency=args.latency) if args.latency else None
-    serve(host=args.host, port=args.port, backend=args.backend, faults=faults, api_key=args.api_key,
-          log_level=args.log_level)
+    serve(
+        host=args.host,
+        port=args.port,
+        backend=args.backend,
+        faults=faults,
+        api_key=args.api_key,
+        log_level=args.log_level,
+    )
     return 0
 
 
@@ -96,7 +111,11 @@ def _source_spec(args: argparse.Namespace) -> Any:
         raise UsageError(f"input {args.input} is not a file")
     fmt = detect_format(args.input, args.format)
     return SourceSpec(
-        path=args.input, format=fmt, text_field=args.text_field, column=args.column, id_field=args.id_field,
+        path=args.input,
+        format=fmt,
+        text_field=args.text_field,
+        column=args.column,
+        id_field=args.id_field,
         delimiter="\t" if args.input.suffix.lower() == ".tsv" else ",",
     )
 
@@ -123,8 +142,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     elif args.batch_api:
         _check_batch_options(args)
     if args.rows_per_task is not None and not tasks:
-        raise UsageError(f"--rows-per-task applies to the asynchronous-task models (text-embedding-async-v1/v2), "
-                         f"not {args.model}")
+        raise UsageError(
+            f"--rows-per-task applies to the asynchronous-task models (text-embedding-async-v1/v2), not {args.model}"
+        )
     _check_rows(args, spec)
     with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend) as endpoint:
         if endpoint.local_backend:
@@ -135,13 +155,24 @@ def cmd_embed(args: argparse.Namespace) -> int:
             summary = _run_batch_job(args, spec, endpoint.base_url)
         else:
             with _embedder(
-                args, endpoint.base_url, output_type=args.output_type,
-                requests_per_minute=args.requests_per_minute, tokens_per_minute=args.tokens_per_minute,
+                args,
+                endpoint.base_url,
+                output_type=args.output_type,
+                requests_per_minute=args.requests_per_minute,
+                tokens_per_minute=args.tokens_per_minute,
             ) as embedder:
                 summary = run_bulk_job(
-                    embedder, spec, args.output, chunk_size=args.chunk_size, output_type=args.output_type,
-                    text_type=args.text_type, skip_empty=not args.fail_on_empty, restart=args.restart,
-                    overwrite=args.overwrite, progress=not args.no_progress, log=_log,
+                    embedder,
+                    spec,
+                    args.output,
+                    chunk_size=args.chunk_size,
+                    output_type=args.output_type,
+                    text_type=args.text_type,
+                    skip_empty=not args.fail_on_empty,
+                    restart=args.restart,
+                    overwrite=args.overwrite,
+                    progress=not args.no_progress,
+                    log=_log,
                 )
     for line in summary.lines():
         print(line, flush=True)
@@ -156,15 +187,21 @@ def _check_rows(args: argparse.Namespace, spec: Any) -> None:
     check = check_source(spec)
     if check.empty:
         if args.fail_on_empty:
-            raise SourceError(f"{spec.path}: {check.empty_message()}; DashScope rejects empty input "
-                              "(leave out --fail-on-empty to skip such rows)")
+            raise SourceError(
+                f"{spec.path}: {check.empty_message()}; DashScope rejects empty input "
+                "(leave out --fail-on-empty to skip such rows)"
+            )
         _log(f"skipping {check.empty_message()} of {spec.path}: DashScope rejects empty input")
     if check.duplicate_ids:
         if args.unique_ids:
-            raise SourceError(f"{spec.path}: {check.duplicates_message()} in --id-field {spec.id_field!r} "
-                              "(--unique-ids refuses repeated ids)")
-        _log(f"warning: {spec.path}: {check.duplicates_message()} in --id-field {spec.id_field!r}; every row is "
-             "kept (pass --unique-ids to refuse such input)")
+            raise SourceError(
+                f"{spec.path}: {check.duplicates_message()} in --id-field {spec.id_field!r} "
+                "(--unique-ids refuses repeated ids)"
+            )
+        _log(
+            f"warning: {spec.path}: {check.duplicates_message()} in --id-field {spec.id_field!r}; every row is "
+            "kept (pass --unique-ids to refuse such input)"
+        )
 
 
 def _check_batch_options(args: argparse.Namespace) -> None:
@@ -177,8 +214,10 @@ def _check_batch_options(args: argparse.Namespace) -> None:
     ]
     bad = [name for name, given in refused if given]
     if bad:
-        raise UsageError(f"--batch-api cannot honour {', '.join(bad)}: batch lines are OpenAI-compatible "
-                         "embedding requests (dense, document side) run at the service's pace")
+        raise UsageError(
+            f"--batch-api cannot honour {', '.join(bad)}: batch lines are OpenAI-compatible "
+            "embedding requests (dense, document side) run at the service's pace"
+        )
 
 
 def _is_task_model(model: str) -> bool:
@@ -201,35 +240,59 @@ def _check_task_options(args: argparse.Namespace) -> None:
     ]
     bad = [name for name, given in refused if given]
     if bad:
-        raise UsageError(f"{args.model} cannot honour {', '.join(bad)}: it embeds text files as asynchronous "
-                         "tasks (dense vectors of 1536 dimensions, document or query side)")
+        raise UsageError(
+            f"{args.model} cannot honour {', '.join(bad)}: it embeds text files as asynchronous "
+            "tasks (dense vectors of 1536 dimensions, document or query side)"
+        )
 
 
-def _run_task_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
+def _run_task_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> Any:
     from .batch import AsyncTaskJob, TaskJobOptions
     from .batch.tasks.limits import TASK_LIMITS
 
     options = TaskJobOptions(
-        model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region, timeout=args.timeout,
-        max_retries=args.max_retries, poll_interval=args.poll_interval or 5.0,
-        rows_per_task=args.rows_per_task or TASK_LIMITS.max_lines, text_type=args.text_type,
-        keep_remote_files=args.keep_remote_files, chunk_size=args.chunk_size, skip_empty=not args.fail_on_empty,
-        restart=args.restart, overwrite=args.overwrite, progress=not args.no_progress, log=_log,
+        model=args.model,
+        dimensions=args.dimensions,
+        base_url=base_url,
+        region=args.region,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        poll_interval=args.poll_interval or 5.0,
+        rows_per_task=args.rows_per_task or TASK_LIMITS.max_lines,
+        text_type=args.text_type,
+        keep_remote_files=args.keep_remote_files,
+        chunk_size=args.chunk_size,
+        skip_empty=not args.fail_on_empty,
+        restart=args.restart,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        log=_log,
     )
     return AsyncTaskJob(spec, args.output, options).run()
 
 
-def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: Optional[str]) -> Any:
+def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> Any:
     from .batch import DEFAULT_POLL_INTERVAL, LIMITS, BatchEmbeddingJob, BatchJobOptions
 
     options = BatchJobOptions(
-        model=args.model, dimensions=args.dimensions, base_url=base_url, region=args.region, timeout=args.timeout,
-        max_retries=args.max_retries, completion_window=args.completion_window,
-        poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL, rows_per_line=args.rows_per_line,
-        keep_remote_files=args.keep_remote_files, fallback_realtime=args.fallback_realtime,
-        lines_per_shard=args.lines_per_shard or LIMITS.max_lines, chunk_size=args.chunk_size,
-        skip_empty=not args.fail_on_empty, restart=args.restart, overwrite=args.overwrite,
-        progress=not args.no_progress, log=_log,
+        model=args.model,
+        dimensions=args.dimensions,
+        base_url=base_url,
+        region=args.region,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        completion_window=args.completion_window,
+        poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL,
+        rows_per_line=args.rows_per_line,
+        keep_remote_files=args.keep_remote_files,
+        fallback_realtime=args.fallback_realtime,
+        lines_per_shard=args.lines_per_shard or LIMITS.max_lines,
+        chunk_size=args.chunk_size,
+        skip_empty=not args.fail_on_empty,
+        restart=args.restart,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        log=_log,
     )
     return BatchEmbeddingJob(spec, args.output, options).run()
 
@@ -261,8 +324,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .jobs.evaluate import evaluate_embedder, format_table, load_judged_set
 
     judged = load_judged_set(args.dataset)
-    print(f"{args.dataset.name}: {len(judged.doc_ids)} documents, {len(judged.query_ids)} judged queries",
-          flush=True)
+    print(f"{args.dataset.name}: {len(judged.doc_ids)} documents, {len(judged.query_ids)} judged queries", flush=True)
     with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend) as endpoint:
         print(f"using the {endpoint.description}", flush=True)
         with _embedder(args, endpoint.base_url) as embedder:
@@ -280,15 +342,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_reranked(args: argparse.Namespace, base_url: Optional[str], embedder: Any, judged: Any,
-                       label: str) -> tuple[Any, Any]:
+def _evaluate_reranked(
+    args: argparse.Namespace, base_url: str | None, embedder: Any, judged: Any, label: str
+) -> tuple[Any, Any]:
     from .jobs.evaluate_rerank import evaluate_with_rerank
     from .rerank import DashScopeReranker
 
-    with DashScopeReranker(args.rerank, base_url=base_url, region=args.region, max_concurrency=args.max_concurrency,
-                           max_retries=args.max_retries, timeout=args.timeout) as reranker:
-        return evaluate_with_rerank(embedder, reranker, judged, k=args.k, candidates=args.rerank_candidates,
-                                    label=label)
+    with DashScopeReranker(
+        args.rerank,
+        base_url=base_url,
+        region=args.region,
+        max_concurrency=args.max_concurrency,
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+    ) as reranker:
+        return evaluate_with_rerank(
+            embedder, reranker, judged, k=args.k, candidates=args.rerank_candidates, label=label
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -299,11 +369,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "serve": cmd_serve, "embed": cmd_embed, "batch": cmd_batch, "eval": cmd_eval, "demo": cmd_demo, "models": cmd_models,
+    "serve": cmd_serve,
+    "embed": cmd_embed,
+    "batch": cmd_batch,
+    "eval": cmd_eval,
+    "demo": cmd_demo,
+    "models": cmd_models,
 }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -333,4 +408,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover - python -m dashscope_embed.cli
     sys.exit(main())
-

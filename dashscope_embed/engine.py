@@ -4,15 +4,17 @@ A framework's batch is not the API's request. ``DashScopeEmbedder.embed`` takes 
 into requests whose request rows are at most the model's row limit (the catalog's ``max_rows``), runs up to
 ``max_concurrency`` requests at once for the object, across threads and event loops (``slots.Slots``; a thread
 pool over one pooled ``httpx.Client`` for sync calls, one pooled ``httpx.AsyncClient`` per event loop for async
-calls), retries each request on its own, and puts every vector back at its input position. A request that succeeded is never sent again.
+calls), retries each request on its own, and puts every vector back at its input position. A request that
+succeeded is never sent again.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from .base import BaseEmbedder, Call, chunks, validate_texts
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, async_task_message
 from .errors import InvalidInputError
 from .planning import plan_requests
-from .results import RequestReply, EmbeddingResult, SparseEmbedding
+from .results import EmbeddingResult, RequestReply, SparseEmbedding
 from .wire import TextRequest, get_protocol
 
 __all__ = ["DashScopeEmbedder", "OversizePolicy", "PlannedEmbedding", "validate_texts"]  # validate_texts: from base
@@ -37,8 +39,8 @@ class _Plan:
     """Pieces to send (one per input unless an input was split) and how they group into requests."""
 
     pieces: list[str]
-    owners: Optional[np.ndarray]  # piece -> input index, None when pieces == inputs
-    weights: Optional[np.ndarray]  # piece token counts, for the token-weighted average
+    owners: np.ndarray | None  # piece -> input index, None when pieces == inputs
+    weights: np.ndarray | None  # piece token counts, for the token-weighted average
     n_inputs: int
     ranges: list[tuple[int, int]]  # [start, end) ranges over pieces: the request rows of each request
 
@@ -116,7 +118,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self._check_features(output_type=output_type, instruct=self.instruct, text_type=None)
         self._wire = get_protocol(self.protocol)
 
-    def _check_kind(self, protocol: Optional[str]) -> None:
+    def _check_kind(self, protocol: str | None) -> None:
         if self.spec.kind != "text":
             raise InvalidInputError(
                 f"{self.spec.name} is a multimodal model; DashScopeEmbedder embeds text with text models "
@@ -133,7 +135,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
 
     # ------------------------------------------------------------------ configuration checks
 
-    def _check_features(self, *, output_type: str, instruct: Optional[str], text_type: Optional[str]) -> None:
+    def _check_features(self, *, output_type: str, instruct: str | None, text_type: str | None) -> None:
         spec = self.spec
         if output_type != "dense" and not spec.sparse:
             raise InvalidInputError(
@@ -149,7 +151,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
             if not spec.openai_compatible:
                 raise InvalidInputError(f"{spec.name} is not served by the OpenAI-compatible endpoint")
             if output_type != "dense":
-                raise InvalidInputError("protocol 'openai' returns dense vectors only; use protocol='dashscope' for sparse")
+                raise InvalidInputError(
+                    "protocol 'openai' returns dense vectors only; use protocol='dashscope' for sparse"
+                )
             if instruct is not None:
                 raise InvalidInputError("protocol 'openai' has no instruct parameter; use protocol='dashscope'")
 
@@ -159,8 +163,11 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
     # ------------------------------------------------------------------ planning
 
     def check_parameters(
-        self, *, text_type: Optional[str] = "document", output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        self,
+        *,
+        text_type: str | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
     ) -> None:
         """Check call parameters, and their combination with the engine's model, protocol and options, without
         sending anything (what ``embed`` checks before its first request, the texts aside).
@@ -175,12 +182,12 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self,
         texts: Sequence[str],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
         what: str = "texts",
-    ) -> "PlannedEmbedding":
+    ) -> PlannedEmbedding:
         """Check and plan an ``embed`` call without sending it, for callers that schedule the requests themselves
         (``pipelining.BatchStream`` keeps the runner's pool full across batches this way).
 
@@ -200,7 +207,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         return PlannedEmbedding(self, request, self._plan(items))
 
     def _request(
-        self, text_type: Optional[str], output_type: Optional[str], instruct: Optional[str], as_lists: bool = False
+        self, text_type: str | None, output_type: str | None, instruct: str | None, as_lists: bool = False
     ) -> TextRequest:
         if text_type is not None and text_type not in TEXT_TYPES:
             raise InvalidInputError(f"text_type {text_type!r} is not one of {', '.join(TEXT_TYPES)}")
@@ -224,9 +231,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
     def _prepare(
         self,
         texts: Sequence[str],
-        text_type: Optional[str],
-        output_type: Optional[str],
-        instruct: Optional[str],
+        text_type: str | None,
+        output_type: str | None,
+        instruct: str | None,
         as_lists: bool = False,
     ) -> tuple[TextRequest, _Plan]:
         """Everything checked before the first request: texts, parameters, the key; then the plan."""
@@ -277,7 +284,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         sparse = [s for r in replies for s in (r.sparse or [])] if request.wants_sparse else None
         lists = None
         if request.keep_lists and dense is not None and all(r.lists is not None for r in replies):
-            lists = [row for r in replies for row in r.lists]  # type: ignore[union-attr]
+            lists = [row for r in replies for row in (r.lists or [])]
         if plan.owners is not None:
             dense, sparse = _average_pieces(plan, dense, sparse)
             lists = None  # averaged rows exist only in ``dense``
@@ -305,9 +312,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self,
         texts: Sequence[str],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
     ) -> EmbeddingResult:
         """Embed ``texts`` (any number) and return their vectors in input order.
@@ -331,7 +338,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         replies = self._run_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)
 
-    def embed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
+    def embed_query(self, text: str, *, instruct: str | None = None) -> EmbeddingResult:
         """Embed one query (``text_type="query"``, plus ``instruct`` when set). Result has one row.
 
         Raises:
@@ -350,9 +357,9 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         self,
         texts: Sequence[str],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
     ) -> EmbeddingResult:
         """Async ``embed``: up to ``max_concurrency`` requests in flight for the object (shared with other loops and
@@ -361,7 +368,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         replies = await self._arun_groups(request, plan.groups()) if plan.ranges else []
         return self._assemble(plan, replies, request)
 
-    async def aembed_query(self, text: str, *, instruct: Optional[str] = None) -> EmbeddingResult:
+    async def aembed_query(self, text: str, *, instruct: str | None = None) -> EmbeddingResult:
         """Async ``embed_query``."""
         return await self.aembed([text], text_type="query", instruct=instruct)
 
@@ -402,8 +409,8 @@ class PlannedEmbedding:
 
 
 def _average_pieces(
-    plan: _Plan, dense: Optional[np.ndarray], sparse: Optional[list[SparseEmbedding]]
-) -> tuple[Optional[np.ndarray], Optional[list[SparseEmbedding]]]:
+    plan: _Plan, dense: np.ndarray | None, sparse: list[SparseEmbedding] | None
+) -> tuple[np.ndarray | None, list[SparseEmbedding] | None]:
     """Token-weighted average of the pieces of split inputs, renormalised to unit length."""
     assert plan.owners is not None and plan.weights is not None
     owners, weights, n = plan.owners, plan.weights, plan.n_inputs
@@ -418,9 +425,9 @@ def _average_pieces(
         tokens: list[dict[int, str]] = [{} for _ in range(n)]
         totals = np.zeros(n)
         np.add.at(totals, owners, weights)
-        for vec, owner, weight in zip(sparse, owners.tolist(), weights.tolist()):
+        for vec, owner, weight in zip(sparse, owners.tolist(), weights.tolist(), strict=True):
             share = weight / totals[owner]
-            for index, value, token in zip(vec.indices, vec.values, vec.tokens or ("",) * len(vec)):
+            for index, value, token in zip(vec.indices, vec.values, vec.tokens or ("",) * len(vec), strict=True):
                 merged[owner].setdefault(index, [0.0])[0] += value * share
                 tokens[owner].setdefault(index, token)
         sparse = [

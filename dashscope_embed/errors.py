@@ -44,7 +44,8 @@ Warnings are not errors: ``catalog.UnknownModelWarning`` (a ``UserWarning``) is 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -103,12 +104,12 @@ class InvalidOptionsError(InvalidInputError, ValidationError):
     """
 
     @classmethod
-    def from_validation(cls, exc: ValidationError) -> "InvalidOptionsError":
+    def from_validation(cls, exc: ValidationError) -> InvalidOptionsError:
         """The same errors as ``exc``, as this class, without the inputs: pydantic shows a model-level error's
         whole input (the constructor's arguments, the API key among them) in the text and in ``errors()``; here
         the text leaves inputs out and ``errors()`` carries ``<hidden>`` for each."""
         errors = [{**error, "input": "<hidden>", "ctx": _redacted_context(error)} for error in exc.errors()]
-        return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type, return-value]
+        return cls.from_exception_data(exc.title, errors, hide_input=True)  # type: ignore[arg-type]  # ErrorDetails, read back as InitErrorDetails
 
 
 def _redacted_context(error: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ class BatchJobError(BulkJobError):
             stopped for another reason).
     """
 
-    def __init__(self, message: str, failures: Optional[list[tuple[int, Optional[str], str]]] = None) -> None:
+    def __init__(self, message: str, failures: list[tuple[int, str | None, str]] | None = None) -> None:
         super().__init__(message)
         self.failures = failures or []
 
@@ -288,7 +289,9 @@ def _subclasses(cls: type[APIError]) -> list[type[APIError]]:
 #: ``RateLimitError``, ``ServerError``, ``APITimeoutError``, ``APIConnectionError``.
 RETRYABLE_ERRORS: tuple[type[APIError], ...] = tuple(c for c in _subclasses(APIError) if c.retryable)
 
-_BATCH_LIMIT = re.compile(r"(?:not be larger than|larger than|exceed(?:s|ed)?|at most|maximum(?: of)?)\D{0,20}(\d+)", re.I)
+_BATCH_LIMIT = re.compile(
+    r"(?:not be larger than|larger than|exceed(?:s|ed)?|at most|maximum(?: of)?)\D{0,20}(\d+)", re.I
+)
 
 
 def _classify(status: int, code: str | None, message: str) -> type[APIError]:
@@ -342,9 +345,12 @@ def error_from_reply(
     request_id = request_id or headers.get("x-request-id") or headers.get("x-dashscope-request-id")
     retry_after = _parse_retry_after(headers)
     cls = _classify(status, str(code) if code else None, message)
-    kwargs: dict[str, Any] = dict(
-        status_code=status, code=str(code) if code else None, request_id=request_id, retry_after=retry_after
-    )
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "code": str(code) if code else None,
+        "request_id": request_id,
+        "retry_after": retry_after,
+    }
     if cls is BatchSizeError:
         match = _BATCH_LIMIT.search(message)
         assert match is not None
@@ -365,8 +371,8 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
         import time
+        from email.utils import parsedate_to_datetime
 
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())

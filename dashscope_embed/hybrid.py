@@ -18,7 +18,8 @@ model, and the query/document side (plus the query instruction), not on the dens
 
 from __future__ import annotations
 
-from typing import Hashable, Literal, Optional, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Literal
 
 from .engine import DashScopeEmbedder, validate_texts
 from .errors import InvalidInputError
@@ -55,9 +56,11 @@ class SparseCache(LRUCache[SparseEmbedding]):
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         super().__init__(max_entries)
 
-    def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]
+    def put_many(self, keys: Sequence[Hashable], vectors: Sequence[SparseEmbedding]) -> None:  # type: ignore[override]  # aligned keys and vectors, not LRUCache's pairs
         """Store ``vectors[i]`` under ``keys[i]``, evicting the least recently used beyond ``max_entries``."""
-        super().put_many((key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors))
+        super().put_many(
+            (key, SparseEmbedding(vec.indices, vec.values)) for key, vec in zip(keys, vectors, strict=True)
+        )
 
 
 _default_cache = SparseCache()
@@ -69,17 +72,14 @@ def default_sparse_cache() -> SparseCache:
 
 
 def sparse_cache_key(
-    engine: DashScopeEmbedder, text_type: TextType, text: str, instruct: Optional[str] = None
-) -> tuple[str, str, str, Optional[str], str]:
+    engine: DashScopeEmbedder, text_type: TextType, text: str, instruct: str | None = None
+) -> tuple[str, str, str, str | None, str]:
     """The cache key of ``text`` embedded by ``engine`` on the ``text_type`` side.
 
     ``instruct`` is the call's instruction; on the query side the engine's own ``instruct`` applies when it is
     ``None`` (as on the wire), and on the document side no instruction is ever sent.
     """
-    if text_type == "query":
-        instruct = instruct if instruct is not None else engine.instruct
-    else:
-        instruct = None
+    instruct = (instruct if instruct is not None else engine.instruct) if text_type == "query" else None
     return (engine.settings.root, engine.model, text_type, instruct, text)
 
 
@@ -94,7 +94,7 @@ class HybridEmbedder:
         InvalidInputError: the engine's model or protocol cannot return sparse vectors.
     """
 
-    def __init__(self, engine: DashScopeEmbedder, cache: Optional[SparseCache] = None) -> None:
+    def __init__(self, engine: DashScopeEmbedder, cache: SparseCache | None = None) -> None:
         if not engine.spec.sparse:
             raise InvalidInputError(
                 f"{engine.model} has no sparse output; hybrid retrieval needs text-embedding-v3 or text-embedding-v4"
@@ -104,13 +104,13 @@ class HybridEmbedder:
         self.engine = engine
         self.cache = cache if cache is not None else default_sparse_cache()
 
-    def _keys(self, texts: Sequence[str], text_type: TextType, instruct: Optional[str]) -> list[tuple]:
+    def _keys(self, texts: Sequence[str], text_type: TextType, instruct: str | None) -> list[tuple]:
         return [sparse_cache_key(self.engine, text_type, t, instruct) for t in texts]
 
     # ------------------------------------------------------------------ dense side (fills the cache)
 
     def dense(
-        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: Optional[str] = None
+        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: str | None = None
     ) -> EmbeddingResult:
         """Embed with ``output_type="dense&sparse"``; keep the sparse halves for ``sparse``.
 
@@ -126,7 +126,7 @@ class HybridEmbedder:
         return result
 
     async def adense(
-        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: Optional[str] = None
+        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: str | None = None
     ) -> EmbeddingResult:
         """Async ``dense``."""
         items = validate_texts(texts)
@@ -137,38 +137,35 @@ class HybridEmbedder:
     # ------------------------------------------------------------------ sparse side (reads the cache)
 
     def _lookup(
-        self, texts: Sequence[str], text_type: TextType, instruct: Optional[str]
-    ) -> tuple[list[str], list[Optional[SparseEmbedding]], list[str]]:
+        self, texts: Sequence[str], text_type: TextType, instruct: str | None
+    ) -> tuple[list[str], list[SparseEmbedding | None], list[str]]:
         items = validate_texts(texts)
         found = self.cache.get_many(self._keys(items, text_type, instruct))
-        missing = list(dict.fromkeys(t for t, v in zip(items, found) if v is None))  # each distinct text once
+        # each distinct text once
+        missing = list(dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None))
         return items, found, missing
 
     def _merge(
         self,
         items: list[str],
-        found: list[Optional[SparseEmbedding]],
+        found: list[SparseEmbedding | None],
         missing: list[str],
-        fetched: Optional[EmbeddingResult],
+        fetched: EmbeddingResult | None,
         text_type: TextType,
-        instruct: Optional[str],
+        instruct: str | None,
     ) -> EmbeddingResult:
         usage, request_ids = Usage(), []
+        fresh: dict[str, SparseEmbedding] = {}
         if fetched is not None:
-            fresh = dict(zip(missing, fetched.sparse or []))
+            fresh = dict(zip(missing, fetched.sparse or [], strict=True))
             self.cache.put_many(self._keys(missing, text_type, instruct), fetched.sparse or [])
-            found = [v if v is not None else fresh[t] for t, v in zip(items, found)]
             usage, request_ids = fetched.usage, fetched.request_ids
-        return EmbeddingResult(
-            dense=None,
-            sparse=list(found),
-            usage=usage,
-            request_ids=request_ids,
-            model=self.engine.model,  # type: ignore[arg-type]
-        )
+        # every text the cache lacked is in ``missing``, so ``fresh`` holds it
+        sparse = [v if v is not None else fresh[t] for t, v in zip(items, found, strict=True)]
+        return EmbeddingResult(dense=None, sparse=sparse, usage=usage, request_ids=request_ids, model=self.engine.model)
 
     def sparse(
-        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: Optional[str] = None
+        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: str | None = None
     ) -> EmbeddingResult:
         """Sparse vectors of ``texts``: from the cache where a ``dense`` call left them, fetched otherwise.
 
@@ -188,7 +185,7 @@ class HybridEmbedder:
         return self._merge(items, found, missing, fetched, text_type, instruct)
 
     async def asparse(
-        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: Optional[str] = None
+        self, texts: Sequence[str], *, text_type: TextType = "document", instruct: str | None = None
     ) -> EmbeddingResult:
         """Async ``sparse``."""
         items, found, missing = self._lookup(texts, text_type, instruct)

@@ -5,8 +5,6 @@ since an HTTP header can carry only visible ASCII (RFC 9110 section 5.5); every 
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from pydantic import SecretStr
 
 from .errors import InvalidInputError
@@ -15,7 +13,7 @@ from .redaction import remember_key
 __all__ = ["clean_api_key"]
 
 
-def clean_api_key(value: Union[str, SecretStr, None], *, source: str = "api_key") -> Optional[SecretStr]:
+def clean_api_key(value: object, *, source: str = "api_key") -> SecretStr | None:
     """The key with surrounding whitespace removed, as a ``SecretStr`` (``None`` stays ``None``).
 
     A pasted key or ``$(cat key.txt)`` often ends in a newline: it is stripped here, for keys from the environment,

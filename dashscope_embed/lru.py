@@ -7,7 +7,8 @@ bounding, eviction and locking are written once.
 from __future__ import annotations
 
 import threading
-from typing import Generic, Hashable, Iterable, Optional, Sequence, TypeVar
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache as _LRU
 
@@ -40,9 +41,9 @@ class LRUCache(Generic[V]):
         self.hits = 0
         self.misses = 0
 
-    def get_many(self, keys: Sequence[Hashable]) -> list[Optional[V]]:
+    def get_many(self, keys: Sequence[Hashable]) -> list[V | None]:
         """The value for each key, ``None`` where absent; counts hits and misses and refreshes the hits."""
-        out: list[Optional[V]] = []
+        out: list[V | None] = []
         with self._lock:
             for key in keys:
                 value = self._data.get(key)
@@ -53,7 +54,7 @@ class LRUCache(Generic[V]):
                 out.append(value)
         return out
 
-    def get(self, key: Hashable) -> Optional[V]:
+    def get(self, key: Hashable) -> V | None:
         """The value for ``key``, or ``None``."""
         return self.get_many([key])[0]
 

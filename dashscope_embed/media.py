@@ -17,7 +17,7 @@ import base64
 import binascii
 import io
 import os
-from typing import Any, Optional, Union
+from typing import Any
 
 from .catalog import ModelSpec
 from .errors import InvalidInputError
@@ -38,7 +38,7 @@ __all__ = [
 
 #: What ``image_to_uri`` accepts: a path (``str`` or ``Path``), ``file://`` URI, http(s)/``oss://`` URL,
 #: ``data:`` URI, raw bytes, or a binary file object such as ``io.BytesIO``.
-ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, io.IOBase]
+ImageInput = str | os.PathLike | bytes | bytearray | memoryview | io.IOBase
 
 #: Header that lets the service read ``oss://`` values produced by DashScope's temporary upload.
 OSS_RESOLVE_HEADER = {"X-DashScope-OssResourceResolve": "enable"}
@@ -60,7 +60,7 @@ def _canonical(fmt: str) -> str:
     return _CANONICAL.get(fmt, fmt)
 
 
-def sniff_image_format(data: bytes) -> Optional[str]:
+def sniff_image_format(data: bytes) -> str | None:
     """The image format named by ``data``'s magic bytes, or ``None`` when it is not a known image.
 
     Returns one of ``"jpeg"``, ``"png"``, ``"bmp"``, ``"webp"``, ``"gif"``, ``"tiff"``, ``"ico"``, ``"icns"``,
@@ -106,7 +106,7 @@ def _size_text(size: int) -> str:
     return f"{size} bytes ({size / _MB:.2f} MB)"
 
 
-def _check_image(data: bytes, spec: ModelSpec, where: str, *, declared: Optional[str] = None) -> str:
+def _check_image(data: bytes, spec: ModelSpec, where: str, *, declared: str | None = None) -> str:
     """Check size and format; return the canonical format name."""
     if not data:
         raise InvalidInputError(f"{where} is empty (0 bytes)")
@@ -148,7 +148,7 @@ def _check_data_uri(value: str, spec: ModelSpec, where: str) -> None:
         raise InvalidInputError(f"{where} declares image/{declared} but its bytes are {fmt.upper()}")
 
 
-def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMedia]:
+def image_to_uri(value: Any, spec: ModelSpec, where: str) -> str | LocalMedia:
     """What to send as an ``image`` value for ``value``.
 
     - http(s) and ``oss://`` URLs: unchanged (the service fetches them; size is checked there).
@@ -166,8 +166,13 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
             than ``spec.image_max_bytes`` bytes; the message names the input, its size and the documented limit.
     """
     if isinstance(value, Upload):
-        media = local_media("image", value.source, where, filename=value.filename or _image_name(value.source),
-                            content_type=value.content_type)
+        media = local_media(
+            "image",
+            value.source,
+            where,
+            filename=value.filename or _image_name(value.source),
+            content_type=value.content_type,
+        )
         with media.open() as stream:
             data = stream.read()
         fmt = _check_image(data, spec, media.where)
@@ -210,12 +215,12 @@ def image_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMed
     return _data_uri(data, fmt)
 
 
-def _image_name(source: Any) -> Optional[str]:
+def _image_name(source: Any) -> str | None:
     # in-memory images get a name from their format later; a placeholder keeps local_media from refusing them
     return None if isinstance(source, (str, os.PathLike)) else "image"
 
 
-def video_to_uri(value: Any, spec: ModelSpec, where: str) -> Union[str, LocalMedia]:
+def video_to_uri(value: Any, spec: ModelSpec, where: str) -> str | LocalMedia:
     """What to send as a ``video`` value: an http(s) or ``oss://`` URL unchanged, or a ``LocalMedia`` for a local
     file (or ``Upload(...)``) that the engine sends through the temporary upload.
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .errors import InvalidRequestError
 
@@ -30,7 +31,7 @@ _MEDIA_LIMIT = re.compile(
 )
 
 
-def media_limit(message: str) -> Optional[tuple[str, int]]:
+def media_limit(message: str) -> tuple[str, int] | None:
     """``("images" | "videos", N)`` when ``message`` refuses a request for more images or videos than N, else
     ``None``."""
     if "multi_images" in message:
@@ -72,7 +73,7 @@ class MediaLimits:
     def _split(self, group: Sequence[Any], limit: int) -> list[Sequence[Any]]:
         raise NotImplementedError
 
-    def _learn_limit(self, exc: InvalidRequestError, group: Sequence[Any]) -> Optional[list[Sequence[Any]]]:
+    def _learn_limit(self, exc: InvalidRequestError, group: Sequence[Any]) -> list[Sequence[Any]] | None:
         found = media_limit(exc.message)
         if found is None or found[1] < 1:
             return None
@@ -88,7 +89,7 @@ class MediaLimits:
         logger.warning("%s accepts at most %d %s per request; re-splitting", self.model, limit, kind)
         return parts
 
-    def _learned_parts(self, group: Sequence[Any]) -> Optional[list[Sequence[Any]]]:
+    def _learned_parts(self, group: Sequence[Any]) -> list[Sequence[Any]] | None:
         # A limit learned after this group was planned: re-pack it now rather than be refused again.
         images = sum(u.images for u in group)
         videos = sum(u.videos for u in group)

@@ -13,7 +13,7 @@ import mimetypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .errors import InvalidInputError
@@ -35,8 +35,8 @@ class Upload:
     """
 
     source: Any
-    filename: Optional[str] = None
-    content_type: Optional[str] = None
+    filename: str | None = None
+    content_type: str | None = None
 
 
 @dataclass(repr=False)
@@ -57,8 +57,8 @@ class LocalMedia:
     size: int
     filename: str
     content_type: str
-    path: Optional[Path] = None
-    data: Optional[bytes] = None
+    path: Path | None = None
+    data: bytes | None = None
 
     def identity(self) -> tuple:
         """What makes two inputs the same upload: the file (path, size, mtime) or the bytes."""
@@ -77,8 +77,9 @@ class LocalMedia:
         return f"LocalMedia({self.kind}, {self.filename!r}, {self.size} bytes)"
 
 
-def local_media(kind: str, source: Any, where: str, *, filename: Optional[str] = None,
-                content_type: Optional[str] = None) -> LocalMedia:
+def local_media(
+    kind: str, source: Any, where: str, *, filename: str | None = None, content_type: str | None = None
+) -> LocalMedia:
     """Build a ``LocalMedia`` from a path (``str``, ``Path``, ``file://``) or bytes / a binary stream.
 
     Raises:
@@ -106,7 +107,7 @@ def local_media(kind: str, source: Any, where: str, *, filename: Optional[str] =
     return media
 
 
-def _content_type(filename: str, given: Optional[str]) -> str:
+def _content_type(filename: str, given: str | None) -> str:
     return given or mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
@@ -132,7 +133,7 @@ def read_stream(value: io.IOBase, where: str) -> bytes:
     return bytes(data)
 
 
-def local_path(value: Union[str, os.PathLike]) -> Path:
+def local_path(value: str | os.PathLike) -> Path:
     """The local path of a ``str`` / ``PathLike`` / ``file://`` URI, with ``~`` expanded."""
     if isinstance(value, str) and value.lower().startswith("file://"):
         parsed = urlparse(value)

@@ -23,15 +23,16 @@ Limits and fusion forms: "Multimodal embedding API", https://help.aliyun.com/en/
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 from . import tokens as _tokens
 from .base import BaseEmbedder, Call, _encoding_problem, validate_texts
 from .catalog import CATALOG
 from .errors import InvalidInputError
-from .media_limits import MediaLimits
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
+from .media_limits import MediaLimits
 from .results import EmbeddingResult
 from .uploads import Uploader
 from .wire.native_multimodal import MultimodalReply, MultimodalRequest, NativeMultimodalProtocol
@@ -53,14 +54,14 @@ class MultimodalInput:
         video: an http(s) or ``oss://`` URL, a local video file (sent by temporary upload), or ``None``.
     """
 
-    text: Optional[str] = None
-    image: Union[ImageInput, Sequence[ImageInput], None] = None
-    video: Optional[str] = None
+    text: str | None = None
+    image: ImageInput | Sequence[ImageInput] | None = None
+    video: str | None = None
 
 
 #: What ``embed_items`` accepts per item: a ``MultimodalInput``, a dict with keys ``text``/``image``
 #: (or ``images``)/``video``, or a bare string (a text).
-ItemInput = Union[MultimodalInput, Mapping[str, Any], str]
+ItemInput = MultimodalInput | Mapping[str, Any] | str
 
 
 @dataclass
@@ -128,7 +129,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         self,
         model: str = "qwen3-vl-embedding",
         *,
-        parameters: Optional[Mapping[str, Any]] = None,
+        parameters: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
         extra = dict(parameters or {})
@@ -144,10 +145,10 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         self._dimension_param = options.get("dimensions") if len(self.spec.dimensions) != 1 else None
         self.parameters = extra
         self._wire = NativeMultimodalProtocol()
-        self.uploader = Uploader(self.settings, max_retries=self.max_retries, transport=options.get("transport"),
-                                 async_transport=options.get("async_transport"), runner=self.runner)
+        transports = {name: options.get(name) for name in ("transport", "async_transport")}
+        self.uploader = Uploader(self.settings, max_retries=self.max_retries, runner=self.runner, **transports)
 
-    def _check_kind(self, protocol: Optional[str]) -> None:
+    def _check_kind(self, protocol: str | None) -> None:
         if self.spec.kind != "multimodal":
             known = ", ".join(name for name, s in CATALOG.items() if s.kind == "multimodal")
             raise InvalidInputError(
@@ -203,8 +204,10 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         tokens = 0
         if text is not None:
             text, tokens = self._text(text, label("text"))
-        uris = [image_to_uri(img, spec, f"{where}.image[{k}]" if len(images) > 1 else label("image"))
-                for k, img in enumerate(images)]
+        uris = [
+            image_to_uri(img, spec, f"{where}.image[{k}]" if len(images) > 1 else label("image"))
+            for k, img in enumerate(images)
+        ]
         url = video_to_uri(video, spec, label("video")) if video is not None else None
         form = spec.fusion_form
 
@@ -258,9 +261,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         if unit.elements > spec.max_rows:
             problems.append(f"{unit.elements} content elements (at most {spec.max_rows} per request)")
         if problems:
-            raise InvalidInputError(
-                f"{where} holds {' and '.join(problems)} for {self.model} (source: {spec.source})"
-            )
+            raise InvalidInputError(f"{where} holds {' and '.join(problems)} for {self.model} (source: {spec.source})")
 
     # ------------------------------------------------------------------ planning
 
@@ -313,7 +314,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
         def parse(status: int, headers: Any, content: bytes) -> MultimodalReply:
             return self._wire.parse_reply(request, status, headers, content, n)
 
-        kwargs = dict(tokens=sum(u.tokens for u in units), headers=OSS_RESOLVE_HEADER if oss else None)
+        kwargs = {"tokens": sum(u.tokens for u in units), "headers": OSS_RESOLVE_HEADER if oss else None}
         return self._wire.path, body, parse, kwargs
 
     def _assemble(self, replies: list[MultimodalReply]) -> MultimodalResult:
@@ -341,7 +342,9 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
     # ------------------------------------------------------------------ inputs per method
 
     def _text_units(self, texts: Sequence[str]) -> list[_Unit]:
-        return [self._unit(MultimodalInput(text=t), f"texts[{i}]", bare=True) for i, t in enumerate(validate_texts(texts))]
+        return [
+            self._unit(MultimodalInput(text=t), f"texts[{i}]", bare=True) for i, t in enumerate(validate_texts(texts))
+        ]
 
     def _image_units(self, images: Sequence[ImageInput]) -> list[_Unit]:
         items = _as_list(images, "images")
@@ -449,7 +452,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
 _ITEM_KEYS = ("text", "image", "images", "video")
 
 
-def _split_item(item: Any, where: str) -> tuple[Optional[str], list[Any], Optional[Any]]:
+def _split_item(item: Any, where: str) -> tuple[str | None, list[Any], Any | None]:
     """``(text, images, video)`` of one item in any accepted form."""
     if isinstance(item, str):
         return item, [], None

@@ -37,7 +37,7 @@ def optional_attr(module: str, name: str, *, import_module: bool = True) -> Any 
         return None
     try:
         return getattr(importlib.import_module(module), name, None)
-    except Exception:  # noqa: BLE001
+    except Exception:
         # A broken optional install must not break the adapters that merely offer the integration.
         return None
 

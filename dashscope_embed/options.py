@@ -7,13 +7,13 @@ apart between the two frameworks. Each field has the meaning of the ``DashScopeE
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import BaseEmbedder
 from .errors import InvalidInputError
-from .hybrid import SparseCache
+from .hybrid import HybridEmbedder, SparseCache
 from .keys import clean_api_key
 from .results import Usage
 from .routing import EmbeddingRouter
@@ -44,7 +44,7 @@ class EngineOptions(CheckedModel):
             refused by default; default ``DASHSCOPE_ALLOW_INSECURE_HTTP``).
     """
 
-    instruct: Optional[str] = Field(
+    instruct: str | None = Field(
         default=None, description="Task instruction sent with query-side calls (models that accept instruct)."
     )
     max_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once per object.")
@@ -58,16 +58,16 @@ class EngineOptions(CheckedModel):
         default="chunk_average",
         description="Texts over the model's token limit per row: split and average, truncate, or raise.",
     )
-    requests_per_minute: Optional[float] = Field(
+    requests_per_minute: float | None = Field(
         default=None, gt=0, description="Client-side pacing: requests per minute for this object (None: none)."
     )
-    tokens_per_minute: Optional[float] = Field(
+    tokens_per_minute: float | None = Field(
         default=None, gt=0, description="Client-side pacing: Qwen tokens per minute for this object (None: none)."
     )
-    transport: Optional[Any] = Field(
+    transport: Any | None = Field(
         default=None, exclude=True, repr=False, description="Custom httpx.BaseTransport (tests, proxies)."
     )
-    async_transport: Optional[Any] = Field(
+    async_transport: Any | None = Field(
         default=None, exclude=True, repr=False, description="Custom httpx.AsyncBaseTransport (tests, proxies)."
     )
 
@@ -79,6 +79,12 @@ class EngineOptions(CheckedModel):
     def engine_options(self) -> dict[str, Any]:
         """These fields as keyword arguments for ``DashScopeEmbedder`` / ``EmbeddingRouter``."""
         return {name: getattr(self, name) for name in EngineOptions.model_fields}
+
+
+class _Engine(Protocol):
+    """What every adapter's engine has, an embedder's or a reranker's."""
+
+    usage: Usage
 
 
 class ConnectionOptions(EngineOptions):
@@ -102,25 +108,26 @@ class ConnectionOptions(EngineOptions):
     """
 
     # hide_input_in_errors: a validation error would otherwise print the raw arguments, key included.
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True
-    )
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=(), hide_input_in_errors=True)
 
-    dashscope_api_key: Optional[SecretStr] = Field(
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: _Engine
+
+    dashscope_api_key: SecretStr | None = Field(
         default=None,
         alias="api_key",
         exclude=True,
         repr=False,
         description="DashScope API key (default: DASHSCOPE_API_KEY). Never dumped, shown or logged.",
     )
-    base_url: Optional[str] = Field(
+    base_url: str | None = Field(
         default=None,
         description="Host root, '.../api/v1' or '.../compatible-mode/v1' (default: DASHSCOPE_BASE_URL, else region).",
     )
-    region: Optional[str] = Field(
+    region: str | None = Field(
         default=None, description="Region name or id, e.g. 'beijing', 'singapore' (default: DASHSCOPE_REGION)."
     )
-    workspace: Optional[str] = Field(
+    workspace: str | None = Field(
         default=None,
         description="Model Studio workspace id, sent as X-DashScope-WorkSpace (default: DASHSCOPE_WORKSPACE).",
     )
@@ -148,21 +155,15 @@ class ConnectionOptions(EngineOptions):
         return data
 
     @property
-    def api_key(self) -> Optional[SecretStr]:
+    def api_key(self) -> SecretStr | None:
         """The key in use (``SecretStr``), or ``None``."""
         return self.dashscope_api_key
-
-    @property
-    def engine(self) -> BaseEmbedder:
-        """The core engine doing the work (a ``DashScopeEmbedder``, or a ``MultimodalEmbedder`` for a multimodal
-        model)."""
-        return self._engine  # type: ignore[attr-defined]
 
     @property
     def usage(self) -> Usage:
         """Tokens (``total_tokens``) and requests (``requests``) billed by this object since it was built (restarts
         at zero in an unpickled copy, e.g. a worker process)."""
-        return self._engine.usage  # type: ignore[attr-defined]
+        return self._engine.usage
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the core engine: the connection and every ``EngineOptions`` field."""
@@ -192,8 +193,18 @@ class DenseOptions(ConnectionOptions):
             shared sparse cache, so hybrid indexing costs one request per framework batch).
     """
 
-    dimensions: Optional[int] = Field(default=None, description="Output dimension (None: the model's default).")
-    protocol: Optional[Literal["dashscope", "openai"]] = Field(
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: BaseEmbedder
+        _router: EmbeddingRouter
+
+    @property
+    def engine(self) -> BaseEmbedder:
+        """The core engine doing the work (a ``DashScopeEmbedder``, or a ``MultimodalEmbedder`` for a multimodal
+        model)."""
+        return self._engine
+
+    dimensions: int | None = Field(default=None, description="Output dimension (None: the model's default).")
+    protocol: Literal["dashscope", "openai"] | None = Field(
         default=None, description="'dashscope' (native, default) or 'openai' (compatible mode, dense only)."
     )
     output_type: Literal["dense", "dense&sparse"] = Field(
@@ -203,12 +214,12 @@ class DenseOptions(ConnectionOptions):
     @property
     def dimension(self) -> int:
         """The length ``d`` of every vector this object returns."""
-        return self._router.dimension  # type: ignore[attr-defined]
+        return self._router.dimension
 
     @property
     def is_multimodal(self) -> bool:
         """Whether this object embeds images and videos too (a multimodal model)."""
-        return self._router.is_multimodal  # type: ignore[attr-defined]
+        return self._router.is_multimodal
 
     def build_router(self, model: str) -> EmbeddingRouter:
         """The ``EmbeddingRouter`` these fields describe for ``model``: the engine a dense adapter delegates to.
@@ -231,10 +242,19 @@ class SparseOptions(ConnectionOptions):
     """``ConnectionOptions`` of a sparse adapter (no ``dimensions``, no ``protocol``: sparse vectors exist on the
     native protocol only), plus the sparse cache it shares with ``"dense&sparse"`` dense objects."""
 
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: BaseEmbedder
+        _hybrid: HybridEmbedder
+
+    @property
+    def engine(self) -> BaseEmbedder:
+        """The core engine doing the work (a ``DashScopeEmbedder``)."""
+        return self._engine
+
     @property
     def cache(self) -> SparseCache:
         """The process-wide sparse cache shared with dense objects configured for ``"dense&sparse"``."""
-        return self._hybrid.cache  # type: ignore[attr-defined]
+        return self._hybrid.cache
 
 
 #: How each framework names the model argument (LlamaIndex ``model_name``, LangChain ``model``).

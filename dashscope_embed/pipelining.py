@@ -20,11 +20,12 @@ blocking call.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Iterator, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from .errors import InvalidInputError
-from .results import RequestReply, EmbeddingResult
+from .results import EmbeddingResult, RequestReply
 
 if TYPE_CHECKING:
     from .engine import DashScopeEmbedder
@@ -63,19 +64,25 @@ class BatchStream:
 
     def __init__(
         self,
-        engine: "DashScopeEmbedder",
+        engine: DashScopeEmbedder,
         batches: Sequence[Sequence[str]],
         *,
-        text_type: Optional[Literal["query", "document"]] = "document",
-        output_type: Optional[str] = None,
-        instruct: Optional[str] = None,
+        text_type: Literal["query", "document"] | None = "document",
+        output_type: str | None = None,
+        instruct: str | None = None,
         as_lists: bool = False,
     ) -> None:
         self._engine = engine
         engine.check_parameters(text_type=text_type, output_type=output_type, instruct=instruct)
         self._plans = [
-            engine.plan(b, text_type=text_type, output_type=output_type, instruct=instruct, as_lists=as_lists,
-                        what=f"texts of framework batch {i}")
+            engine.plan(
+                b,
+                text_type=text_type,
+                output_type=output_type,
+                instruct=instruct,
+                as_lists=as_lists,
+                what=f"texts of framework batch {i}",
+            )
             for i, b in enumerate(batches)
         ]
         self._batches = [list(b) for b in batches]  # each checked by plan: a list of strings
@@ -123,7 +130,7 @@ class BatchStream:
     def __iter__(self) -> Iterator[EmbeddingResult]:
         return self
 
-    def take(self, batch: Sequence[str]) -> Optional[EmbeddingResult]:
+    def take(self, batch: Sequence[str]) -> EmbeddingResult | None:
         """The next batch's result if ``batch`` holds the same texts as the next batch planned; else ``None``.
 
         On a mismatch (the caller cut its input differently) the stream closes, so the caller embeds ``batch``

@@ -9,7 +9,7 @@ when the request's byte total could exceed the budget: a byte-level BPE token co
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import tokens as _tokens
 from .errors import InvalidInputError
@@ -18,7 +18,7 @@ __all__ = ["plan_requests", "plan_batches"]
 
 
 def plan_requests(
-    rows: Sequence[str], max_rows: int, max_tokens_per_request: Optional[int] = None
+    rows: Sequence[str], max_rows: int, max_tokens_per_request: int | None = None
 ) -> list[tuple[int, int]]:
     """``[start, end)`` ranges over ``rows``, in order: the request rows of each request, at most ``max_rows`` rows
     and at most ``max_tokens_per_request`` Qwen tokens (``None``: rows only).
@@ -61,7 +61,7 @@ def plan_requests(
 
 
 def plan_batches(
-    rows: Sequence[str], max_rows: int, max_tokens_per_request: Optional[int] = None
+    rows: Sequence[str], max_rows: int, max_tokens_per_request: int | None = None
 ) -> list[tuple[int, int]]:
     """Deprecated name of ``plan_requests`` ("batch" now names only the Batch File API and async task jobs).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .errors import InvalidInputError
 
@@ -31,8 +31,8 @@ class RateLimiter:
 
     def __init__(
         self,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (("requests_per_minute", requests_per_minute), ("tokens_per_minute", tokens_per_minute)):

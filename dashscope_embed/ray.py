@@ -16,7 +16,7 @@ Requires the ``ray`` extra: ``pip install "dashscope-embed[ray]"``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .errors import MissingDependencyError
 
@@ -26,7 +26,7 @@ try:
     import ray.data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(
-        "dashscope_embed.ray needs Ray Data: pip install \"dashscope-embed[ray]\" (ray[data])"
+        'dashscope_embed.ray needs Ray Data: pip install "dashscope-embed[ray]" (ray[data])'
     ) from exc
 
 import numpy as np
@@ -85,7 +85,7 @@ class _EmbedBatches:
         text_column: str,
         output_column: str,
         sparse_column: str,
-        text_type: str,
+        text_type: Literal["query", "document"],
     ) -> None:
         self.engine = engine  # unpickled here: this actor's own clients and thread pool
         if limiter is not None:
@@ -112,7 +112,7 @@ class _EmbedBatches:
             )
         texts = validate_texts(batch.column(self.text_column).to_pylist(), what=f"values of {self.text_column!r}")
         result = self.engine.embed(texts, text_type=self.text_type)  # raises the core's typed errors
-        for name, column in zip(self._new_columns(), self._columns(result)):
+        for name, column in zip(self._new_columns(), self._columns(result), strict=True):
             batch = batch.append_column(name, column)
         return batch
 
@@ -139,7 +139,7 @@ def embed_dataset(
     concurrency: int | tuple[int, int] = 2,
     requests_per_minute: float | None = None,
     tokens_per_minute: float | None = None,
-    text_type: str = "document",
+    text_type: Literal["query", "document"] = "document",
     sparse_column: str = "sparse_embedding",
     batch_size: int = DEFAULT_BATCH_SIZE,
     ray_remote_args: dict[str, Any] | None = None,
@@ -201,8 +201,11 @@ def embed_dataset(
     """
     if not isinstance(dataset, ray.data.Dataset):
         raise InvalidInputError(f"dataset must be a ray.data.Dataset, got {type(dataset).__name__}")
-    for name, value in (("text_column", text_column), ("output_column", output_column),
-                        ("sparse_column", sparse_column)):
+    for name, value in (
+        ("text_column", text_column),
+        ("output_column", output_column),
+        ("sparse_column", sparse_column),
+    ):
         if not isinstance(value, str) or not value:
             raise InvalidInputError(f"{name} must be a non-empty column name, got {value!r}")
     _check_concurrency(concurrency)
@@ -220,18 +223,21 @@ def embed_dataset(
         actor = ray.remote(num_cpus=0)(RateLimiter).remote(requests_per_minute, tokens_per_minute)
         limiter = _SharedLimiter(actor, requests_per_minute, tokens_per_minute)
 
-    size = concurrency if isinstance(concurrency, int) else None
-    strategy = (
-        ray.data.ActorPoolStrategy(size=size)
-        if size is not None
-        else ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])  # type: ignore[index]
-    )
+    if isinstance(concurrency, int):
+        strategy = ray.data.ActorPoolStrategy(size=concurrency)
+    else:
+        low, high = concurrency
+        strategy = ray.data.ActorPoolStrategy(min_size=low, max_size=high)
     out = dataset.map_batches(
         _EmbedBatches,
-        fn_constructor_kwargs=dict(
-            engine=engine, limiter=limiter, text_column=text_column, output_column=output_column,
-            sparse_column=sparse_column, text_type=text_type,
-        ),
+        fn_constructor_kwargs={
+            "engine": engine,
+            "limiter": limiter,
+            "text_column": text_column,
+            "output_column": output_column,
+            "sparse_column": sparse_column,
+            "text_type": text_type,
+        },
         batch_format="pyarrow",
         batch_size=batch_size,
         compute=strategy,

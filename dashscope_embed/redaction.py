@@ -1,7 +1,8 @@
 """Keeping API keys out of messages: redaction of any text shown to a user.
 
 Every key the package accepts passes ``keys.clean_api_key``, which remembers it here for ``redact``; every error
-message and the command line's error printing pass through ``redact``. A message built by another library (httpx quotes the header it refuses, a proxy echoes a request) therefore never shows the key.
+message and the command line's error printing pass through ``redact``. A message built by another library (httpx
+quotes the header it refuses, a proxy echoes a request) therefore never shows the key.
 """
 
 from __future__ import annotations

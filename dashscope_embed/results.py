@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -28,12 +27,12 @@ class SparseEmbedding:
 
     def as_dict(self) -> dict[int, float]:
         """``{token_id: weight}``, the form LlamaIndex (``SparseEmbedding``) and Milvus use."""
-        return dict(zip(self.indices, self.values))
+        return dict(zip(self.indices, self.values, strict=True))
 
     def token_weights(self) -> dict[str, float]:
         """``{token_text: weight}`` for inspection (tokens that decode alike are summed)."""
         out: dict[str, float] = {}
-        for token, value in zip(self.tokens, self.values):
+        for token, value in zip(self.tokens, self.values, strict=False):  # tokens is () when the service sent none
             out[token] = out.get(token, 0.0) + value
         return out
 
@@ -67,11 +66,11 @@ class RequestReply:
             cast), kept only when the request asked for them (``TextRequest.keep_lists``); else ``None``.
     """
 
-    dense: Optional[np.ndarray]
-    sparse: Optional[list[SparseEmbedding]]
+    dense: np.ndarray | None
+    sparse: list[SparseEmbedding] | None
     total_tokens: int
-    request_id: Optional[str]
-    lists: Optional[list[list[float]]] = None
+    request_id: str | None
+    lists: list[list[float]] | None = None
 
 
 @dataclass
@@ -88,12 +87,12 @@ class EmbeddingResult:
             ``dense_lists`` returns them instead of converting ``dense``.
     """
 
-    dense: Optional[np.ndarray]
-    sparse: Optional[list[SparseEmbedding]]
+    dense: np.ndarray | None
+    sparse: list[SparseEmbedding] | None
     usage: Usage = field(default_factory=Usage)
     request_ids: list[str] = field(default_factory=list)
     model: str = ""
-    lists: Optional[list[list[float]]] = field(default=None, repr=False, compare=False)
+    lists: list[list[float]] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         if self.dense is not None:
@@ -121,7 +120,8 @@ def __getattr__(name: str) -> object:
     if name == "BatchReply":
         import warnings
 
-        warnings.warn("dashscope_embed.results.BatchReply is deprecated; use RequestReply", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            "dashscope_embed.results.BatchReply is deprecated; use RequestReply", DeprecationWarning, stacklevel=2
+        )
         return RequestReply
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

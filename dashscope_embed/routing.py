@@ -8,10 +8,11 @@ no ``text_type``). Keeping this decision here means both frameworks behave alike
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from .catalog import CATALOG, guess_kind
-from .engine import DashScopeEmbedder
+from .engine import DashScopeEmbedder, OversizePolicy
 from .errors import InvalidInputError
 from .hybrid import HybridEmbedder
 from .multimodal import MultimodalEmbedder, MultimodalResult
@@ -69,16 +70,16 @@ class EmbeddingRouter:
         self,
         model: str,
         *,
-        dimensions: Optional[int] = None,
-        protocol: Optional[Literal["dashscope", "openai"]] = None,
+        dimensions: int | None = None,
+        protocol: Literal["dashscope", "openai"] | None = None,
         output_type: Literal["dense", "dense&sparse"] = "dense",
-        oversize: str = "chunk_average",
+        oversize: OversizePolicy = "chunk_average",
         **connection: Any,
     ) -> None:
         self.model = model
         self.output_type = output_type
-        self.hybrid: Optional[HybridEmbedder] = None
-        self.engine: Union[DashScopeEmbedder, MultimodalEmbedder]
+        self.hybrid: HybridEmbedder | None = None
+        self.engine: DashScopeEmbedder | MultimodalEmbedder
         if is_multimodal_model(model):
             if output_type != "dense":
                 raise InvalidInputError(
@@ -88,7 +89,11 @@ class EmbeddingRouter:
             self.engine = MultimodalEmbedder(model, dimensions=dimensions, protocol=protocol, **connection)
         else:
             self.engine = DashScopeEmbedder(
-                model, dimensions=dimensions, protocol=protocol, oversize=oversize, **connection  # type: ignore[arg-type]
+                model,
+                dimensions=dimensions,
+                protocol=protocol,
+                oversize=oversize,
+                **connection,
             )
             if output_type == "dense&sparse":
                 self.hybrid = HybridEmbedder(self.engine)
@@ -137,7 +142,7 @@ class EmbeddingRouter:
             return await self.hybrid.adense(texts, text_type=text_type)
         return await self.engine.aembed(texts, text_type=text_type, as_lists=as_lists)
 
-    def stream(self, batches: Sequence[Sequence[str]], text_type: TextType) -> Optional[BatchStream]:
+    def stream(self, batches: Sequence[Sequence[str]], text_type: TextType) -> BatchStream | None:
         """A ``BatchStream`` of dense results (lists kept) for a text model, to take batch by batch while the
         requests of later batches are already in flight; ``None`` for multimodal models and the hybrid cache,
         whose calls are made one batch at a time.

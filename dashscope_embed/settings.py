@@ -16,7 +16,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, Literal, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -113,7 +114,7 @@ _WORKSPACE_HOST = re.compile(r"^[^.]+\.([a-z0-9-]+)\.maas\.aliyuncs\.com$", re.I
 _TRUE = ("1", "true", "yes", "on")
 
 
-def env_value(setting: str, environ: Mapping[str, str] | None = None) -> Optional[str]:
+def env_value(setting: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The first non-empty environment variable of ``ENV[setting]``, or ``None``.
 
     Raises:
@@ -141,7 +142,7 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
     return found
 
 
-def env_key(environ: Mapping[str, str] | None = None) -> Optional[SecretStr]:
+def env_key(environ: Mapping[str, str] | None = None) -> SecretStr | None:
     """The key of the environment (``ENV["api_key"]``), cleaned by ``keys.clean_api_key``, or ``None``.
 
     Raises:
@@ -154,17 +155,17 @@ def env_key(environ: Mapping[str, str] | None = None) -> Optional[SecretStr]:
     return None
 
 
-def env_base_url() -> Optional[str]:
+def env_base_url() -> str | None:
     """``DASHSCOPE_BASE_URL`` (or the SDK's ``DASHSCOPE_HTTP_BASE_URL``), or ``None``."""
     return env_value("base_url")
 
 
-def env_region() -> Optional[str]:
+def env_region() -> str | None:
     """``DASHSCOPE_REGION`` (SDK 2.x) or ``DASHSCOPE_API_REGION`` (SDK 1.x), or ``None``."""
     return env_value("region")
 
 
-def env_workspace() -> Optional[str]:
+def env_workspace() -> str | None:
     """``DASHSCOPE_WORKSPACE`` (SDK 2.x) or ``DASHSCOPE_WORKSPACE_ID`` (SDK 1.x), or ``None``."""
     return env_value("workspace")
 
@@ -172,10 +173,10 @@ def env_workspace() -> Optional[str]:
 def env_allow_insecure_http(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``DASHSCOPE_ALLOW_INSECURE_HTTP`` is ``1``/``true``/``yes``/``on``."""
     value = env_value("allow_insecure_http", environ)
-    return bool(value) and value.strip().lower() in _TRUE
+    return value is not None and value.strip().lower() in _TRUE
 
 
-def normalize_base_url(url: str) -> tuple[str, Optional[str]]:
+def normalize_base_url(url: str) -> tuple[str, Protocol | None]:
     """Split a base URL in any of its three spellings into ``(host_root, implied_protocol)``.
 
     ``https://h``, ``https://h/api/v1`` (dashscope SDK spelling) and ``https://h/compatible-mode/v1`` (openai SDK
@@ -200,7 +201,9 @@ def workspace_root(workspace_id: str, region: str = DEFAULT_REGION) -> str:
         InvalidInputError: unknown region, or a workspace id that cannot be a host label.
     """
     name = canonical_region(region)
-    if not isinstance(workspace_id, str) or not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", workspace_id):
+    if not isinstance(workspace_id, str) or not re.fullmatch(
+        r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", workspace_id
+    ):
         raise InvalidInputError(f"workspace {workspace_id!r} is not a workspace id (letters, digits and '-')")
     return f"https://{workspace_id}.{REGION_IDS[name]}.maas.aliyuncs.com"
 
@@ -224,7 +227,7 @@ def region_label(region: str) -> str:
     return f"{region!r} ({REGION_IDS[region]})" if region in REGION_IDS else repr(region)
 
 
-def region_of_root(root: str) -> Optional[str]:
+def region_of_root(root: str) -> str | None:
     """The region a DashScope root belongs to (a shared root or a workspace domain), or ``None`` for any other
     root (the local service, a gateway)."""
     for name, shared in REGION_ROOTS.items():
@@ -289,26 +292,26 @@ class ConnectionSettings(CheckedModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    api_key: Optional[SecretStr] = Field(default=None, repr=False, exclude=True)
-    base_url: Optional[str] = None
-    region: Optional[str] = None
-    workspace: Optional[str] = None
-    protocol: Optional[Protocol] = None
+    api_key: SecretStr | None = Field(default=None, repr=False, exclude=True)
+    base_url: str | None = None
+    region: str | None = None
+    workspace: str | None = None
+    protocol: Protocol | None = None
     timeout: float = Field(default=60.0, gt=0)
     allow_insecure_http: bool = False
 
     @field_validator("region")
     @classmethod
-    def _check_region(cls, value: Optional[str]) -> Optional[str]:
+    def _check_region(cls, value: str | None) -> str | None:
         return None if value is None else canonical_region(value)
 
     @field_validator("api_key", mode="before")
     @classmethod
-    def _clean_key(cls, value: object) -> Optional[SecretStr]:
+    def _clean_key(cls, value: object) -> SecretStr | None:
         # Stripped and checked here, so that every path to a request header sees a clean key.
-        return clean_api_key(value)  # type: ignore[arg-type]
+        return clean_api_key(value)
 
-    def resolved(self, environ: Mapping[str, str] | None = None) -> "ResolvedSettings":
+    def resolved(self, environ: Mapping[str, str] | None = None) -> ResolvedSettings:
         """Apply environment fallbacks and URL normalisation.
 
         Raises:
@@ -319,7 +322,7 @@ class ConnectionSettings(CheckedModel):
         key = self.api_key if self.api_key is not None else env_key(environ)
         workspace = self.workspace or env_value("workspace", environ)
         base = self.base_url or env_value("base_url", environ)
-        implied: Optional[str] = None
+        implied: Protocol | None = None
         if base:
             root, implied = normalize_base_url(base)
             region = region_of_root(root) or self.region
@@ -336,7 +339,7 @@ class ConnectionSettings(CheckedModel):
                 root = workspace_root(workspace, region)
             else:
                 root = REGION_ROOTS[region]
-        protocol = self.protocol or implied or "dashscope"
+        protocol: Protocol = self.protocol or implied or "dashscope"
         allow_http = self.allow_insecure_http or env_allow_insecure_http(environ)
         if key is not None and not allow_http and root.lower().startswith("http://") and not is_loopback_url(root):
             raise InvalidInputError(
@@ -360,12 +363,12 @@ class ResolvedSettings(CheckedModel):
 
     model_config = ConfigDict(frozen=True)
 
-    api_key: Optional[SecretStr] = Field(default=None, repr=False, exclude=True)
+    api_key: SecretStr | None = Field(default=None, repr=False, exclude=True)
     root: str
     protocol: Protocol
-    workspace: Optional[str] = None
+    workspace: str | None = None
     timeout: float = 60.0
-    region: Optional[str] = None
+    region: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -398,7 +401,7 @@ class ResolvedSettings(CheckedModel):
         return headers
 
 
-def resolve_connection(**fields: object) -> ResolvedSettings:
+def resolve_connection(**fields: Any) -> ResolvedSettings:
     """``ConnectionSettings(**fields).resolved()``: environment fallbacks applied, URL normalised.
 
     Raises:
@@ -406,7 +409,7 @@ def resolve_connection(**fields: object) -> ResolvedSettings:
             without a workspace, or a key bound for plain http:// to a remote host; the message names it.
     """
     try:
-        connection = ConnectionSettings(**fields)  # type: ignore[arg-type]
+        connection = ConnectionSettings(**fields)
     except ValidationError as exc:
         raise InvalidInputError(validation_message(exc)) from None
     return connection.resolved()

@@ -101,7 +101,7 @@ class Slots:
                 return
             self._free += 1
 
-    def _hand(self, future: "asyncio.Future[None]") -> None:
+    def _hand(self, future: asyncio.Future[None]) -> None:
         # Runs on the waiter's loop: a waiter cancelled meanwhile passes the slot on.
         if future.cancelled():
             self.release()

@@ -14,12 +14,16 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from .errors import (
     APIConnectionError,
@@ -67,10 +71,10 @@ class RequestRunner:
         max_retries: int,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise InvalidInputError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
@@ -90,11 +94,11 @@ class RequestRunner:
         self._lock = threading.Lock()
         # Requests in flight for this object, whatever thread or event loop sends them.
         self._slots = Slots(max_concurrency)
-        self._client: Optional[httpx.Client] = None
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._async_state: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]]" = (
-            weakref.WeakKeyDictionary()
-        )
+        self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._async_state: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ clients
 
@@ -107,7 +111,9 @@ class RequestRunner:
             with self._lock:
                 if self._client is None:
                     self._client = httpx.Client(
-                        headers=self.settings.headers(), timeout=self.settings.timeout, limits=self._limits(),
+                        headers=self.settings.headers(),
+                        timeout=self.settings.timeout,
+                        limits=self._limits(),
                         transport=self._transport,
                     )
         return self._client
@@ -118,7 +124,9 @@ class RequestRunner:
         state = self._async_state.get(loop)
         if state is None:
             client = httpx.AsyncClient(
-                headers=self.settings.headers(), timeout=self.settings.timeout, limits=self._limits(),
+                headers=self.settings.headers(),
+                timeout=self.settings.timeout,
+                limits=self._limits(),
                 transport=self._async_transport,
             )
             state = (client, asyncio.Semaphore(self.max_concurrency))
@@ -127,7 +135,7 @@ class RequestRunner:
 
     # ------------------------------------------------------------------ retries
 
-    def _delay_after(self, exc: Optional[BaseException], attempt_number: int) -> float:
+    def _delay_after(self, exc: BaseException | None, attempt_number: int) -> float:
         """Seconds to wait after failed attempt ``attempt_number`` (1-based): the service's ``Retry-After`` (with
         up to 10% jitter) when it gave one, else ``base * 2**(attempt_number-1)`` capped at ``max``, jittered
         between half and all of it."""
@@ -150,13 +158,13 @@ class RequestRunner:
             exc = state.outcome.exception() if state.outcome else None
             logger.info("retrying after attempt %d: %s", state.attempt_number + offset, exc)
 
-        return dict(
-            stop=stop_after_attempt(self.max_retries + 1 - offset),
-            retry=retry_if_exception(_retryable),
-            wait=wait,
-            reraise=True,
-            before_sleep=log,
-        )
+        return {
+            "stop": stop_after_attempt(self.max_retries + 1 - offset),
+            "retry": retry_if_exception(_retryable),
+            "wait": wait,
+            "reraise": True,
+            "before_sleep": log,
+        }
 
     def _after_first_failure(self, exc: APIError) -> float:
         """Seconds to wait before attempt 2 of a request whose first attempt raised ``exc``.
@@ -189,7 +197,7 @@ class RequestRunner:
         parse: ParseReply[T],
         *,
         tokens: int = 0,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """POST ``body`` (JSON-encoded once) to ``root + path`` and parse the reply, retrying transient failures.
 
@@ -244,7 +252,7 @@ class RequestRunner:
         parse: ParseReply[T],
         *,
         tokens: int = 0,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """Async ``send`` on the running event loop's pooled client. Same contract."""
         content = orjson.dumps(body)
@@ -301,7 +309,7 @@ class RequestRunner:
             pending: set[Future] = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                failures = [f.exception() for f in done if not f.cancelled() and f.exception() is not None]
+                failures = [e for f in done if not f.cancelled() and (e := f.exception()) is not None]
                 if failures:
                     stop.set()
                     for other in pending:
@@ -382,13 +390,13 @@ class RunnerLifecycle:
         """Close the running event loop's async HTTP client, then the sync resources."""
         await self.runner.aclose()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self):  # type: ignore[no-untyped-def]
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -466,4 +474,3 @@ def _guarded(job: Callable[[], T], stop: threading.Event) -> T:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.retryable
-

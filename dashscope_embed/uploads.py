@@ -29,8 +29,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 
 import httpx
 import orjson
@@ -62,9 +63,9 @@ class UploadPolicy:
         used: bytes uploaded under it so far.
     """
 
-    __slots__ = ("_form", "upload_host", "upload_dir", "expires_at", "max_file_size", "capacity", "used")
+    __slots__ = ("_form", "capacity", "expires_at", "max_file_size", "upload_dir", "upload_host", "used")
 
-    def __init__(self, data: Mapping[str, Any], *, now: Optional[float] = None) -> None:
+    def __init__(self, data: Mapping[str, Any], *, now: float | None = None) -> None:
         try:
             self._form = {
                 "OSSAccessKeyId": str(data["oss_access_key_id"]),
@@ -88,7 +89,7 @@ class UploadPolicy:
         """The credential strings, for scrubbing them out of any text that could be shown."""
         return tuple(v for k, v in self._form.items() if k in ("OSSAccessKeyId", "Signature", "policy") and v)
 
-    def usable_for(self, size: int, now: Optional[float] = None) -> bool:
+    def usable_for(self, size: int, now: float | None = None) -> bool:
         """Whether a file of ``size`` bytes may still go up under this certificate (lifetime and capacity)."""
         now = time.monotonic() if now is None else now
         if now >= self.expires_at - _EXPIRY_MARGIN_SECONDS:
@@ -121,7 +122,8 @@ def _oss_error(response: httpx.Response, secrets: Iterable[str], where: str) -> 
     message = re.search(r"<Message>(.*?)</Message>", body)
     detail = f"{code.group(1)}: {message.group(1)}" if code and message else body[:200]
     return UploadError(
-        _scrub(f"uploading {where} failed: {detail}", secrets), status_code=response.status_code,
+        _scrub(f"uploading {where} failed: {detail}", secrets),
+        status_code=response.status_code,
         code=code.group(1) if code else None,
     )
 
@@ -157,10 +159,10 @@ class Uploader:
         settings: ResolvedSettings,
         *,
         max_retries: int = 2,
-        timeout: Optional[float] = None,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
-        runner: Optional[RequestRunner] = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        runner: RequestRunner | None = None,
     ) -> None:
         self.settings = settings
         self.max_retries = max_retries
@@ -182,15 +184,19 @@ class Uploader:
         headers.pop("Content-Type", None)
         return headers
 
-    def _client(self, client: Optional[httpx.Client]) -> Any:
+    def _client(self, client: httpx.Client | None) -> Any:
         # Uploads are rare: a client per call (or the caller's), so the uploader owns nothing that needs closing.
-        return contextlib.nullcontext(client) if client is not None else httpx.Client(
-            timeout=self.timeout, transport=self._transport
+        return (
+            contextlib.nullcontext(client)
+            if client is not None
+            else httpx.Client(timeout=self.timeout, transport=self._transport)
         )
 
-    def _async_client(self, client: Optional[httpx.AsyncClient]) -> Any:
-        return contextlib.nullcontext(client) if client is not None else httpx.AsyncClient(
-            timeout=self.timeout, transport=self._async_transport
+    def _async_client(self, client: httpx.AsyncClient | None) -> Any:
+        return (
+            contextlib.nullcontext(client)
+            if client is not None
+            else httpx.AsyncClient(timeout=self.timeout, transport=self._async_transport)
         )
 
     # ------------------------------------------------------------------ retries
@@ -217,8 +223,12 @@ class Uploader:
         if response.status_code == 200 and not isinstance(body, dict):
             raise ResponseFormatError(f"upload certificate reply is not a JSON object: {response.text[:100]!r}")
         if response.status_code != 200 or not isinstance(body, dict) or body.get("code"):
-            error = error_from_reply(response.status_code, body if isinstance(body, dict) else None, response.headers,
-                                     text=response.text[:300])
+            error = error_from_reply(
+                response.status_code,
+                body if isinstance(body, dict) else None,
+                response.headers,
+                text=response.text[:300],
+            )
             # the reply of a failed request carries no certificate, so nothing secret can be in the message
             raise error
         data = body.get("data") or body.get("output")
@@ -226,7 +236,7 @@ class Uploader:
             raise ResponseFormatError("upload certificate reply has no data object", request_id=body.get("request_id"))
         return UploadPolicy(data)
 
-    def _cached_policy(self, model: str, size: int) -> Optional[UploadPolicy]:
+    def _cached_policy(self, model: str, size: int) -> UploadPolicy | None:
         with self._lock:
             policy = self._state.policies.get(model)
             return policy if policy is not None and policy.usable_for(size) else None
@@ -235,7 +245,7 @@ class Uploader:
         with self._lock:
             self._state.policies[model] = policy
 
-    def policy(self, model: str, size: int = 0, *, client: Optional[httpx.Client] = None) -> UploadPolicy:
+    def policy(self, model: str, size: int = 0, *, client: httpx.Client | None = None) -> UploadPolicy:
         """The cached certificate for ``model`` if it can still take ``size`` bytes, else a new one.
 
         Raises:
@@ -258,7 +268,7 @@ class Uploader:
         logger.debug("upload certificate for %s valid for %.0f s", model, policy.expires_at - time.monotonic())
         return policy
 
-    async def apolicy(self, model: str, size: int = 0, *, client: Optional[httpx.AsyncClient] = None) -> UploadPolicy:
+    async def apolicy(self, model: str, size: int = 0, *, client: httpx.AsyncClient | None = None) -> UploadPolicy:
         """Async ``policy``. Same contract."""
         policy = self._cached_policy(model, size)
         if policy is not None:
@@ -290,7 +300,7 @@ class Uploader:
                 f"{policy.max_file_size} bytes ({policy.max_file_size / _MB:g} MB)"
             )
 
-    def _lookup(self, media: LocalMedia) -> Optional[str]:
+    def _lookup(self, media: LocalMedia) -> str | None:
         with self._lock:
             cached = self._state.uploaded.get(media.identity())
         if cached is not None and time.monotonic() < cached.expires_at - _EXPIRY_MARGIN_SECONDS:
@@ -302,7 +312,7 @@ class Uploader:
             policy.used += media.size
             self._state.uploaded[media.identity()] = _Cached(url, policy.expires_at)
 
-    def upload(self, model: str, media: LocalMedia, *, client: Optional[httpx.Client] = None) -> str:
+    def upload(self, model: str, media: LocalMedia, *, client: httpx.Client | None = None) -> str:
         """Upload one file under ``model``'s certificate; returns its ``oss://`` URL (cached for an unchanged file
         while the certificate lives).
 
@@ -322,7 +332,8 @@ class Uploader:
                     with media.open() as stream:
                         try:
                             response = http.post(
-                                policy.upload_host, data=policy.form(key, media.content_type),
+                                policy.upload_host,
+                                data=policy.form(key, media.content_type),
                                 files={"file": (media.filename, stream, media.content_type)},
                             )
                         except httpx.TransportError as exc:
@@ -333,7 +344,7 @@ class Uploader:
         logger.debug("uploaded %s (%d bytes) for %s", media.filename, media.size, model)
         return url
 
-    async def aupload(self, model: str, media: LocalMedia, *, client: Optional[httpx.AsyncClient] = None) -> str:
+    async def aupload(self, model: str, media: LocalMedia, *, client: httpx.AsyncClient | None = None) -> str:
         """Async ``upload``. Same contract."""
         known = self._lookup(media)
         if known is not None:
@@ -349,7 +360,8 @@ class Uploader:
                         content = stream.read()
                     try:
                         response = await http.post(
-                            policy.upload_host, data=policy.form(key, media.content_type),
+                            policy.upload_host,
+                            data=policy.form(key, media.content_type),
                             files={"file": (media.filename, content, media.content_type)},
                         )
                     except httpx.TransportError as exc:
@@ -365,7 +377,7 @@ class Uploader:
             return
         error = _oss_error(response, policy.secrets(), media.where)
         if response.status_code == 429 or response.status_code >= 500:
-            error.retryable = True  # type: ignore[misc]  # instance flag: retried like the embedding calls
+            error.retryable = True  # an instance flag: retried like the embedding calls
         raise error
 
     # ------------------------------------------------------------------ contents
@@ -410,13 +422,13 @@ class Uploader:
                     return await self.aupload(model, media, client=http)
 
             urls = await asyncio.gather(*(one(m) for m in unique.values()))
-        done = dict(zip(unique, urls))
+        done = dict(zip(unique, urls, strict=True))
         for container, key, media in slots:
             container[key] = done[id(media)]
         return True
 
 
-def _pending(elements: Iterable[dict[str, Any]]) -> Iterable[tuple[Union[dict, list], Any, LocalMedia]]:
+def _pending(elements: Iterable[dict[str, Any]]) -> Iterable[tuple[dict | list, Any, LocalMedia]]:
     """``(container, key, media)`` for every ``LocalMedia`` value, including inside ``multi_images`` lists."""
     for element in elements:
         for key, value in element.items():

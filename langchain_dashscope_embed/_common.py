@@ -20,4 +20,4 @@ class ConnectionFields(ConnectionOptions):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Validate again so the engine and its clients are rebuilt in the new process.
-        self.__init__(**state["__dict__"])  # type: ignore[misc]
+        self.__init__(**state["__dict__"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from pydantic import PrivateAttr, model_validator
@@ -28,11 +29,11 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
     the model's row limit allows (the catalog's ``max_rows``, see ``dashscope-embed models``), up to
     ``max_concurrency`` in flight at once; the async methods are natively async. Each request is retried on its own.
 
-    With a multimodal ``model`` (catalog ``kind="multimodal"``) the object wraps ``dashscope_embed.MultimodalEmbedder``: the text methods go to the
-    native multimodal endpoint (which has no ``text_type``), and ``embed_image(uris)`` / ``embed_video(urls)`` put
-    images and videos into the same vector space. ``embed_image`` follows the convention of langchain-chroma's
-    ``Chroma.add_images`` and ``similarity_search_by_image``, which call ``embed_image(uris=[...])`` with local
-    file paths.
+    With a multimodal ``model`` (catalog ``kind="multimodal"``) the object wraps ``dashscope_embed.MultimodalEmbedder``:
+    the text methods go to the native multimodal endpoint (which has no ``text_type``), and ``embed_image(uris)`` /
+    ``embed_video(urls)`` put images and videos into the same vector space. ``embed_image`` follows the convention of
+    langchain-chroma's ``Chroma.add_images`` and ``similarity_search_by_image``, which call ``embed_image(uris=[...])``
+    with local file paths.
 
     Args:
         model: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.
@@ -65,8 +66,8 @@ class DashScopeEmbeddings(ConnectionFields, DenseOptions, Embeddings):
         APIError: a request failed after its retries.
     """
 
-    _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
-    _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
+    _engine: DashScopeEmbedder | MultimodalEmbedder = PrivateAttr()
+    _hybrid: HybridEmbedder | None = PrivateAttr(default=None)
     _router: EmbeddingRouter = PrivateAttr()
 
     @model_validator(mode="after")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from copy import deepcopy
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -17,7 +18,7 @@ from dashscope_embed.rerank.options import RerankOptions
 __all__ = ["DashScopeRerank"]
 
 
-def _text(document: Union[str, Document, dict]) -> Any:
+def _text(document: str | Document | dict) -> Any:
     if isinstance(document, Document):
         return document.page_content
     if isinstance(document, dict):
@@ -62,21 +63,21 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
         return picklable_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state["__dict__"])  # type: ignore[misc]
+        self.__init__(**state["__dict__"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
 
-    def _top_n(self, top_n: Optional[int], documents: Sequence[Any]) -> Optional[int]:
+    def _top_n(self, top_n: int | None, documents: Sequence[Any]) -> int | None:
         # LangChain's rerankers: a positive top_n as given, None for all, anything else (the default -1) self.top_n.
         if top_n is None:
             return max(len(documents), 1)
         return top_n if top_n > 0 else self.top_n
 
     @staticmethod
-    def _dicts(result: RerankResult) -> List[Dict[str, Any]]:
+    def _dicts(result: RerankResult) -> list[dict[str, Any]]:
         return [{"index": item.index, "relevance_score": item.relevance_score} for item in result]
 
     def rerank(
-        self, documents: Sequence[Union[str, Document, dict]], query: str, *, top_n: Optional[int] = -1
-    ) -> List[Dict[str, Any]]:
+        self, documents: Sequence[str | Document | dict], query: str, *, top_n: int | None = -1
+    ) -> list[dict[str, Any]]:
         """``[{"index", "relevance_score"}]`` by relevance to ``query``, best first.
 
         Args:
@@ -92,14 +93,14 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
         return self._dicts(result)
 
     async def arerank(
-        self, documents: Sequence[Union[str, Document, dict]], query: str, *, top_n: Optional[int] = -1
-    ) -> List[Dict[str, Any]]:
+        self, documents: Sequence[str | Document | dict], query: str, *, top_n: int | None = -1
+    ) -> list[dict[str, Any]]:
         """Async ``rerank``."""
         result = await self._engine.arerank(query, [_text(d) for d in documents], top_n=self._top_n(top_n, documents))
         return self._dicts(result)
 
     @staticmethod
-    def _documents(documents: Sequence[Document], ranked: List[Dict[str, Any]]) -> List[Document]:
+    def _documents(documents: Sequence[Document], ranked: list[dict[str, Any]]) -> list[Document]:
         out = []
         for item in ranked:
             source = documents[item["index"]]
@@ -109,7 +110,7 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
         return out
 
     def compress_documents(
-        self, documents: Sequence[Document], query: str, callbacks: Optional[Callbacks] = None
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         """The ``top_n`` documents by relevance, best first: copies with their metadata plus ``relevance_score``.
 
@@ -119,7 +120,7 @@ class DashScopeRerank(RerankOptions, BaseDocumentCompressor):
         return self._documents(documents, self.rerank(documents, query))
 
     async def acompress_documents(
-        self, documents: Sequence[Document], query: str, callbacks: Optional[Callbacks] = None
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         """Async ``compress_documents`` (requests on the running event loop)."""
         return self._documents(documents, await self.arerank(documents, query))

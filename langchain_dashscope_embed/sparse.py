@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from functools import cache
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, PrivateAttr, model_validator
 from typing_extensions import Self
@@ -29,8 +29,8 @@ _MILVUS_INTERFACE = ("langchain_milvus.utils.sparse", "BaseSparseEmbedding")
 class _LocalSparseVector(BaseModel, extra="forbid"):
     """A sparse vector: unique ``indices`` (token ids) and their ``values`` (weights), same length."""
 
-    indices: List[int]
-    values: List[float]
+    indices: list[int]
+    values: list[float]
 
 
 # Pickles and prints under its public name, which module ``__getattr__`` resolves to it when langchain-qdrant is absent.
@@ -52,12 +52,12 @@ def __getattr__(name: str) -> Any:
 __all__ = ["DashScopeSparseEmbeddings", "DashScopeMilvusSparseEmbedding", "SparseVector"]
 
 
-def _vectors(result: EmbeddingResult) -> List[SparseVector]:
+def _vectors(result: EmbeddingResult) -> list[SparseVector]:
     vector = _sparse_vector_type()
     return [vector(indices=list(v.indices), values=list(v.values)) for v in result.sparse or []]
 
 
-def _dicts(result: EmbeddingResult) -> List[Dict[int, float]]:
+def _dicts(result: EmbeddingResult) -> list[dict[int, float]]:
     return [v.as_dict() for v in result.sparse or []]
 
 
@@ -106,7 +106,7 @@ class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions):
 
     # ------------------------------------------------------------------ langchain-qdrant SparseEmbeddings
 
-    def embed_documents(self, texts: List[str]) -> List[SparseVector]:
+    def embed_documents(self, texts: list[str]) -> list[SparseVector]:
         """One ``SparseVector(indices, values)`` per document, in input order (``text_type="document"``)."""
         return _vectors(self._hybrid.sparse(texts, text_type="document"))
 
@@ -114,7 +114,7 @@ class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions):
         """The ``SparseVector`` of one query (``text_type="query"``)."""
         return _vectors(self._hybrid.sparse([text], text_type="query"))[0]
 
-    async def aembed_documents(self, texts: List[str]) -> List[SparseVector]:
+    async def aembed_documents(self, texts: list[str]) -> list[SparseVector]:
         """Async ``embed_documents`` (native)."""
         return _vectors(await self._hybrid.asparse(texts, text_type="document"))
 
@@ -124,27 +124,27 @@ class DashScopeSparseEmbeddings(ConnectionFields, SparseOptions):
 
     # ------------------------------------------------------------------ {token_id: weight} form (Milvus)
 
-    def embed_documents_as_dicts(self, texts: List[str]) -> List[Dict[int, float]]:
+    def embed_documents_as_dicts(self, texts: list[str]) -> list[dict[int, float]]:
         """``{token_id: weight}`` per document, in input order."""
         return _dicts(self._hybrid.sparse(texts, text_type="document"))
 
-    def embed_query_as_dict(self, text: str) -> Dict[int, float]:
+    def embed_query_as_dict(self, text: str) -> dict[int, float]:
         """``{token_id: weight}`` of one query."""
         return _dicts(self._hybrid.sparse([text], text_type="query"))[0]
 
-    async def aembed_documents_as_dicts(self, texts: List[str]) -> List[Dict[int, float]]:
+    async def aembed_documents_as_dicts(self, texts: list[str]) -> list[dict[int, float]]:
         """Async ``embed_documents_as_dicts``."""
         return _dicts(await self._hybrid.asparse(texts, text_type="document"))
 
-    async def aembed_query_as_dict(self, text: str) -> Dict[int, float]:
+    async def aembed_query_as_dict(self, text: str) -> dict[int, float]:
         """Async ``embed_query_as_dict``."""
         return _dicts(await self._hybrid.asparse([text], text_type="query"))[0]
 
-    def milvus_function(self) -> "DashScopeMilvusSparseEmbedding":
+    def milvus_function(self) -> DashScopeMilvusSparseEmbedding:
         """This model behind langchain-milvus's ``BaseSparseEmbedding`` interface (dict vectors)."""
         return DashScopeMilvusSparseEmbedding(self)
 
-    def milvus(self) -> "DashScopeMilvusSparseEmbedding":
+    def milvus(self) -> DashScopeMilvusSparseEmbedding:
         """Deprecated name of ``milvus_function`` (the same in both frameworks' adapters)."""
         warnings.warn("milvus() is now milvus_function()", DeprecationWarning, stacklevel=2)
         return self.milvus_function()
@@ -162,19 +162,19 @@ class DashScopeMilvusSparseEmbedding:
         register_virtual_subclass(DashScopeMilvusSparseEmbedding, *_MILVUS_INTERFACE)
         self.model = model
 
-    def embed_query(self, query: str) -> Dict[int, float]:
+    def embed_query(self, query: str) -> dict[int, float]:
         """``{token_id: weight}`` of one query (``text_type="query"``)."""
         return self.model.embed_query_as_dict(query)
 
-    def embed_documents(self, texts: List[str]) -> List[Dict[int, float]]:
+    def embed_documents(self, texts: list[str]) -> list[dict[int, float]]:
         """``{token_id: weight}`` per document (``text_type="document"``)."""
         return self.model.embed_documents_as_dicts(texts)
 
-    async def aembed_query(self, query: str) -> Dict[int, float]:
+    async def aembed_query(self, query: str) -> dict[int, float]:
         """Async ``embed_query``."""
         return await self.model.aembed_query_as_dict(query)
 
-    async def aembed_documents(self, texts: List[str]) -> List[Dict[int, float]]:
+    async def aembed_documents(self, texts: list[str]) -> list[dict[int, float]]:
         """Async ``embed_documents``."""
         return await self.model.aembed_documents_as_dicts(texts)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from llama_index.core.instrumentation import get_dispatcher
 
@@ -21,7 +21,7 @@ dispatcher = get_dispatcher("llama_index_dashscope_embed")
 DEFAULT_EMBED_BATCH_SIZE = 640
 
 
-def framework_payload(model: Any, cls: type) -> Dict[str, Any]:
+def framework_payload(model: Any, cls: type) -> dict[str, Any]:
     """``to_payload()`` as the LlamaIndex base of ``cls`` builds it: ``{"class_name", "model_name",
     "embed_batch_size"}``, never a key.
 
@@ -32,7 +32,9 @@ def framework_payload(model: Any, cls: type) -> Dict[str, Any]:
     if base is not None:
         return base()
     return {
-        "class_name": model.class_name(), "model_name": model.model_name, "embed_batch_size": model.embed_batch_size,
+        "class_name": model.class_name(),
+        "model_name": model.model_name,
+        "embed_batch_size": model.embed_batch_size,
     }
 
 
@@ -51,7 +53,7 @@ def emit_usage(engine: BaseEmbedder, result: EmbeddingResult, text_type: str, ou
     )
 
 
-def sparse_pairs(result: EmbeddingResult) -> tuple[List[List[int]], List[List[float]]]:
+def sparse_pairs(result: EmbeddingResult) -> tuple[list[list[int]], list[list[float]]]:
     """``(indices, values)`` lists, the shape ``QdrantVectorStore``'s sparse functions return."""
     vectors = result.sparse or []
     return [list(v.indices) for v in vectors], [list(v.values) for v in vectors]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import pickle
 import warnings
+from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Any, Dict, List, Literal, Optional, Sequence, Union
+from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import Embedding
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, model_validator
@@ -31,7 +32,7 @@ __all__ = ["DashScopeEmbedding"]
 logger = logging.getLogger(__name__)
 
 #: The batch stream of the ``get_text_embedding_batch`` call running in this thread (or task), and its model.
-_STREAM: ContextVar[tuple[Any, Optional[BatchStream]]] = ContextVar("dashscope_embed_stream", default=(None, None))
+_STREAM: ContextVar[tuple[Any, BatchStream | None]] = ContextVar("dashscope_embed_stream", default=(None, None))
 
 
 class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
@@ -43,13 +44,13 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     catalog's ``max_rows``, see ``dashscope-embed models``), up to ``max_concurrency`` of them in flight at once,
     sync or async.
 
-    With a multimodal ``model_name`` (catalog ``kind="multimodal"``) the object wraps ``dashscope_embed.MultimodalEmbedder``: texts
-    (queries and documents alike, the multimodal endpoint has no ``text_type``), images and videos all go to the
-    native multimodal endpoint and land in one vector space, so the same object serves as ``image_embed_model`` of a
-    ``MultiModalVectorStoreIndex`` for text-to-image and image-to-image retrieval. Images are ``ImageType`` values:
-    a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (what ``ImageNode``s holding base64 become);
-    local data is inlined as base64 after its size and format are checked against the model's catalog limits.
-    Videos (``get_video_embedding``) are public http(s) URLs.
+    With a multimodal ``model_name`` (catalog ``kind="multimodal"``) the object wraps
+    ``dashscope_embed.MultimodalEmbedder``: texts (queries and documents alike, the multimodal endpoint has no
+    ``text_type``), images and videos all go to the native multimodal endpoint and land in one vector space, so the same
+    object serves as ``image_embed_model`` of a ``MultiModalVectorStoreIndex`` for text-to-image and image-to-image
+    retrieval. Images are ``ImageType`` values: a local path, an http(s) URL, a ``data:`` URI or a ``BytesIO`` (what
+    ``ImageNode``s holding base64 become); local data is inlined as base64 after its size and format are checked against
+    the model's catalog limits. Videos (``get_video_embedding``) are public http(s) URLs.
 
     Args:
         model_name: DashScope model id (default ``"text-embedding-v4"``): a text model or a multimodal model.
@@ -92,12 +93,12 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
     model_name: str = Field(default="text-embedding-v4", description="DashScope embedding model id.")
     embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0, le=2048)
 
-    _engine: Union[DashScopeEmbedder, MultimodalEmbedder] = PrivateAttr()
-    _hybrid: Optional[HybridEmbedder] = PrivateAttr(default=None)
+    _engine: DashScopeEmbedder | MultimodalEmbedder = PrivateAttr()
+    _hybrid: HybridEmbedder | None = PrivateAttr(default=None)
     _router: EmbeddingRouter = PrivateAttr()
 
     @model_validator(mode="after")
-    def _build_engine(self) -> "DashScopeEmbedding":
+    def _build_engine(self) -> DashScopeEmbedding:
         # Builds clients lazily: no network call here, so construction works offline and in unit tests.
         self._router = self.build_router(self.model_name)
         self._engine, self._hybrid = self._router.engine, self._router.hybrid
@@ -110,7 +111,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
 
     # ------------------------------------------------------------------ introspection
 
-    def to_payload(self) -> Dict[str, Any]:
+    def to_payload(self) -> dict[str, Any]:
         """What instrumentation and callback events show about this model: no key, no headers.
 
         Returns:
@@ -123,7 +124,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
 
     # ------------------------------------------------------------------ pickling (IngestionPipeline workers)
 
-    def __getstate__(self) -> Dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         state = picklable_state(BaseModel.__getstate__(self))
         # Like BaseComponent: leave out what cannot travel (e.g. callback handlers holding locks).
         for key, value in list(state["__dict__"].items()):
@@ -136,7 +137,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
 
     # ------------------------------------------------------------------ calls
 
-    def get_text_embedding_batch(self, texts: List[str], show_progress: bool = False, **kwargs: Any) -> List[Embedding]:
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
         """Document vectors of ``texts`` in framework batches of ``embed_batch_size``.
 
         The framework still cuts ``texts`` into batches and emits its events and progress for each; the requests
@@ -161,19 +162,19 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
                 stream.close()
 
     async def aget_text_embedding_batch(
-        self, texts: List[str], show_progress: bool = False, **kwargs: Any
-    ) -> List[Embedding]:
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
         """Async ``get_text_embedding_batch``."""
         reject_bare_string(texts)
         return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
-    def _embed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
+    def _embed(self, texts: list[str], text_type: Literal["query", "document"]) -> list[Embedding]:
         return self._lists(self._router.texts(texts, text_type, as_lists=True), text_type)
 
-    async def _aembed(self, texts: List[str], text_type: Literal["query", "document"]) -> List[Embedding]:
+    async def _aembed(self, texts: list[str], text_type: Literal["query", "document"]) -> list[Embedding]:
         return self._lists(await self._router.atexts(texts, text_type, as_lists=True), text_type)
 
-    def _lists(self, result: EmbeddingResult, side: str) -> List[Embedding]:
+    def _lists(self, result: EmbeddingResult, side: str) -> list[Embedding]:
         # multimodal endpoints take no text_type: their events name the kind of input instead
         kind = "text" if self._router.is_multimodal and side in ("query", "document") else side
         emit_usage(self._engine, result, kind, self.output_type)
@@ -195,7 +196,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         """Async ``_get_text_embedding``."""
         return (await self._aembed([text], "document"))[0]
 
-    def _get_text_embeddings(self, texts: List[str]) -> List[Embedding]:
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         """Document vectors in input order: ``len(texts)`` lists of ``d`` floats, ``ceil(n / rows)`` requests."""
         owner, stream = _STREAM.get()
         if owner is self and stream is not None:
@@ -204,7 +205,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
                 return self._lists(result, "document")
         return self._embed(texts, "document")
 
-    async def _aget_text_embeddings(self, texts: List[str]) -> List[Embedding]:
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         """Async ``_get_text_embeddings``; requests share the object's concurrency bound with every other call."""
         return await self._aembed(texts, "document")
 
@@ -227,7 +228,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         """Async ``_get_image_embedding``."""
         return (await self._aget_image_embeddings([img_file_path]))[0]
 
-    def _get_image_embeddings(self, img_file_paths: List[ImageType]) -> List[Embedding]:
+    def _get_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
         """Image vectors in input order: ``len(img_file_paths)`` lists of ``d`` floats.
 
         The core packs the images into as few requests as the model allows (one image per request for
@@ -236,7 +237,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         """
         return self._lists(self._router.images(list(img_file_paths)), "image")
 
-    async def _aget_image_embeddings(self, img_file_paths: List[ImageType]) -> List[Embedding]:
+    async def _aget_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
         """Async ``_get_image_embeddings`` (files are read in the calling thread)."""
         return self._lists(await self._router.aimages(list(img_file_paths)), "image")
 
@@ -254,7 +255,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         """
         return self.get_video_embeddings([url])[0]
 
-    def get_video_embeddings(self, urls: Sequence[str]) -> List[Embedding]:
+    def get_video_embeddings(self, urls: Sequence[str]) -> list[Embedding]:
         """Video vectors in input order: ``len(urls)`` lists of ``d`` floats. Raises as ``get_video_embedding``."""
         return self._lists(self._router.videos(urls), "video")
 
@@ -262,7 +263,7 @@ class DashScopeEmbedding(DenseOptions, MultiModalEmbedding):
         """Async ``get_video_embedding``."""
         return (await self.aget_video_embeddings([url]))[0]
 
-    async def aget_video_embeddings(self, urls: Sequence[str]) -> List[Embedding]:
+    async def aget_video_embeddings(self, urls: Sequence[str]) -> list[Embedding]:
         """Async ``get_video_embeddings``."""
         return self._lists(await self._router.avideos(urls), "video")
 

@@ -9,8 +9,6 @@ any event handler attached to the root dispatcher sees it next to ``EmbeddingEnd
 
 from __future__ import annotations
 
-from typing import List
-
 from llama_index.core.bridge.pydantic import ConfigDict, Field
 from llama_index.core.instrumentation.events.base import BaseEvent
 
@@ -38,7 +36,7 @@ class DashScopeEmbeddingUsageEvent(BaseEvent):
     rows: int
     total_tokens: int
     requests: int
-    request_ids: List[str] = Field(default_factory=list)
+    request_ids: list[str] = Field(default_factory=list)
 
     @classmethod
     def class_name(cls) -> str:

@@ -7,7 +7,7 @@ the per-node calls free when a ``"dense&sparse"`` dense model embedded the same 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from dashscope_embed.optional import register_virtual_subclass
 
@@ -35,19 +35,19 @@ class DashScopeMilvusSparseFunction:
         register_virtual_subclass(DashScopeMilvusSparseFunction, *_INTERFACE)
         self.model = model
 
-    def encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
+    def encode_queries(self, queries: list[str]) -> list[dict[int, float]]:
         """Sparse vectors of queries (``text_type="query"``)."""
         return [v.as_dict() for v in self.model._sparse(queries, "query").sparse or []]
 
-    def encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
+    def encode_documents(self, documents: list[str]) -> list[dict[int, float]]:
         """Sparse vectors of documents (``text_type="document"``)."""
         return [v.as_dict() for v in self.model._sparse(documents, "document").sparse or []]
 
-    async def async_encode_queries(self, queries: List[str]) -> List[Dict[int, float]]:
+    async def async_encode_queries(self, queries: list[str]) -> list[dict[int, float]]:
         """Async ``encode_queries``."""
         return [v.as_dict() for v in (await self.model._asparse(queries, "query")).sparse or []]
 
-    async def async_encode_documents(self, documents: List[str]) -> List[Dict[int, float]]:
+    async def async_encode_documents(self, documents: list[str]) -> list[dict[int, float]]:
         """Async ``encode_documents``."""
         return [v.as_dict() for v in (await self.model._asparse(documents, "document")).sparse or []]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
@@ -20,7 +21,7 @@ from ._common import dispatcher
 try:  # llama-index-core >= 0.10.20; older versions have the callback event only
     from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 except ImportError:  # pragma: no cover - depends on the installed llama-index-core
-    ReRankEndEvent = ReRankStartEvent = None  # type: ignore[assignment,misc]
+    ReRankEndEvent = ReRankStartEvent = None  # type: ignore[assignment,misc]  # None: the events do not exist
 
 __all__ = ["DashScopeRerank"]
 
@@ -56,7 +57,7 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
     _engine: DashScopeReranker = PrivateAttr()
 
     @model_validator(mode="after")
-    def _build_engine(self) -> "DashScopeRerank":
+    def _build_engine(self) -> DashScopeRerank:
         self._engine = self.build_reranker(self.model_name)
         return self
 
@@ -69,24 +70,28 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
         return picklable_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state["__dict__"])  # type: ignore[misc]
+        self.__init__(**state["__dict__"])  # type: ignore[misc]  # validated again on unpickling: rebuilds the engine and its clients
 
     # ------------------------------------------------------------------ postprocessing
 
-    def _inputs(self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle]) -> tuple[str, list[str]]:
+    def _inputs(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[QueryBundle, list[str]]:
         if query_bundle is None:
             raise InvalidInputError("DashScopeRerank needs a query: pass query_str= or query_bundle=")
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        return query_bundle.query_str, texts
+        return query_bundle, texts
 
     @contextmanager
-    def _events(self, nodes: List[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list]:
+    def _events(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list]:
         top_n = self.top_n or len(nodes)
         if ReRankStartEvent is not None:
             dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=self.model_name))
         out: list = []
-        payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model_name,
-                   EventPayload.QUERY_STR: query_bundle.query_str, EventPayload.TOP_K: top_n}
+        payload: dict[str, Any] = {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: self.model_name,
+            EventPayload.QUERY_STR: query_bundle.query_str,
+            EventPayload.TOP_K: top_n,
+        }
         with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
             yield out
             event.on_end(payload={EventPayload.NODES: out})
@@ -94,27 +99,27 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
             dispatcher.event(ReRankEndEvent(nodes=out))
 
     @staticmethod
-    def _ranked(nodes: List[NodeWithScore], result: RerankResult) -> List[NodeWithScore]:
+    def _ranked(nodes: list[NodeWithScore], result: RerankResult) -> list[NodeWithScore]:
         return [NodeWithScore(node=nodes[item.index].node, score=item.relevance_score) for item in result]
 
     def _postprocess_nodes(
-        self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle] = None
-    ) -> List[NodeWithScore]:
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
         """The ``top_n`` nodes by relevance to the query, best first (``score`` = ``relevance_score``)."""
-        query, texts = self._inputs(nodes, query_bundle)
+        bundle, texts = self._inputs(nodes, query_bundle)
         if not nodes:
             return []
-        with self._events(nodes, query_bundle) as out:  # type: ignore[arg-type]
-            out.extend(self._ranked(nodes, self._engine.rerank(query, texts, top_n=self.top_n)))
+        with self._events(nodes, bundle) as out:
+            out.extend(self._ranked(nodes, self._engine.rerank(bundle.query_str, texts, top_n=self.top_n)))
         return out
 
     async def _apostprocess_nodes(
-        self, nodes: List[NodeWithScore], query_bundle: Optional[QueryBundle] = None
-    ) -> List[NodeWithScore]:
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
         """Async ``_postprocess_nodes`` (requests on the running event loop, not a worker thread)."""
-        query, texts = self._inputs(nodes, query_bundle)
+        bundle, texts = self._inputs(nodes, query_bundle)
         if not nodes:
             return []
-        with self._events(nodes, query_bundle) as out:  # type: ignore[arg-type]
-            out.extend(self._ranked(nodes, await self._engine.arerank(query, texts, top_n=self.top_n)))
+        with self._events(nodes, bundle) as out:
+            out.extend(self._ranked(nodes, await self._engine.arerank(bundle.query_str, texts, top_n=self.top_n)))
         return out

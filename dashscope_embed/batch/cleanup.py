@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import APIError
 from .errors import BatchJobError
@@ -27,8 +28,9 @@ def delete_collected(state: JobState, remote: Remote, save: Callable[[], None]) 
                 save()
 
 
-def discard(state: JobState, remote: Remote, *, root: str, state_path: Path, keep_remote_files: bool,
-            log: Callable[[str], None]) -> None:
+def discard(
+    state: JobState, remote: Remote, *, root: str, state_path: Path, keep_remote_files: bool, log: Callable[[str], None]
+) -> None:
     """``restart``: cancel the state's unfinished remote work and delete its remote files where possible, then
     remove the state file. A state of another root than ``root`` is only logged (this run's key is not sent to a
     root it was not given for). A failing cancel or delete is logged, not raised."""
@@ -36,8 +38,11 @@ def discard(state: JobState, remote: Remote, *, root: str, state_path: Path, kee
     if state.root != root:
         left = [i for a in attempts if not a.remote_deleted for i in remote.remote_names(a)]
         if left:
-            log(f"restart: {len(left)} {remote.nouns}/files of the discarded job stay on {state.root}: "
-                + ", ".join(left[:10]) + (" ..." if len(left) > 10 else ""))
+            log(
+                f"restart: {len(left)} {remote.nouns}/files of the discarded job stay on {state.root}: "
+                + ", ".join(left[:10])
+                + (" ..." if len(left) > 10 else "")
+            )
         state_path.unlink(missing_ok=True)
         return
     for attempt in attempts:

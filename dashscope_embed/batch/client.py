@@ -17,8 +17,9 @@ was lost may remain, counting towards the account's 10,000 files, and the job up
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any
 
 import httpx
 import orjson
@@ -54,8 +55,9 @@ class BatchAPIClient:
     for a non-retryable failure; the API key never appears in any message.
     """
 
-    def __init__(self, settings: ResolvedSettings, *, max_retries: int = 4,
-                 transport: Optional[httpx.BaseTransport] = None) -> None:
+    def __init__(
+        self, settings: ResolvedSettings, *, max_retries: int = 4, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.settings = settings
         self.runner = RequestRunner(settings, max_concurrency=2, max_retries=max_retries, transport=transport)
         self.base = settings.root + COMPAT_ROOT
@@ -67,15 +69,31 @@ class BatchAPIClient:
                 return self._once(method, path, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, method: str, path: str, *, files: Any = None, data: Any = None, json: Any = None,
-              params: Any = None, timeout: Optional[float] = None) -> Any:
+    def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        files: Any = None,
+        data: Any = None,
+        json: Any = None,
+        params: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
         client = self.runner.client()
         content = orjson.dumps(json) if json is not None else None
-        request = client.build_request(method, self.base + path, content=content, files=files, data=data,
-                                       params=params, timeout=timeout or self.settings.timeout)
+        request = client.build_request(
+            method,
+            self.base + path,
+            content=content,
+            files=files,
+            data=data,
+            params=params,
+            timeout=timeout or self.settings.timeout,
+        )
         if files is not None:
             # the pooled client's default JSON content type must give way to the multipart boundary
-            request.headers["Content-Type"] = request.stream.content_type  # type: ignore[attr-defined]
+            request.headers["Content-Type"] = request.stream.content_type  # type: ignore[union-attr]  # files= makes a MultipartStream
         try:
             response = client.send(request)
         except httpx.TransportError as exc:
@@ -93,8 +111,13 @@ class BatchAPIClient:
 
         def send() -> dict[str, Any]:
             with open(path, "rb") as handle:
-                return self._once("POST", "/files", files={"file": (filename, handle, "application/jsonl")},
-                                  data={"purpose": "batch"}, timeout=_UPLOAD_TIMEOUT)
+                return self._once(
+                    "POST",
+                    "/files",
+                    files={"file": (filename, handle, "application/jsonl")},
+                    data={"purpose": "batch"},
+                    timeout=_UPLOAD_TIMEOUT,
+                )
 
         return self._post_once(send, lambda: self.adopt_upload(filename, size), f"upload of {filename}")
 
@@ -105,7 +128,7 @@ class BatchAPIClient:
             APIError: 404/405 from a service that does not list files (the Model Studio page does not document
                 this endpoint), or any other failure after retries.
         """
-        after: Optional[str] = None
+        after: str | None = None
         while True:
             params = {"limit": page_size, **({"after": after} if after else {})}
             page = self._call("GET", "/files", params=params)
@@ -115,7 +138,7 @@ class BatchAPIClient:
                 return
             after = data[-1]["id"]
 
-    def adopt_upload(self, filename: str, size: int) -> Optional[dict[str, Any]]:
+    def adopt_upload(self, filename: str, size: int) -> dict[str, Any] | None:
         """After an upload whose reply was lost: the newest stored file named ``filename`` of ``size`` bytes, with
         every other copy of that name deleted; ``None`` when there is none or the service does not list files
         (then a copy the lost upload stored may remain: it counts towards the account's 10,000 files)."""
@@ -146,8 +169,9 @@ class BatchAPIClient:
         for attempt in self.runner.retrying():
             with attempt:
                 try:
-                    with self.runner.client().stream("GET", f"{self.base}/files/{file_id}/content",
-                                                     timeout=_UPLOAD_TIMEOUT) as response:
+                    with self.runner.client().stream(
+                        "GET", f"{self.base}/files/{file_id}/content", timeout=_UPLOAD_TIMEOUT
+                    ) as response:
                         if response.status_code != 200:
                             response.read()
                             _parse(response.status_code, response.headers, response.content)
@@ -168,20 +192,27 @@ class BatchAPIClient:
         batch up by ``metadata["ds_name"]`` (``find_batch``) and returns it if the earlier request created it. A
         429 is retried as usual (the request was refused). Raises ``APIError`` when retries are exhausted.
         """
-        body = {"input_file_id": input_file_id, "endpoint": "/v1/embeddings",
-                "completion_window": completion_window, "metadata": dict(metadata)}
+        body = {
+            "input_file_id": input_file_id,
+            "endpoint": "/v1/embeddings",
+            "completion_window": completion_window,
+            "metadata": dict(metadata),
+        }
         name = metadata.get("ds_name")
         since = int(time.time()) - _LOOKUP_MARGIN
-        return self._post_once(lambda: self._once("POST", "/batches", json=body),
-                               (lambda: self.find_batch(name, created_after=since)) if name else None,
-                               f"creation of batch {name!r}")
+        return self._post_once(
+            lambda: self._once("POST", "/batches", json=body),
+            (lambda: self.find_batch(name, created_after=since)) if name else None,
+            f"creation of batch {name!r}",
+        )
 
-    def _post_once(self, send: Callable[[], dict[str, Any]], find: Optional[Callable[[], Optional[dict[str, Any]]]],
-                   what: str) -> dict[str, Any]:
+    def _post_once(
+        self, send: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None] | None, what: str
+    ) -> dict[str, Any]:
         """``send()`` with the usual retries, except that after an ambiguous failure the next attempt (after the
         backoff, which gives a slow service time to finish the first request) calls ``find()`` first and returns
         what it finds instead of sending again."""
-        pending: Optional[APIError] = None
+        pending: APIError | None = None
         for attempt in self.runner.retrying():
             with attempt:
                 if pending is not None and find is not None:
@@ -207,7 +238,7 @@ class BatchAPIClient:
 
     def list_batches(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every batch the service lists (``GET /batches?after=&limit=``, newest first; the last 30 days)."""
-        after: Optional[str] = None
+        after: str | None = None
         while True:
             params = {"limit": page_size, **({"after": after} if after else {})}
             page = self._call("GET", "/batches", params=params)
@@ -217,7 +248,7 @@ class BatchAPIClient:
                 return
             after = data[-1]["id"]
 
-    def find_batch(self, ds_name: str, created_after: Optional[int] = None) -> Optional[dict[str, Any]]:
+    def find_batch(self, ds_name: str, created_after: int | None = None) -> dict[str, Any] | None:
         """The newest batch whose ``metadata.ds_name`` is ``ds_name``, or ``None``; with ``created_after`` (Unix
         seconds) the listing stops at the first older batch (the list is newest first)."""
         for batch in self.list_batches():
@@ -232,15 +263,18 @@ class BatchAPIClient:
         self.runner.close()
 
 
-def _lookup(find: Any, what: str, first: APIError) -> Optional[dict[str, Any]]:
+def _lookup(find: Any, what: str, first: APIError) -> dict[str, Any] | None:
     """``find()``; when the lookup itself fails, a non-retryable ``APIError``: sending the POST again without
     knowing whether the first one landed could bill every text twice (a rerun looks it up again)."""
     try:
         return find()
     except APIError as exc:
-        raise APIError(f"the {what} may have succeeded (its reply was lost: {first}) and looking it up failed "
-                       f"({exc}); rerun the job to look it up again", status_code=exc.status_code,
-                       code=exc.code) from None
+        raise APIError(
+            f"the {what} may have succeeded (its reply was lost: {first}) and looking it up failed "
+            f"({exc}); rerun the job to look it up again",
+            status_code=exc.status_code,
+            code=exc.code,
+        ) from None
 
 
 def _parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
@@ -249,8 +283,9 @@ def _parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
     except orjson.JSONDecodeError:
         body = None
     if status >= 400 or (isinstance(body, dict) and body.get("error")):
-        raise error_from_reply(status, body if isinstance(body, dict) else None, headers,
-                               text=content.decode("utf-8", "replace"))
+        raise error_from_reply(
+            status, body if isinstance(body, dict) else None, headers, text=content.decode("utf-8", "replace")
+        )
     if not isinstance(body, dict):
         raise ResponseFormatError(f"HTTP {status} reply is not a JSON object", status_code=status)
     return body

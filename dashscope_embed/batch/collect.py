@@ -21,21 +21,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import orjson
 
-from ..errors import APIError, BatchSizeError, InvalidRequestError, error_from_reply
+from ..errors import APIError, BatchSizeError, InvalidRequestError, ResponseFormatError, error_from_reply
 from ..jobs.journal import append_record, drop_torn_tail, encode_record, journal_name
 from ..wire import TextRequest
 from ..wire.openai_compat import OpenAICompatProtocol
 from .lines import custom_id, encode_line, parse_custom_id, read_lines, rows_of
 from .state import Shard
 
-__all__ = ["Outcome", "done_mask", "journal_rows", "journal_results", "read_errors", "plan_resubmission"]
+__all__ = ["Collected", "Outcome", "done_mask", "journal_rows", "journal_results", "read_errors", "plan_resubmission"]
 
 _PARSER = OpenAICompatProtocol()
+
+
+@dataclass
+class Collected:
+    """What the job kind's ``collect_results`` made of one terminal attempt.
+
+    Attributes:
+        lines / rows / tokens: lines, rows and tokens newly journaled (a rerun's already-journaled rows not counted).
+        again: lines to submit as new attempts of the shard (retryable failures within ``max_resubmits``,
+            unexecuted lines, re-split lines).
+        permanent: ``(custom_id, texts, code, message)`` of lines no remote attempt can embed.
+        rows_per_line: a smaller row limit the service named, or ``None``.
+    """
+
+    lines: int = 0
+    rows: int = 0
+    tokens: int = 0
+    again: list[bytes] = field(default_factory=list)
+    permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
+    rows_per_line: int | None = None
 
 
 def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
@@ -51,8 +71,9 @@ def done_mask(shard: Shard, work: Path, chunk_size: int) -> np.ndarray:
     return mask
 
 
-def journal_rows(work: Path, chunk_size: int, rows: np.ndarray, dense: np.ndarray, tokens: int,
-                 requests: int = 1) -> None:
+def journal_rows(
+    work: Path, chunk_size: int, rows: np.ndarray, dense: np.ndarray, tokens: int, requests: int = 1
+) -> None:
     """Append the vectors of one line to the journal of the chunk its rows belong to (any job kind).
 
     Args:
@@ -84,8 +105,11 @@ def journal_results(
         if mask[rows - shard.start].all():
             continue  # journaled by a run that was killed before it recorded the collection
         response = line.get("response") or {}
-        reply = _PARSER.parse_reply(request, int(response.get("status_code") or 200), {},
-                                    orjson.dumps(response.get("body")), len(rows))
+        reply = _PARSER.parse_reply(
+            request, int(response.get("status_code") or 200), {}, orjson.dumps(response.get("body")), len(rows)
+        )
+        if reply.dense is None:  # the compatible-mode parser always gives dense vectors; checked for the journal
+            raise ResponseFormatError(f"result line {cid} holds no vectors", request_id=reply.request_id)
         journal_rows(work, chunk_size, rows, reply.dense, reply.total_tokens)
         mask[rows - shard.start] = True
         new_lines += 1
@@ -94,7 +118,7 @@ def journal_results(
     return succeeded, new_lines, new_rows, tokens
 
 
-def read_errors(path: Optional[Path]) -> dict[str, APIError]:
+def read_errors(path: Path | None) -> dict[str, APIError]:
     """custom_id -> the typed error of each line of an error file (``{}`` without one)."""
     failed: dict[str, APIError] = {}
     if path is None:
@@ -125,7 +149,7 @@ class Outcome:
     resubmit: list[bytes] = field(default_factory=list)
     reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
     resplit: list[bytes] = field(default_factory=list)
-    rows_per_line: Optional[int] = None
+    rows_per_line: int | None = None
     permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
 
 
@@ -139,8 +163,15 @@ def _code(error: APIError) -> str:
 def _split(line: dict[str, Any], rows: list[int], size: int, job_id: str) -> list[bytes]:
     body = line["body"]
     texts = body["input"]
-    return [encode_line(custom_id(job_id, rows[i], rows[min(i + size, len(rows)) - 1]), texts[i : i + size],
-                        body["model"], body.get("dimensions")) for i in range(0, len(rows), size)]
+    return [
+        encode_line(
+            custom_id(job_id, rows[i], rows[min(i + size, len(rows)) - 1]),
+            texts[i : i + size],
+            body["model"],
+            body.get("dimensions"),
+        )
+        for i in range(0, len(rows), size)
+    ]
 
 
 def plan_resubmission(

@@ -6,8 +6,8 @@ cover it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from ..errors import APIError
 from ..jobs.workdir import read_meta
@@ -19,6 +19,7 @@ from .remote import BatchFileRemote, Remote
 from .state import JobState, cancel_path_for, load_state, state_path_for
 
 __all__ = ["REMOTES", "batch_status", "cancel_batches"]
+
 
 def _task_remote(state: JobState, settings: ResolvedSettings) -> Remote:
     from .tasks.client import TaskClient
@@ -35,7 +36,7 @@ REMOTES: dict[str, Callable[[JobState, ResolvedSettings], Remote]] = {
 }
 
 
-def _complete(output: Path) -> Optional[str]:
+def _complete(output: Path) -> str | None:
     if state_path_for(output).exists():
         return None
     meta = read_meta(output) if output.exists() else None
@@ -47,18 +48,20 @@ def _complete(output: Path) -> Optional[str]:
 def _state(output: Path) -> JobState:
     state = load_state(state_path_for(output))
     if state is None:
-        raise BatchJobError(f"no batch job state beside {output} ({state_path_for(output).name}); "
-                            "was it written by `embed --batch-api`?")
+        raise BatchJobError(
+            f"no batch job state beside {output} ({state_path_for(output).name}); "
+            "was it written by `embed --batch-api`?"
+        )
     return state
 
 
-def _remote(state: JobState, base_url: Optional[str], api_key: Optional[str]) -> Remote:
+def _remote(state: JobState, base_url: str | None, api_key: str | None) -> Remote:
     settings = resolve_connection(base_url=base_url or state.root, api_key=api_key)
     settings.require_key()
     return REMOTES[state.kind](state, settings)
 
 
-def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
+def batch_status(output: Path, *, base_url: str | None = None, api_key: str | None = None) -> list[str]:
     """One line per batch or task of the job writing ``output`` (shard, attempt, remote id, status, counts), after
     asking the service for the current status of the unfinished ones.
 
@@ -70,8 +73,10 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
     if done:
         return [done]
     state = _state(output)
-    lines = [f"job {state.job_id}: {state.model} d={state.dimension}, {len(state.shards)} shards"
-             + ("" if state.input_rows is not None else " so far (planning not finished)")]
+    lines = [
+        f"job {state.job_id}: {state.model} d={state.dimension}, {len(state.shards)} shards"
+        + ("" if state.input_rows is not None else " so far (planning not finished)")
+    ]
     remote = _remote(state, base_url, api_key)
     try:
         for shard in state.shards:
@@ -92,7 +97,7 @@ def batch_status(output: Path, *, base_url: Optional[str] = None, api_key: Optio
     return lines
 
 
-def cancel_batches(output: Path, *, base_url: Optional[str] = None, api_key: Optional[str] = None) -> list[str]:
+def cancel_batches(output: Path, *, base_url: str | None = None, api_key: str | None = None) -> list[str]:
     """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled.
 
     Then the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another

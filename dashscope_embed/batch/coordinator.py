@@ -33,12 +33,10 @@ import os
 import shutil
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
-import orjson
 
 from ..catalog import get_model_spec
 from ..errors import APIError, InvalidInputError
@@ -46,39 +44,19 @@ from ..jobs.sources import Row
 from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
 from ..settings import ResolvedSettings, environment_defaults
 from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard
-from .collect import done_mask
+from .collect import Collected, done_mask
 from .errors import BatchJobError
 from .lines import write_lines
 from .options import RemoteJobOptions
-from .output import embed_failures_realtime, failure_listing, write_output
+from .output import fallback_realtime, record_failures, unembedded_error, write_output
 from .progress import Progress
 from .remote import Remote
-from .sharding import attempt_path, failed_path, groups, plan_shards
+from .sharding import attempt_path, groups, plan_shards
 from .source import Rows, RowSource, Scan
 from .state import Attempt, JobState, Shard, cancel_path_for, job_id_for, load_state, save_state, state_path_for
 from .summary import BatchSummary
 
 __all__ = ["Collected", "RemoteJob"]
-
-
-@dataclass
-class Collected:
-    """What the job kind's ``collect_results`` made of one terminal attempt.
-
-    Attributes:
-        lines / rows / tokens: lines, rows and tokens newly journaled (a rerun's already-journaled rows not counted).
-        again: lines to submit as new attempts of the shard (retryable failures within ``max_resubmits``,
-            unexecuted lines, re-split lines).
-        permanent: ``(custom_id, texts, code, message)`` of lines no remote attempt can embed.
-        rows_per_line: a smaller row limit the service named, or ``None``.
-    """
-
-    lines: int = 0
-    rows: int = 0
-    tokens: int = 0
-    again: list[bytes] = field(default_factory=list)
-    permanent: list[tuple[str, list[str], str, str]] = field(default_factory=list)
-    rows_per_line: Optional[int] = None
 
 
 class RemoteJob(ABC):
@@ -112,9 +90,9 @@ class RemoteJob(ABC):
         self.explicit_base_url = bool(options.base_url or environment_defaults().get("base_url"))
         self.log = options.log
         self.progress = Progress(options.progress, desc=f"{self.api} rows collected")
-        self.summary: Optional[BatchSummary] = None
-        self.remote: Optional[Remote] = None
-        self._state: Optional[JobState] = None
+        self.summary: BatchSummary | None = None
+        self.remote: Remote | None = None
+        self._state: JobState | None = None
         self._stopped = False
 
     # ------------------------------------------------------------------ what each job kind provides
@@ -156,8 +134,16 @@ class RemoteJob(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
-                        err: Optional[Path], mask: np.ndarray) -> Collected:
+    def collect_results(
+        self,
+        state: JobState,
+        shard: Shard,
+        attempt: Attempt,
+        base: Path,
+        out: Path | None,
+        err: Path | None,
+        mask: np.ndarray,
+    ) -> Collected:
         """Journal the successes of a terminal attempt (``base``: its input file; ``out`` / ``err``: what
         ``Remote.fetch`` downloaded; ``mask``: rows already journaled, updated) and sort the other lines."""
         raise NotImplementedError
@@ -198,7 +184,7 @@ class RemoteJob(ABC):
         """The local input file of an attempt (``sharding.attempt_path`` with the kind's suffix)."""
         return attempt_path(self.work, shard, attempt, self.suffix)
 
-    def save(self, state: Optional[JobState] = None) -> None:
+    def save(self, state: JobState | None = None) -> None:
         """Write the state file (``state`` or the running job's)."""
         state = state or self._state
         if state is not None:
@@ -231,14 +217,30 @@ class RemoteJob(ABC):
             self._requeue_failed(state)
             self.progress.open(state, self.work, scan.kept)
             self._submit_pending(state)
-            plan_shards(state, self.source, self.work, pack=self.pack, skip_empty=self.options.skip_empty,
-                        max_bytes=self.max_file_bytes, on_shard=lambda shard: self._submit_shard(state, shard),
-                        save=self.save, suffix=self.suffix)
+            plan_shards(
+                state,
+                self.source,
+                self.work,
+                pack=self.pack,
+                skip_empty=self.options.skip_empty,
+                max_bytes=self.max_file_bytes,
+                on_shard=lambda shard: self._submit_shard(state, shard),
+                save=self.save,
+                suffix=self.suffix,
+            )
             self._poll_until_collected(state)
             self._resolve_failures(state, settings)
             self.progress.close()
-            totals = write_output(self.source, self.work, self.output, chunk_size=state.chunk_size, key=scan.key,
-                                  dimension=self.dimension, skip_empty=self.options.skip_empty, api=self.api)
+            totals = write_output(
+                self.source,
+                self.work,
+                self.output,
+                chunk_size=state.chunk_size,
+                key=scan.key,
+                dimension=self.dimension,
+                skip_empty=self.options.skip_empty,
+                api=self.api,
+            )
         finally:
             self.progress.close()
             remote.close()
@@ -252,8 +254,14 @@ class RemoteJob(ABC):
     def _open_state(self, key: str, settings: ResolvedSettings, remote: Remote) -> JobState:
         state = load_state(self.state_path)
         if state is not None and self.options.restart:
-            discard(state, remote, root=settings.root, state_path=self.state_path,
-                    keep_remote_files=self.options.keep_remote_files, log=self.log)
+            discard(
+                state,
+                remote,
+                root=settings.root,
+                state_path=self.state_path,
+                keep_remote_files=self.options.keep_remote_files,
+                log=self.log,
+            )
             state = None
         elif state is not None and state.key != key:
             raise BatchJobError(
@@ -272,8 +280,15 @@ class RemoteJob(ABC):
             state = self.new_state(key, settings)
         else:
             self.log(f"resuming the {self.api} job in {self.state_path}")
-        manifest = {"key": key, "chunk_size": state.chunk_size, "input": state.input, "model": self.model,
-                    "dimension": self.dimension, "output_type": "dense", "api": self.api}
+        manifest = {
+            "key": key,
+            "chunk_size": state.chunk_size,
+            "input": state.input,
+            "model": self.model,
+            "dimension": self.dimension,
+            "output_type": "dense",
+            "api": self.api,
+        }
         prepare_work_dir(self.work, manifest, restart=self.options.restart, log=self.log)
         self.save(state)
         return state
@@ -309,13 +324,19 @@ class RemoteJob(ABC):
         self.delete_input(attempt)
         source = self.attempt_path(shard.index, attempt.number)
         if not source.exists():
-            raise BatchJobError(f"the lines of failed {self.active_remote.noun} {attempt.remote_id} "
-                                f"(shard {shard.index}) are gone from {self.work}; pass --restart to discard the job "
-                                "and start over")
+            raise BatchJobError(
+                f"the lines of failed {self.active_remote.noun} {attempt.remote_id} "
+                f"(shard {shard.index}) are gone from {self.work}; pass --restart to discard the job "
+                "and start over"
+            )
         number = max(a.number for a in shard.attempts) + 1
         os.replace(source, self.attempt_path(shard.index, number))
-        again = Attempt(number=number, lines=attempt.lines, rows=attempt.rows,
-                        round=attempt.round + 1 if next_round else attempt.round)
+        again = Attempt(
+            number=number,
+            lines=attempt.lines,
+            rows=attempt.rows,
+            round=attempt.round + 1 if next_round else attempt.round,
+        )
         shard.attempts.append(again)
         attempt.collected = attempt.remote_deleted = True
         self.save(state)
@@ -327,8 +348,10 @@ class RemoteJob(ABC):
             for attempt in list(shard.attempts):
                 if attempt.remote_id and not attempt.collected and remote.failed(attempt):
                     again = self.requeue(state, shard, attempt)
-                    self.log(f"{remote.noun} {attempt.remote_id} (shard {shard.index}) had failed: "
-                             f"submitting its lines again as attempt {again.number}")
+                    self.log(
+                        f"{remote.noun} {attempt.remote_id} (shard {shard.index}) had failed: "
+                        f"submitting its lines again as attempt {again.number}"
+                    )
 
     def _running(self, state: JobState) -> int:
         return sum(1 for s in state.shards for a in s.attempts if a.remote_id is not None and not a.collected)
@@ -427,8 +450,9 @@ class RemoteJob(ABC):
             out, err = remote.fetch(attempt, base)
         except APIError as exc:
             if exc.status_code == 404:
-                raise self.gone(state, shard, attempt, f"the result files of {remote.noun} {attempt.remote_id}") \
-                    from None
+                raise self.gone(
+                    state, shard, attempt, f"the result files of {remote.noun} {attempt.remote_id}"
+                ) from None
             raise
         got = self.collect_results(state, shard, attempt, base, out, err, mask)
         state.remote_tokens += got.tokens
@@ -455,32 +479,15 @@ class RemoteJob(ABC):
     # ------------------------------------------------------------------ failures
 
     def record_failures(self, shard: Shard, permanent: list[tuple[str, list[str], str, str]]) -> None:
-        """Record lines no remote attempt can embed (``(custom_id, texts, code, message)``): in the shard's
-        ``failures`` / ``messages`` and its failed-lines file, which the real-time fallback reads. The caller saves
-        the state."""
-        if not permanent:
-            return
-        with open(failed_path(self.work, shard.index), "ab") as handle:
-            for cid, texts, code, message in permanent:
-                shard.failures[cid] = code
-                shard.messages[cid] = message
-                handle.write(orjson.dumps({"custom_id": cid, "input": texts, "code": code, "message": message})
-                             + b"\n")
+        """Record lines no remote attempt can embed (``output.record_failures``). The caller saves the state."""
+        record_failures(self.work, shard, permanent)
 
     def _resolve_failures(self, state: JobState, settings: ResolvedSettings) -> None:
         failing = [s for s in state.shards if s.failures]
         if not failing:
             return
         if not self.options.fallback_realtime:
-            listed = failure_listing(state, self.source)
-            shown = ", ".join(f"row {r} (id {i!r}): {c}" + (f" ({m})" if m else "") for r, i, c, m in listed[:20])
-            more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
-            raise BatchJobError(
-                f"{len(listed)} rows could not be embedded by {self.api_title}: {shown}{more}. Collected rows are "
-                f"kept in {self.work}; rerun with --fallback-realtime to embed these through the real-time API",
-                failures=[(r, i, c) for r, i, c, _ in listed],
-            )
-        from ..engine import DashScopeEmbedder
+            raise unembedded_error(state, self.source, self.api_title, self.work)
 
         def counted(rows: int, tokens: int) -> None:
             if self.summary is not None:
@@ -489,8 +496,4 @@ class RemoteJob(ABC):
                 self.summary.rows_this_run += rows
             self.progress.update(rows)
 
-        with DashScopeEmbedder(self.model, dimensions=self.options.dimensions, api_key=self.options.api_key,
-                               base_url=settings.root, workspace=settings.workspace,
-                               timeout=settings.timeout, max_retries=self.options.max_retries) as engine:
-            for shard in failing:
-                embed_failures_realtime(state, shard, self.work, engine, lambda: self.save(state), counted)
+        fallback_realtime(state, failing, self.work, self.options, settings, lambda: self.save(state), counted)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -45,8 +45,14 @@ from .source import Rows, Scan, scan_rows
 from .state import Attempt, JobState, Shard
 from .summary import BatchSummary
 
-__all__ = ["BatchEmbeddingJob", "BatchJobError", "BatchJobOptions", "BatchSummary", "DEFAULT_POLL_INTERVAL",
-           "batch_models"]
+__all__ = [
+    "BatchEmbeddingJob",
+    "BatchJobError",
+    "BatchJobOptions",
+    "BatchSummary",
+    "DEFAULT_POLL_INTERVAL",
+    "batch_models",
+]
 
 #: bytes of JSON around the text in a one-row line
 _LINE_OVERHEAD = 300
@@ -88,11 +94,15 @@ class BatchEmbeddingJob(RemoteJob):
     suffix = ".jsonl"
     options: BatchJobOptions
 
-    def __init__(self, rows: Rows, output: Path, options: Optional[BatchJobOptions] = None, **changes: Any) -> None:
+    def __init__(self, rows: Rows, output: Path, options: BatchJobOptions | None = None, **changes: Any) -> None:
         options = options or BatchJobOptions()
         if changes:
-            warnings.warn("BatchEmbeddingJob(rows, output, **options) is deprecated; pass "
-                          "BatchEmbeddingJob(rows, output, BatchJobOptions(...))", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "BatchEmbeddingJob(rows, output, **options) is deprecated; pass "
+                "BatchEmbeddingJob(rows, output, BatchJobOptions(...))",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             known = {f.name for f in dataclasses.fields(BatchJobOptions)}
             unknown = sorted(set(changes) - known)
             if unknown:
@@ -131,9 +141,16 @@ class BatchEmbeddingJob(RemoteJob):
 
     def scan(self) -> Scan:
         """Every row checked once and digested (``source.scan_rows``), with the batch line's size limit."""
-        return scan_rows(self.source, spec=self.spec, dimension=self.dimension, chunk_size=self.chunk_size,
-                         skip_empty=self.options.skip_empty, api=self.api,
-                         max_text_bytes=self.limits.max_line_bytes - _LINE_OVERHEAD, line_noun="batch line")
+        return scan_rows(
+            self.source,
+            spec=self.spec,
+            dimension=self.dimension,
+            chunk_size=self.chunk_size,
+            skip_empty=self.options.skip_empty,
+            api=self.api,
+            max_text_bytes=self.limits.max_line_bytes - _LINE_OVERHEAD,
+            line_noun="batch line",
+        )
 
     def open_remote(self, settings: ResolvedSettings) -> BatchFileRemote:
         """A ``BatchFileRemote`` over a ``BatchAPIClient`` for ``settings``."""
@@ -143,38 +160,54 @@ class BatchEmbeddingJob(RemoteJob):
     def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
         """A fresh Batch File API state."""
         return JobState(
-            key=key, job_id=self.job_id(key, settings), model=self.model, dimension=self.dimension,
-            completion_window=self.options.completion_window, rows_per_line=self.rows_per_line,
-            lines_per_shard=self.lines_per_shard, chunk_size=self.chunk_size, root=settings.root,
-            input=str(self.source.path), kind=self.api,
+            key=key,
+            job_id=self.job_id(key, settings),
+            model=self.model,
+            dimension=self.dimension,
+            completion_window=self.options.completion_window,
+            rows_per_line=self.rows_per_line,
+            lines_per_shard=self.lines_per_shard,
+            chunk_size=self.chunk_size,
+            root=settings.root,
+            input=str(self.source.path),
+            kind=self.api,
         )
 
     def new_summary(self) -> BatchSummary:
         """A summary with the batch and real-time prices of the model."""
         return BatchSummary(
-            output=self.output, price_per_million_tokens_usd=self.spec.price_per_million_tokens_usd,
+            output=self.output,
+            price_per_million_tokens_usd=self.spec.price_per_million_tokens_usd,
             batch_price_per_million_tokens_cny=self.spec.batch_price_per_million_tokens_cny,
             price_per_million_tokens_cny=self.spec.price_per_million_tokens_cny,
         )
 
     def pack(self, rows: list[Row], state: JobState) -> list[tuple[bytes, int]]:
         """JSONL lines of ``state.rows_per_line`` texts (``lines.pack_row_lines``)."""
-        return pack_row_lines(rows, state.job_id, self.model, self.options.dimensions, state.rows_per_line,
-                              self.limits)
+        return pack_row_lines(rows, state.job_id, self.model, self.options.dimensions, state.rows_per_line, self.limits)
 
     @property
     def max_file_bytes(self) -> int:
         """The documented bytes per input file."""
         return self.limits.max_file_bytes
 
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
-                        err: Optional[Path], mask: np.ndarray) -> Collected:
+    def collect_results(
+        self,
+        state: JobState,
+        shard: Shard,
+        attempt: Attempt,
+        base: Path,
+        out: Path | None,
+        err: Path | None,
+        mask: np.ndarray,
+    ) -> Collected:
         """Journal the output file's successes and sort the other lines (``collect``)."""
         got = Collected()
         succeeded: set[str] = set()
         if out is not None:
-            succeeded, got.lines, got.rows, got.tokens = journal_results(out, shard, self.work, state.chunk_size,
-                                                                         self.request, mask)
+            succeeded, got.lines, got.rows, got.tokens = journal_results(
+                out, shard, self.work, state.chunk_size, self.request, mask
+            )
         outcome = plan_resubmission(base, succeeded, read_errors(err), shard, state.job_id)
         got.rows_per_line = outcome.rows_per_line
         got.permanent = list(outcome.permanent)
@@ -219,8 +252,9 @@ class BatchEmbeddingJob(RemoteJob):
         ids = self.source.ids_of({r for rows in spans.values() for r in rows})
         listed = []
         for e in errors[:20]:
-            rows = spans.get(e.get("line"))  # type: ignore[arg-type]
-            where = f"line {e.get('line')}" if e.get("line") is not None else "the file"
+            line = e.get("line")
+            rows = spans.get(line) if isinstance(line, int) else None
+            where = f"line {line}" if line is not None else "the file"
             if rows:
                 where += f" (rows {rows[0]}-{rows[-1]}, ids {', '.join(repr(ids[r]) for r in rows[:10])}"
                 where += " ...)" if len(rows) > 10 else ")"

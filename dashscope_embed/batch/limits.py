@@ -26,7 +26,14 @@ BATCH_DOC = "https://help.aliyun.com/en/model-studio/batch-interfaces-compatible
 #: the only ``endpoint`` (and line ``url``) embedding batches use
 ENDPOINT = "/v1/embeddings"
 STATUSES: tuple[str, ...] = (
-    "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled",
+    "validating",
+    "in_progress",
+    "finalizing",
+    "completed",
+    "failed",
+    "expired",
+    "cancelling",
+    "cancelled",
 )
 #: statuses after which a batch changes no more
 TERMINAL_STATUSES: tuple[str, ...] = ("completed", "failed", "expired", "cancelled")

@@ -12,8 +12,8 @@ real-time compatible endpoint takes up to the model's row limit, so lines pack t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
 
 import orjson
 
@@ -23,8 +23,15 @@ from ..jobs.sources import Row
 from ..jobs.workdir import fsync_dir
 
 __all__ = [
-    "LineFile", "custom_id", "parse_custom_id", "encode_line", "pack_rows", "pack_row_lines", "write_lines",
-    "read_lines", "rows_of",
+    "LineFile",
+    "custom_id",
+    "parse_custom_id",
+    "encode_line",
+    "pack_rows",
+    "pack_row_lines",
+    "write_lines",
+    "read_lines",
+    "rows_of",
 ]
 
 
@@ -48,7 +55,7 @@ def rows_of(first: int, last: int, empty: set[int]) -> list[int]:
     return [r for r in range(first, last + 1) if r not in empty]
 
 
-def encode_line(cid: str, texts: Sequence[str], model: str, dimension: Optional[int]) -> bytes:
+def encode_line(cid: str, texts: Sequence[str], model: str, dimension: int | None) -> bytes:
     """One JSONL line (without the newline)."""
     body: dict[str, object] = {"model": model, "input": list(texts), "encoding_format": "float"}
     if dimension is not None:
@@ -57,7 +64,7 @@ def encode_line(cid: str, texts: Sequence[str], model: str, dimension: Optional[
 
 
 def pack_rows(
-    rows: Sequence[Row], job_id: str, model: str, dimension: Optional[int], rows_per_line: int, limits: BatchLimits
+    rows: Sequence[Row], job_id: str, model: str, dimension: int | None, rows_per_line: int, limits: BatchLimits
 ) -> list[bytes]:
     """Lines for the non-empty ``rows`` of one chunk, ``rows_per_line`` rows each (fewer where a line would pass
     the byte limit).
@@ -69,7 +76,7 @@ def pack_rows(
 
 
 def pack_row_lines(
-    rows: Sequence[Row], job_id: str, model: str, dimension: Optional[int], rows_per_line: int, limits: BatchLimits
+    rows: Sequence[Row], job_id: str, model: str, dimension: int | None, rows_per_line: int, limits: BatchLimits
 ) -> list[tuple[bytes, int]]:
     """``pack_rows`` with each line's first row number: ``[(line, first row), ...]``."""
     lines: list[tuple[bytes, int]] = []
@@ -78,8 +85,9 @@ def pack_row_lines(
         take = min(rows_per_line, len(rows) - i)
         while True:
             group = rows[i : i + take]
-            line = encode_line(custom_id(job_id, group[0].index, group[-1].index), [r.text for r in group], model,
-                               dimension)
+            line = encode_line(
+                custom_id(job_id, group[0].index, group[-1].index), [r.text for r in group], model, dimension
+            )
             if len(line) <= limits.max_line_bytes:
                 break
             if take == 1:
@@ -104,7 +112,7 @@ class LineFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        self._handle = open(self._tmp, "wb")
+        self._handle = open(self._tmp, "wb")  # noqa: SIM115 - open for the writer's lifetime, closed by commit()
         self.lines = 0
         self.bytes = 0
 

@@ -9,8 +9,9 @@ same way.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .limits import LIMITS, BatchLimits
 
@@ -44,11 +45,11 @@ class RemoteJobOptions:
     """
 
     model: str = "text-embedding-v4"
-    dimensions: Optional[int] = None
-    api_key: Optional[str] = field(default=None, repr=False)
-    base_url: Optional[str] = None
-    region: Optional[str] = None
-    workspace: Optional[str] = None
+    dimensions: int | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    region: str | None = None
+    workspace: str | None = None
     timeout: float = 60.0
     max_retries: int = 4
     poll_interval: float = DEFAULT_POLL_INTERVAL
@@ -66,10 +67,15 @@ class RemoteJobOptions:
 
     def connection(self) -> dict[str, Any]:
         """The keyword arguments of ``settings.resolve_connection``."""
-        return dict(api_key=self.api_key, base_url=self.base_url, region=self.region, workspace=self.workspace,
-                    timeout=self.timeout)
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "region": self.region,
+            "workspace": self.workspace,
+            "timeout": self.timeout,
+        }
 
-    def replace(self, **changes: Any) -> "RemoteJobOptions":
+    def replace(self, **changes: Any) -> RemoteJobOptions:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
 
@@ -87,6 +93,6 @@ class BatchJobOptions(RemoteJobOptions):
     """
 
     completion_window: str = "24h"
-    rows_per_line: Optional[int] = None
+    rows_per_line: int | None = None
     lines_per_shard: int = LIMITS.max_lines
     limits: BatchLimits = LIMITS

@@ -11,8 +11,9 @@ is an ``APIError`` with ``status_code`` 404 (the coordinator turns it into a ``B
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 from .client import BatchAPIClient
 from .limits import TERMINAL_STATUSES, BatchLimits
@@ -51,7 +52,7 @@ class Remote(Protocol):
     def failed(self, attempt: Attempt) -> bool:
         """Whether the service failed the attempt as a whole (nothing ran, nothing was billed)."""
 
-    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the results of a terminal attempt next to ``base`` (the attempt's input file); returns
         ``(output file, error file)`` paths, either ``None`` when the service made none."""
 
@@ -83,7 +84,7 @@ class BatchFileRemote:
     noun = "batch"
     nouns = "batches"
 
-    def __init__(self, client: BatchAPIClient, limits: BatchLimits, completion_window: Optional[str] = None) -> None:
+    def __init__(self, client: BatchAPIClient, limits: BatchLimits, completion_window: str | None = None) -> None:
         self.client = client
         self.limits = limits
         self.completion_window = completion_window
@@ -130,7 +131,7 @@ class BatchFileRemote:
 
     def refresh(self, attempt: Attempt) -> bool:
         """``GET /batches/{id}`` into ``attempt`` (see ``Remote.refresh``)."""
-        return self.record(attempt, self.client.get_batch(attempt.remote_id))  # type: ignore[arg-type]
+        return self.record(attempt, self.client.get_batch(attempt.submitted_id))
 
     def terminal(self, attempt: Attempt) -> bool:
         """Completed, failed, expired or cancelled."""
@@ -142,20 +143,18 @@ class BatchFileRemote:
 
     def errors(self, attempt: Attempt) -> list[dict[str, Any]]:
         """``errors.data`` of a failed batch (``{"code", "message", "line"}`` each)."""
-        batch = self.client.get_batch(attempt.remote_id)  # type: ignore[arg-type]
+        batch = self.client.get_batch(attempt.submitted_id)
         return ((batch.get("errors") or {}).get("data")) or []
 
-    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the output and error files to ``base`` with suffixes ``.out`` / ``.err``."""
-        out = self.client.download(attempt.output_file_id, base.with_suffix(".out")) if attempt.output_file_id \
-            else None
-        err = self.client.download(attempt.error_file_id, base.with_suffix(".err")) if attempt.error_file_id \
-            else None
+        out = self.client.download(attempt.output_file_id, base.with_suffix(".out")) if attempt.output_file_id else None
+        err = self.client.download(attempt.error_file_id, base.with_suffix(".err")) if attempt.error_file_id else None
         return out, err
 
     def cancel(self, attempt: Attempt) -> None:
         """``POST /batches/{id}/cancel``."""
-        self.client.cancel_batch(attempt.remote_id)  # type: ignore[arg-type]
+        self.client.cancel_batch(attempt.submitted_id)
 
     def delete_input(self, attempt: Attempt) -> None:
         """``DELETE /files/{input file}``."""

@@ -9,8 +9,8 @@ row twice. Memory holds one chunk's lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 from ..jobs.sources import Row
 from .lines import LineFile
@@ -49,8 +49,16 @@ def groups(lines: list[bytes], most_lines: int, most_bytes: int) -> Iterator[lis
 
 
 def plan_shards(
-    state: JobState, source: RowSource, work: Path, *, pack: Packer, skip_empty: bool, max_bytes: int,
-    on_shard: Callable[[Shard], None], save: Callable[[], None], suffix: str = ".jsonl",
+    state: JobState,
+    source: RowSource,
+    work: Path,
+    *,
+    pack: Packer,
+    skip_empty: bool,
+    max_bytes: int,
+    on_shard: Callable[[Shard], None],
+    save: Callable[[], None],
+    suffix: str = ".jsonl",
 ) -> None:
     """Plan every row after ``state.planned_until`` into shards of at most ``state.lines_per_shard`` lines and
     ``max_bytes`` bytes; after each shard is written and saved in the state, ``on_shard(shard)`` (the coordinator
@@ -59,7 +67,7 @@ def plan_shards(
     Raises:
         whatever ``pack`` or reading the rows raises (``InvalidInputError``, ``BulkJobError``, ``SourceError``).
     """
-    current: Optional[LineFile] = None  # the shard being written, one chunk of lines in memory at a time
+    current: LineFile | None = None  # the shard being written, one chunk of lines in memory at a time
     shard_start = total = 0
     empty: list[int] = []
 
@@ -90,8 +98,11 @@ def plan_shards(
             # chunk packs into more lines, and the shard limit must still hold
             j = i
             size = current.bytes
-            while (j < len(lines) and current.lines + (j - i) < state.lines_per_shard
-                   and size + len(lines[j][0]) + 1 <= max_bytes):
+            while (
+                j < len(lines)
+                and current.lines + (j - i) < state.lines_per_shard
+                and size + len(lines[j][0]) + 1 <= max_bytes
+            ):
                 size += len(lines[j][0]) + 1
                 j += 1
             if j == i and current.lines == 0 and lines:

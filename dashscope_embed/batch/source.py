@@ -10,9 +10,10 @@ job key that ties a state file and work directory to this input and these option
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any
 
 import orjson
 
@@ -24,7 +25,7 @@ from ..tokens import count_tokens, fits
 
 __all__ = ["Rows", "RowSource", "Scan", "scan_rows"]
 
-Rows = Union[SourceSpec, Iterable[tuple[Any, Any]]]
+Rows = SourceSpec | Iterable[tuple[Any, Any]]
 
 
 class RowSource:
@@ -51,9 +52,11 @@ class RowSource:
             yield from read_rows(self.rows)
             return
         source = self.rows
-        if iter(source) is source:  # type: ignore[arg-type]
-            raise InvalidInputError("rows must be re-iterable (a list or a SourceSpec): the job reads them again "
-                                    "to resume and to write the output")
+        if iter(source) is source:
+            raise InvalidInputError(
+                "rows must be re-iterable (a list or a SourceSpec): the job reads them again "
+                "to resume and to write the output"
+            )
         for index, pair in enumerate(source):
             try:
                 row_id, text = pair
@@ -102,8 +105,15 @@ class Scan:
 
 
 def scan_rows(
-    source: RowSource, *, spec: ModelSpec, dimension: int, chunk_size: int, skip_empty: bool, api: str,
-    max_text_bytes: Optional[int] = None, line_noun: str = "line",
+    source: RowSource,
+    *,
+    spec: ModelSpec,
+    dimension: int,
+    chunk_size: int,
+    skip_empty: bool,
+    api: str,
+    max_text_bytes: int | None = None,
+    line_noun: str = "line",
 ) -> Scan:
     """Read every row once: apply the bulk job's rules, the model's token limit and a byte limit, and digest it.
 
@@ -129,8 +139,9 @@ def scan_rows(
             digest.update(orjson.dumps([row.id, row.text]))
         for row in keep:
             if max_text_bytes is not None and len(row.text.encode("utf-8")) > max_text_bytes:
-                raise InvalidInputError(f"row {row.index} is too long for one {line_noun} "
-                                        f"(at most {max_text_bytes} bytes of text per line)")
+                raise InvalidInputError(
+                    f"row {row.index} is too long for one {line_noun} (at most {max_text_bytes} bytes of text per line)"
+                )
             if not fits(row.text, limit):
                 over_count += 1
                 if len(over) < 20:
@@ -141,8 +152,7 @@ def scan_rows(
         # A remote line carries whole rows: the real-time path's split-and-average (oversize="chunk_average")
         # needs the pieces' vectors back together, which remote lines cannot promise, so such rows are refused
         # here rather than failing their whole line on the service.
-        shown = ", ".join(f"row {r.index} (id {r.id if r.id is not None else r.index!r}): {n} tokens"
-                          for r, n in over)
+        shown = ", ".join(f"row {r.index} (id {r.id if r.id is not None else r.index!r}): {n} tokens" for r, n in over)
         more = f" and {over_count - len(over)} more" if over_count > len(over) else ""
         raise InvalidInputError(
             f"{over_count} row(s) exceed {spec.name}'s limit of {limit} tokens per row: {shown}{more} "
@@ -150,7 +160,12 @@ def scan_rows(
             "embed the input through the real-time path (`embed` without --batch-api), which splits them on token "
             "boundaries and averages the pieces"
         )
-    described = {"input": digest.hexdigest(), "source": source.describe(), "model": spec.name,
-                 "dimension": dimension, "api": api}
+    described = {
+        "input": digest.hexdigest(),
+        "source": source.describe(),
+        "model": spec.name,
+        "dimension": dimension,
+        "api": api,
+    }
     key = hashlib.sha256(orjson.dumps(described, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Scan(key=key, rows=total, kept=kept)

@@ -17,16 +17,26 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import orjson
 
+from ..errors import BatchJobError
 from ..jobs.workdir import write_atomic_bytes
 
 if TYPE_CHECKING:
     from ..settings import ResolvedSettings
 
-__all__ = ["Attempt", "Shard", "JobState", "cancel_path_for", "job_id_for", "state_path_for", "load_state", "save_state"]
+__all__ = [
+    "Attempt",
+    "Shard",
+    "JobState",
+    "cancel_path_for",
+    "job_id_for",
+    "state_path_for",
+    "load_state",
+    "save_state",
+]
 
 VERSION = 2
 #: kinds of remote job a state file can belong to
@@ -39,7 +49,7 @@ def cancel_path_for(output: Path) -> Path:
     return output.with_name(output.name + ".batch-cancel")
 
 
-def job_id_for(key: str, output: Path, settings: "ResolvedSettings") -> str:
+def job_id_for(key: str, output: Path, settings: ResolvedSettings) -> str:
     """The id naming a job's remote objects (a batch's ``ds_name``, custom_ids): 12 hex digits of a digest of the
     job key (input and options), the output file's absolute path, the root, the workspace and a fingerprint of the
     API key (a digest: the key itself is never stored). Two jobs of the same input and options (other outputs, or
@@ -80,17 +90,28 @@ class Attempt:
     lines: int
     rows: int
     round: int = 0
-    file_id: Optional[str] = None
+    file_id: str | None = None
     uploading: bool = False
     creating: bool = False
-    sent_at: Optional[float] = None
-    remote_id: Optional[str] = None
-    status: Optional[str] = None
+    sent_at: float | None = None
+    remote_id: str | None = None
+    status: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
-    output_file_id: Optional[str] = None
-    error_file_id: Optional[str] = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
     collected: bool = False
     remote_deleted: bool = False
+
+    @property
+    def submitted_id(self) -> str:
+        """``remote_id`` of an attempt the service accepted.
+
+        Raises:
+            BatchJobError: the attempt has no remote id (never submitted: a state file edited by hand).
+        """
+        if self.remote_id is None:
+            raise BatchJobError(f"attempt {self.number} (round {self.round}) was never submitted: it has no remote id")
+        return self.remote_id
 
 
 @dataclass
@@ -126,7 +147,7 @@ class JobState:
     job_id: str
     model: str
     dimension: int
-    completion_window: Optional[str]
+    completion_window: str | None
     rows_per_line: int
     lines_per_shard: int
     chunk_size: int
@@ -134,7 +155,7 @@ class JobState:
     input: str
     kind: str = "batch"
     planned_until: int = 0
-    input_rows: Optional[int] = None
+    input_rows: int | None = None
     shards: list[Shard] = field(default_factory=list)
     remote_tokens: int = 0
     fallback_tokens: int = 0
@@ -151,7 +172,7 @@ class JobState:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
 
 
-def load_state(path: Path) -> Optional[JobState]:
+def load_state(path: Path) -> JobState | None:
     """The state at ``path``, or ``None`` when there is none (or it is not one this version reads)."""
     try:
         raw = orjson.loads(path.read_bytes())

@@ -8,7 +8,6 @@ the remote price. A job kind words its own summary by subclassing ``BatchSummary
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..jobs.cost import JobSummary, cost_at, format_money
 
@@ -33,16 +32,16 @@ class BatchSummary(JobSummary):
     batch_tokens: int = 0
     fallback_rows: int = 0
     fallback_tokens: int = 0
-    batch_price_per_million_tokens_cny: Optional[float] = None
-    price_per_million_tokens_cny: Optional[float] = None
+    batch_price_per_million_tokens_cny: float | None = None
+    price_per_million_tokens_cny: float | None = None
 
-    def cost_cny(self) -> Optional[float]:
+    def cost_cny(self) -> float | None:
         """This run's cost: batch tokens at the batch price plus fallback tokens at the real-time price."""
         batch = cost_at(self.batch_tokens, self.batch_price_per_million_tokens_cny)
         realtime = cost_at(self.fallback_tokens, self.price_per_million_tokens_cny)
         return None if batch is None or (self.fallback_tokens and realtime is None) else batch + (realtime or 0.0)
 
-    def realtime_cost_cny(self) -> Optional[float]:
+    def realtime_cost_cny(self) -> float | None:
         """What the same tokens would cost through the real-time API."""
         return cost_at(self.batch_tokens + self.fallback_tokens, self.price_per_million_tokens_cny)
 

@@ -35,8 +35,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Literal
 
 import orjson
 
@@ -131,8 +132,9 @@ def _stopped(exc: BaseException, output: Path) -> BaseException:
     if isinstance(exc, APIError) and not exc.retryable:
         hint = next((h for cls, h in _PERMANENT_HINTS if isinstance(exc, cls)), "the service refused the request")
         if state.rows_done:
-            kept = (f" {state.rows_done} rows are kept in {work}: once this is fixed, the same command resumes from "
-                    "them.")
+            kept = (
+                f" {state.rows_done} rows are kept in {work}: once this is fixed, the same command resumes from them."
+            )
         else:
             shutil.rmtree(work, ignore_errors=True)
             kept = " Nothing was written."
@@ -151,8 +153,8 @@ def run_bulk_job(
     output: Path,
     *,
     chunk_size: int = 1000,
-    output_type: Optional[str] = None,
-    text_type: str = "document",
+    output_type: str | None = None,
+    text_type: Literal["query", "document"] = "document",
     skip_empty: bool = True,
     restart: bool = False,
     overwrite: bool = False,
@@ -190,8 +192,12 @@ def run_bulk_job(
         raise BulkJobError(f"chunk size must be >= 1, got {chunk_size}")
     started = time.monotonic()
     price, currency = embedder.spec.list_price(embedder.settings.region)
-    summary = JobSummary(output=output, price_per_million_tokens_usd=embedder.spec.price_per_million_tokens_usd,
-                         price_per_million_tokens=price, currency=currency)
+    summary = JobSummary(
+        output=output,
+        price_per_million_tokens_usd=embedder.spec.price_per_million_tokens_usd,
+        price_per_million_tokens=price,
+        currency=currency,
+    )
     sha, lines = fingerprint_file(spec.path)
     key = job_key(sha, spec, embedder, output_type, text_type)
     work = work_dir_for(output)
@@ -201,8 +207,15 @@ def run_bulk_job(
         summary.already_complete = True
         return _summary_from_meta(summary, meta)
 
-    manifest = {"key": key, "chunk_size": chunk_size, "input": str(spec.path), "input_sha256": sha,
-                "model": embedder.model, "dimension": embedder.dimension, "output_type": output_type}
+    manifest: dict[str, Any] = {
+        "key": key,
+        "chunk_size": chunk_size,
+        "input": str(spec.path),
+        "input_sha256": sha,
+        "model": embedder.model,
+        "dimension": embedder.dimension,
+        "output_type": output_type,
+    }
     manifest = prepare_work_dir(work, manifest, restart=restart, log=log)
     chunk_size = int(manifest["chunk_size"])
     before = inspect_work(output)
@@ -218,7 +231,10 @@ def run_bulk_job(
         starts, total_rows = run.run(read_rows(spec))
     except BaseException as exc:
         _close_bar(bar, finished=False)
-        raise _stopped(exc, output)
+        stopped = _stopped(exc, output)
+        if stopped is exc:
+            raise
+        raise stopped from exc
     _close_bar(bar, finished=True)
     totals = merge_parts(work, output, schema, key, starts, total_rows)
     _summary_from_meta(summary, totals)

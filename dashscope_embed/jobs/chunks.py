@@ -5,8 +5,8 @@ Chunk ``k`` is rows ``[k*size, (k+1)*size)``; a chunk is the unit of a journal a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import BulkJobError
 from .sources import Row

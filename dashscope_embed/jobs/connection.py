@@ -8,8 +8,8 @@ stops before sending anything, with a message that names the three ways out.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from ..errors import NoCredentialsError
 from ..settings import environment_defaults
@@ -35,15 +35,15 @@ class Endpoint:
         description: one line for the user: where requests go.
     """
 
-    base_url: Optional[str]
-    local_backend: Optional[str]
+    base_url: str | None
+    local_backend: str | None
     description: str
 
 
 @contextlib.contextmanager
 def resolve_endpoint(
     *,
-    base_url: Optional[str] = None,
+    base_url: str | None = None,
     local: bool = False,
     backend: str = "e5",
     require_credentials: bool = True,

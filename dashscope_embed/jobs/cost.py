@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 __all__ = ["JobSummary", "cost_at", "format_money"]
 
 
-def cost_at(tokens: int, price_per_million: Optional[float]) -> Optional[float]:
+def cost_at(tokens: int, price_per_million: float | None) -> float | None:
     """Cost of ``tokens`` at ``price_per_million`` (per million tokens), ``None`` when there is no price."""
     return None if price_per_million is None else tokens / 1e6 * price_per_million
 
 
-def format_money(value: Optional[float], currency: str = "USD") -> str:
+def format_money(value: float | None, currency: str = "USD") -> str:
     """``$0.0123`` / ``CNY 0.0123``, or a note that the catalog has no price."""
     if value is None:
         return f"n/a (no {currency} list price in the catalog)"
@@ -50,21 +49,21 @@ class JobSummary:
     job_tokens: int = 0
     job_requests: int = 0
     seconds: float = 0.0
-    price_per_million_tokens_usd: Optional[float] = None
+    price_per_million_tokens_usd: float | None = None
     already_complete: bool = False
-    price_per_million_tokens: Optional[float] = None
-    currency: Optional[str] = None
+    price_per_million_tokens: float | None = None
+    currency: str | None = None
 
     @property
     def rows_per_second(self) -> float:
         """Rows embedded by this run per second of wall time."""
         return self.rows_this_run / self.seconds if self.seconds > 0 else 0.0
 
-    def cost_usd(self, tokens: Optional[int] = None) -> Optional[float]:
+    def cost_usd(self, tokens: int | None = None) -> float | None:
         """Estimated cost in USD of ``tokens`` (default: this run's) at the USD list price."""
         return cost_at(self.tokens if tokens is None else tokens, self.price_per_million_tokens_usd)
 
-    def cost(self, tokens: Optional[int] = None) -> tuple[Optional[float], str]:
+    def cost(self, tokens: int | None = None) -> tuple[float | None, str]:
         """``(estimated cost, currency)`` of ``tokens`` (default: this run's) at the region's list price."""
         if self.currency is None:
             return self.cost_usd(tokens), "USD"

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -30,8 +31,21 @@ __all__ = ["DEFAULT_TOPICS", "DEFAULT_QUESTIONS", "Passage", "load_topics", "loa
 #: Language-reference topics indexed by default: the ones the built-in questions are about, and related statements
 #: that compete for the same words (try/raise/exceptions, yield/function/lambda/async, for/while, class/import).
 DEFAULT_TOPICS: tuple[str, ...] = (
-    "with", "context-managers", "try", "exceptions", "raise", "yield", "function", "lambda", "async", "class",
-    "for", "while", "import", "assert", "return",
+    "with",
+    "context-managers",
+    "try",
+    "exceptions",
+    "raise",
+    "yield",
+    "function",
+    "lambda",
+    "async",
+    "class",
+    "for",
+    "while",
+    "import",
+    "assert",
+    "return",
 )
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
@@ -61,7 +75,7 @@ class Passage:
     text: str
 
 
-def load_topics(names: Optional[tuple[str, ...]] = DEFAULT_TOPICS) -> dict[str, str]:
+def load_topics(names: tuple[str, ...] | None = DEFAULT_TOPICS) -> dict[str, str]:
     """``{topic: text}`` from ``pydoc_data.topics`` (all topics when ``names`` is ``None``).
 
     Raises:
@@ -108,19 +122,23 @@ class DemoIndexes:
         corpus: dict[str, str],
         *,
         model: str = "text-embedding-v4",
-        dimensions: Optional[int] = None,
-        base_url: Optional[str] = None,
-        protocol: Optional[str] = None,
+        dimensions: int | None = None,
+        base_url: str | None = None,
+        protocol: str | None = None,
         max_concurrency: int = 8,
         chunk_size: int = 1024,
         frameworks: str = "both",
-        rerank_model: Optional[str] = "qwen3-rerank",
+        rerank_model: str | None = "qwen3-rerank",
         progress: bool = True,
         log: Callable[[str], None] = print,
     ) -> None:
         self.corpus = corpus
-        self.settings = dict(dimensions=dimensions, base_url=base_url, protocol=protocol,
-                             max_concurrency=max_concurrency)
+        self.settings: dict[str, Any] = {
+            "dimensions": dimensions,
+            "base_url": base_url,
+            "protocol": protocol,
+            "max_concurrency": max_concurrency,
+        }
         self.model = model
         self.rerank_model = rerank_model
         self.chunk_size = chunk_size
@@ -150,18 +168,29 @@ class DemoIndexes:
         self.llama = VectorStoreIndex(nodes, embed_model=self.llama_embed, show_progress=self.progress)
         seconds = time.monotonic() - started
         usage = self.llama_embed.usage
-        self.log(f"LlamaIndex: {len(nodes)} chunks (SentenceSplitter, {self.chunk_size} tokens) indexed in "
-                 f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests")
+        self.log(
+            f"LlamaIndex: {len(nodes)} chunks (SentenceSplitter, {self.chunk_size} tokens) indexed in "
+            f"{seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests"
+        )
 
-    def _rerank_settings(self) -> dict[str, Any]:
-        return dict(base_url=self.settings["base_url"], max_concurrency=self.settings["max_concurrency"], top_n=1)
+    def _reranker(self) -> tuple[str, dict[str, Any]]:
+        """The rerank model and the reranker's settings (the service's, the top passage only)."""
+        if self.rerank_model is None:
+            raise InvalidInputError("the demo was built with rerank_model=None: there is no reranker to ask")
+        settings = {
+            "base_url": self.settings["base_url"],
+            "max_concurrency": self.settings["max_concurrency"],
+            "top_n": 1,
+        }
+        return self.rerank_model, settings
 
     def rerank_llamaindex(self, question: str, candidates: int = RERANK_CANDIDATES) -> tuple[Passage, int]:
         """The passage ``DashScopeRerank`` (a node postprocessor) puts first among the top ``candidates``, and the
         tokens the rerank cost."""
         from llama_index_dashscope_embed import DashScopeRerank
 
-        rerank = DashScopeRerank(model_name=self.rerank_model, **self._rerank_settings())
+        model, settings = self._reranker()
+        rerank = DashScopeRerank(model_name=model, **settings)
         retriever = self.llama.as_retriever(similarity_top_k=candidates)
         (best,) = rerank.postprocess_nodes(retriever.retrieve(question), query_str=question)
         passage = Passage(best.node.metadata.get("source", "?"), float(best.score or 0.0), best.node.get_content())
@@ -172,7 +201,8 @@ class DemoIndexes:
         tokens the rerank cost."""
         from langchain_dashscope_embed import DashScopeRerank
 
-        rerank = DashScopeRerank(model=self.rerank_model, **self._rerank_settings())
+        model, settings = self._reranker()
+        rerank = DashScopeRerank(model=model, **settings)
         (best,) = rerank.compress_documents(self.lc_store.similarity_search(question, k=candidates), question)
         passage = Passage(best.metadata.get("source", "?"), best.metadata["relevance_score"], best.page_content)
         return passage, rerank.usage.total_tokens
@@ -185,8 +215,9 @@ class DemoIndexes:
         from langchain_dashscope_embed import DashScopeEmbeddings
 
         self.lc_embed = DashScopeEmbeddings(model=self.model, **self.settings)
-        splitter = RecursiveCharacterTextSplitter(chunk_size=4 * self.chunk_size,
-                                                  chunk_overlap=min(256, self.chunk_size // 2))
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=4 * self.chunk_size, chunk_overlap=min(256, self.chunk_size // 2)
+        )
         docs = splitter.split_documents(
             [Document(page_content=text, metadata={"source": name}) for name, text in self.corpus.items()]
         )
@@ -207,8 +238,10 @@ class DemoIndexes:
             bar.close()
         seconds = time.monotonic() - started
         usage = self.lc_embed.usage
-        self.log(f"LangChain: {len(docs)} chunks (RecursiveCharacterTextSplitter, {4 * self.chunk_size} characters) "
-                 f"indexed in {seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests")
+        self.log(
+            f"LangChain: {len(docs)} chunks (RecursiveCharacterTextSplitter, {4 * self.chunk_size} characters) "
+            f"indexed in {seconds:.1f} s, {usage.total_tokens} tokens, {usage.requests} requests"
+        )
 
     def query_llamaindex(self, question: str, k: int = 3) -> tuple[list[Passage], int, float]:
         """Top ``k`` passages from LlamaIndex, the tokens the query cost, and seconds taken."""
@@ -216,8 +249,9 @@ class DemoIndexes:
         started = time.monotonic()
         hits = self.llama.as_retriever(similarity_top_k=k).retrieve(question)
         seconds = time.monotonic() - started
-        passages = [Passage(h.node.metadata.get("source", "?"), float(h.score or 0.0), h.node.get_content())
-                    for h in hits]
+        passages = [
+            Passage(h.node.metadata.get("source", "?"), float(h.score or 0.0), h.node.get_content()) for h in hits
+        ]
         return passages, self.llama_embed.usage.total_tokens - before, seconds
 
     def query_langchain(self, question: str, k: int = 3) -> tuple[list[Passage], int, float]:
@@ -245,27 +279,42 @@ def run_demo(args: argparse.Namespace) -> int:
         what = f"{len(corpus)} files from {args.docs}"
     else:
         corpus = load_topics(None if args.all_topics else DEFAULT_TOPICS)
-        what = (f"{len(corpus)} {'' if args.all_topics else 'selected '}topics of the Python language reference "
-                "(pydoc_data.topics; --all-topics for all 79)")
+        what = (
+            f"{len(corpus)} {'' if args.all_topics else 'selected '}topics of the Python language reference "
+            "(pydoc_data.topics; --all-topics for all 79)"
+        )
     questions = args.query or list(DEFAULT_QUESTIONS)
-    with resolve_endpoint(base_url=args.base_url, local=args.local, backend=args.backend,
-                          require_credentials=False) as endpoint:
+    with resolve_endpoint(
+        base_url=args.base_url, local=args.local, backend=args.backend, require_credentials=False
+    ) as endpoint:
         if endpoint.local_backend:
-            print(f"No DASHSCOPE_API_KEY: using the {endpoint.description}." if not args.local
-                  else f"Using the {endpoint.description}.", flush=True)
+            print(
+                f"No DASHSCOPE_API_KEY: using the {endpoint.description}."
+                if not args.local
+                else f"Using the {endpoint.description}.",
+                flush=True,
+            )
         else:
             print(f"Using {endpoint.description}.", flush=True)
         print(f"Corpus: {what}, {sum(len(t) for t in corpus.values()):,} characters", flush=True)
         indexes = DemoIndexes(
-            corpus, model=args.model, dimensions=args.dimensions, base_url=endpoint.base_url,
-            protocol=args.protocol, max_concurrency=args.max_concurrency, chunk_size=args.chunk_size,
-            frameworks=args.framework, rerank_model=None if args.rerank == "none" else args.rerank,
+            corpus,
+            model=args.model,
+            dimensions=args.dimensions,
+            base_url=endpoint.base_url,
+            protocol=args.protocol,
+            max_concurrency=args.max_concurrency,
+            chunk_size=args.chunk_size,
+            frameworks=args.framework,
+            rerank_model=None if args.rerank == "none" else args.rerank,
             log=lambda line: print(line, flush=True),
         )
         for question in questions:
             print(f"\nQ: {question}")
-            for name, query in (("LlamaIndex", indexes.query_llamaindex if indexes.llama else None),
-                                ("LangChain", indexes.query_langchain if indexes.lc_store else None)):
+            for name, query in (
+                ("LlamaIndex", indexes.query_llamaindex if indexes.llama else None),
+                ("LangChain", indexes.query_langchain if indexes.lc_store else None),
+            ):
                 if query is None:
                     continue
                 passages, tokens, seconds = query(question, args.top_k)
@@ -275,8 +324,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 if indexes.rerank_model:
                     rerank = indexes.rerank_llamaindex if name == "LlamaIndex" else indexes.rerank_langchain
                     best, tokens = rerank(question)
-                    print(f"    reranked by {indexes.rerank_model} (top {RERANK_CANDIDATES}, {tokens} tokens): "
-                          f"{best.score:.4f}  [{best.source}]  {_snippet(best.text)}")
+                    print(
+                        f"    reranked by {indexes.rerank_model} (top {RERANK_CANDIDATES}, {tokens} tokens): "
+                        f"{best.score:.4f}  [{best.source}]  {_snippet(best.text)}"
+                    )
             sys.stdout.flush()
     print(f"\ndone in {time.monotonic() - started:.1f} s")
     return 0

@@ -9,9 +9,10 @@ no such parameter). Documents are ranked by cosine similarity, exhaustively.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import orjson
@@ -117,7 +118,7 @@ def evaluate_embedder(embedder: DashScopeEmbedder, judged: JudgedSet, k: int = 1
     seconds = time.monotonic() - started
     assert docs.dense is not None and queries.dense is not None
     top = rank_documents(queries.dense, docs.dense, k)
-    rankings = {qid: [judged.doc_ids[j] for j in row] for qid, row in zip(judged.query_ids, top.tolist())}
+    rankings = {qid: [judged.doc_ids[j] for j in row] for qid, row in zip(judged.query_ids, top.tolist(), strict=True)}
     metrics = evaluate_rankings(rankings, judged.qrels, k)
     return EvalResult(
         label or f"{embedder.model} d={embedder.dimension} {embedder.protocol}",
@@ -145,5 +146,10 @@ def format_table(results: Sequence[EvalResult], k: int = 10) -> str:
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows])

@@ -20,7 +20,9 @@ __all__ = ["evaluate_with_rerank"]
 
 
 async def _rerank_all(reranker: DashScopeReranker, queries: list[str], candidates: list[list[str]], k: int) -> list:
-    return list(await asyncio.gather(*(reranker.arerank(q, docs, top_n=k) for q, docs in zip(queries, candidates))))
+    return list(
+        await asyncio.gather(*(reranker.arerank(q, docs, top_n=k) for q, docs in zip(queries, candidates, strict=True)))
+    )
 
 
 def evaluate_with_rerank(
@@ -49,7 +51,7 @@ def evaluate_with_rerank(
     embed_seconds = time.monotonic() - started
     assert docs.dense is not None and queries.dense is not None
     top = rank_documents(queries.dense, docs.dense, depth).tolist()
-    first = {qid: [judged.doc_ids[j] for j in row[:k]] for qid, row in zip(judged.query_ids, top)}
+    first = {qid: [judged.doc_ids[j] for j in row[:k]] for qid, row in zip(judged.query_ids, top, strict=True)}
     tokens = docs.usage.total_tokens + queries.usage.total_tokens
     requests = docs.usage.requests + queries.usage.requests
     label = label or f"{embedder.model} d={embedder.dimension} {embedder.protocol}"
@@ -61,7 +63,7 @@ def evaluate_with_rerank(
     rerank_seconds = time.monotonic() - started
     reranked = {
         qid: [judged.doc_ids[row[item.index]] for item in result]
-        for qid, row, result in zip(judged.query_ids, top, results)
+        for qid, row, result in zip(judged.query_ids, top, results, strict=True)
     }
     rerank_tokens = sum(r.usage.total_tokens for r in results)
     rerank_requests = sum(r.usage.requests for r in results)

@@ -13,13 +13,19 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import orjson
 
 __all__ = [
-    "JournalRecord", "Journal", "encode_record", "read_journal", "append_record", "drop_torn_tail", "journal_name",
+    "JournalRecord",
+    "Journal",
+    "encode_record",
+    "read_journal",
+    "append_record",
+    "drop_torn_tail",
+    "journal_name",
 ]
 
 _RECORD_MAGIC = b"DSJ1"
@@ -40,8 +46,8 @@ class JournalRecord:
     """
 
     rows: np.ndarray
-    dense: Optional[np.ndarray]
-    sparse: Optional[list[tuple[list[int], list[float]]]]
+    dense: np.ndarray | None
+    sparse: list[tuple[list[int], list[float]]] | None
     tokens: int
     requests: int
 
@@ -51,7 +57,7 @@ def journal_name(start: int) -> str:
     return f"chunk-{start:012d}.journal"
 
 
-def encode_record(rows: np.ndarray, dense: Optional[np.ndarray], sparse: Any, tokens: int, requests: int) -> bytes:
+def encode_record(rows: np.ndarray, dense: np.ndarray | None, sparse: Any, tokens: int, requests: int) -> bytes:
     """The bytes of one record (header, rows, vectors, sparse JSON, CRC32)."""
     sparse_bytes = b"" if sparse is None else orjson.dumps(sparse)
     dim = 0 if dense is None else int(dense.shape[1])

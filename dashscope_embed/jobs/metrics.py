@@ -11,7 +11,7 @@ Conventions (those of ``trec_eval`` / BEIR for binary and graded judgments):
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..errors import InvalidInputError
 
@@ -104,5 +104,9 @@ def evaluate_rankings(
         n += 1
     if n == 0:
         raise InvalidInputError("no judged query has a relevant document")
-    return {f"ndcg@{k}": totals["ndcg"] / n, f"recall@{k}": totals["recall"] / n, f"mrr@{k}": totals["mrr"] / n,
-            "queries": float(n)}
+    return {
+        f"ndcg@{k}": totals["ndcg"] / n,
+        f"recall@{k}": totals["recall"] / n,
+        f"mrr@{k}": totals["mrr"] / n,
+        "queries": float(n),
+    }

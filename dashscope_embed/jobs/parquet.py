@@ -12,8 +12,9 @@ import hashlib
 import os
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import orjson
@@ -92,15 +93,17 @@ def write_part(
         if matrix is not None and record.dense is not None:
             matrix[at] = record.dense
         if sparse and record.sparse is not None:
-            for j, (idx, val) in zip(at.tolist(), record.sparse):
+            for j, (idx, val) in zip(at.tolist(), record.sparse, strict=True):
                 sparse_idx[j], sparse_val[j] = idx, val
         tokens += record.tokens
         requests += record.requests
     if not seen.all():
         raise BulkJobError(f"chunk {start} is missing rows")
     columns: list[Any] = [
-        pa.array([row.id for row in rows] if schema.field("id").type == pa.string()
-                 else [row.index for row in rows], type=schema.field("id").type),
+        pa.array(
+            [row.id for row in rows] if schema.field("id").type == pa.string() else [row.index for row in rows],
+            type=schema.field("id").type,
+        ),
         pa.array([hashlib.sha256(row.text.encode("utf-8")).hexdigest() for row in rows], type=pa.string()),
     ]
     if matrix is not None:
@@ -108,8 +111,15 @@ def write_part(
     if sparse:
         columns.append(pa.array(sparse_idx, type=pa.list_(pa.int32())))
         columns.append(pa.array(sparse_val, type=pa.list_(pa.float32())))
-    meta = {"key": key, "start": start, "end": end, "rows": n, "skipped": skipped,
-            "tokens": tokens, "requests": requests}
+    meta = {
+        "key": key,
+        "start": start,
+        "end": end,
+        "rows": n,
+        "skipped": skipped,
+        "tokens": tokens,
+        "requests": requests,
+    }
     table = pa.Table.from_arrays(columns, schema=schema.with_metadata({META_KEY: orjson.dumps(meta)}))
     final = work / part_name(start, end)
     tmp = work / f".{final.name}.tmp-{os.getpid()}-{threading.get_ident()}"
@@ -142,8 +152,15 @@ def merge_parts(
         expected = parts[start][0]
     if expected != total_rows:
         raise BulkJobError(f"parts cover {expected} rows but the input has {total_rows}")
-    totals: dict[str, Any] = {"key": key, "rows": 0, "skipped": 0, "tokens": 0, "requests": 0,
-                              "input_rows": total_rows, **extra}
+    totals: dict[str, Any] = {
+        "key": key,
+        "rows": 0,
+        "skipped": 0,
+        "tokens": 0,
+        "requests": 0,
+        "input_rows": total_rows,
+        **extra,
+    }
     for start in starts:
         meta = read_meta(parts[start][1]) or {}
         for name in ("rows", "skipped", "tokens", "requests"):

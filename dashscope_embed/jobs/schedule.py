@@ -9,10 +9,11 @@ once to the chunk's journal, and a chunk whose rows are all journaled becomes a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Literal
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class BulkRun:
         work: Path,
         key: str,
         chunk_size: int,
-        text_type: str,
+        text_type: Literal["query", "document"],
         output_type: str,
         skip_empty: bool,
         progress: Any,
@@ -79,7 +80,7 @@ class BulkRun:
         self.lock = threading.Lock()
         self.open_chunks = threading.Condition(self.lock)
         self.n_open = 0
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.stop = threading.Event()
         self.requests = 0
         self.tokens = 0
@@ -113,7 +114,9 @@ class BulkRun:
 
     def _request(self, rows: list[Row]) -> tuple[JournalRecord, bytes]:
         result = self.embedder.embed(
-            [r.text for r in rows], text_type=self.text_type, output_type=self.output_type  # type: ignore[arg-type]
+            [r.text for r in rows],
+            text_type=self.text_type,
+            output_type=self.output_type,
         )
         indices = np.fromiter((r.index for r in rows), dtype=np.int64, count=len(rows))
         sparse = None
@@ -124,8 +127,17 @@ class BulkRun:
 
     # -- one chunk --
     def _finish_chunk(self, chunk: _Chunk) -> None:
-        write_part(self.work, chunk.start, chunk.end, chunk.rows, chunk.skipped, chunk.journal.records,
-                   self.schema, self.key, self.embedder.dimension)
+        write_part(
+            self.work,
+            chunk.start,
+            chunk.end,
+            chunk.rows,
+            chunk.skipped,
+            chunk.journal.records,
+            self.schema,
+            self.key,
+            self.embedder.dimension,
+        )
         chunk.journal.close()
         chunk.journal.path.unlink(missing_ok=True)
         with self.open_chunks:

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal, Optional
+from typing import Literal
 
 import orjson
 
 from ..errors import SourceError
 
 __all__ = [
-    "Row", "SourceSpec", "SourceError", "SourceCheck", "detect_format", "read_rows", "check_source",
-    "fingerprint_file", "estimate_rows",
+    "Row",
+    "SourceSpec",
+    "SourceError",
+    "SourceCheck",
+    "detect_format",
+    "read_rows",
+    "check_source",
+    "fingerprint_file",
+    "estimate_rows",
 ]
 
 Format = Literal["jsonl", "csv", "txt"]
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "txt")
+FORMATS: tuple[Format, ...] = ("jsonl", "csv", "txt")
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class Row:
     """
 
     index: int
-    id: Optional[str]
+    id: str | None
     text: str
     line: int = 0
 
@@ -67,7 +75,7 @@ class SourceSpec:
     format: Format
     text_field: str = "text"
     column: str = "text"
-    id_field: Optional[str] = None
+    id_field: str | None = None
     delimiter: str = ","
 
     def describe(self) -> dict[str, object]:
@@ -81,7 +89,7 @@ class SourceSpec:
         }
 
 
-def detect_format(path: Path, given: Optional[str] = None) -> Format:
+def detect_format(path: Path, given: str | None = None) -> Format:
     """The input format: ``given`` when set, else from the extension (.jsonl/.ndjson/.json -> jsonl,
     .csv/.tsv -> csv, anything else -> txt).
 
@@ -89,9 +97,10 @@ def detect_format(path: Path, given: Optional[str] = None) -> Format:
         SourceError: ``given`` is not one of jsonl, csv, txt.
     """
     if given:
-        if given not in FORMATS:
-            raise SourceError(f"--format {given!r} is not one of {', '.join(FORMATS)}")
-        return given  # type: ignore[return-value]
+        for known in FORMATS:
+            if given == known:
+                return known
+        raise SourceError(f"--format {given!r} is not one of {', '.join(FORMATS)}")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
@@ -103,7 +112,7 @@ def detect_format(path: Path, given: Optional[str] = None) -> Format:
 _JSON_TYPES = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
 
 
-def _text_of(value: object, spec: SourceSpec, line_number: int, row_id: Optional[str]) -> str:
+def _text_of(value: object, spec: SourceSpec, line_number: int, row_id: str | None) -> str:
     # A non-string text would otherwise be embedded as its Python repr: refuse it, as the engine refuses non-strings.
     if value is None:
         return ""
@@ -132,7 +141,7 @@ def _decode_line(raw: bytes, path: Path, line_number: int) -> str:
         SourceError: the line is not UTF-8 (the message guesses the encoding and says how to convert).
     """
     if line_number == 1 and raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
+        raw = raw[len(_BOM) :]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -162,7 +171,7 @@ def _is_gb18030(raw: bytes) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _id_of(value: object) -> Optional[str]:
+def _id_of(value: object) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
@@ -276,8 +285,10 @@ class SourceCheck:
     def duplicates_message(self) -> str:
         """``2 rows repeat an earlier id (id 'a' (line 3), ...)``."""
         more = ", ..." if self.duplicate_ids > len(self.duplicates_named) else ""
-        return (f"{self.duplicate_ids} row{'s' if self.duplicate_ids != 1 else ''} repeat an earlier id "
-                f"({', '.join(self.duplicates_named)}{more})")
+        return (
+            f"{self.duplicate_ids} row{'s' if self.duplicate_ids != 1 else ''} repeat an earlier id "
+            f"({', '.join(self.duplicates_named)}{more})"
+        )
 
 
 def check_source(spec: SourceSpec, *, named: int = 5) -> SourceCheck:

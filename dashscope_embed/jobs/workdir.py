@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import orjson
 
@@ -82,7 +83,7 @@ def finished_parts(work: Path) -> dict[int, tuple[int, Path]]:
     return found
 
 
-def read_meta(path: Path) -> Optional[dict[str, Any]]:
+def read_meta(path: Path) -> dict[str, Any] | None:
     """The job description stored in a Parquet file's metadata, or ``None`` (not ours, unreadable)."""
     import pyarrow.parquet as pq
 
@@ -146,7 +147,7 @@ def inspect_work(output: Path) -> WorkState:
     return state
 
 
-def completed_output(output: Path, key: str, *, overwrite: bool) -> Optional[dict[str, Any]]:
+def completed_output(output: Path, key: str, *, overwrite: bool) -> dict[str, Any] | None:
     """The metadata of ``output`` when it already holds this job's result (its leftover work directory removed),
     ``None`` when there is no such output or ``overwrite`` allows replacing another job's.
 
@@ -191,8 +192,10 @@ def prepare_work_dir(
             shutil.rmtree(work)
         elif recorded is not None:
             if recorded.get("chunk_size") != manifest["chunk_size"]:
-                log(f"resuming with the job's original chunk size {recorded['chunk_size']} "
-                    f"(not {manifest['chunk_size']})")
+                log(
+                    f"resuming with the job's original chunk size {recorded['chunk_size']} "
+                    f"(not {manifest['chunk_size']})"
+                )
             manifest = recorded
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob(".*.tmp-*"):

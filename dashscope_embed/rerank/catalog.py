@@ -14,8 +14,9 @@ import dataclasses
 import difflib
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any
 
 from ..catalog import CATALOG, UnknownModelWarning
 from ..errors import InvalidInputError
@@ -59,11 +60,11 @@ class RerankModelSpec:
     instruct: bool = False
     openai_compatible: bool = False
     regions: tuple[str, ...] = REGIONS
-    price_per_million_tokens_cny: Optional[float] = None
+    price_per_million_tokens_cny: float | None = None
     source: str = RERANK_DOC
     generic: bool = False
 
-    def check_region(self, region: Optional[str]) -> None:
+    def check_region(self, region: str | None) -> None:
         """Refuse a region the model is not offered in (``None``: a custom root, not checked).
 
         Raises:
@@ -77,27 +78,43 @@ class RerankModelSpec:
             f"(source: {self.source})"
         )
 
-    def replace(self, **changes: object) -> "RerankModelSpec":
+    def replace(self, **changes: Any) -> RerankModelSpec:
         """A copy with some fields changed, e.g. ``spec.replace(max_documents=100)``."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
 
 RERANK_CATALOG: dict[str, RerankModelSpec] = {
     spec.name: spec
     for spec in (
         RerankModelSpec(
-            "qwen3-rerank", max_documents=500, max_tokens_per_document=4000, max_tokens_per_request=120_000,
-            instruct=True, openai_compatible=True, price_per_million_tokens_cny=0.5,
+            "qwen3-rerank",
+            max_documents=500,
+            max_tokens_per_document=4000,
+            max_tokens_per_request=120_000,
+            instruct=True,
+            openai_compatible=True,
+            price_per_million_tokens_cny=0.5,
         ),
         RerankModelSpec(
-            "gte-rerank-v2", max_documents=500, max_tokens_per_document=4000, max_tokens_per_request=30_000,
-            instruct=False, openai_compatible=False, price_per_million_tokens_cny=0.8,
+            "gte-rerank-v2",
+            max_documents=500,
+            max_tokens_per_document=4000,
+            max_tokens_per_request=30_000,
+            instruct=False,
+            openai_compatible=False,
+            price_per_million_tokens_cny=0.8,
         ),
         # 2026 model, China (Beijing); its page gives the price and instruct, and no limits of its own, so it
         # carries qwen3-rerank's (override with catalog_overrides when they differ).
         RerankModelSpec(
-            "qwen3.7-text-rerank", max_documents=500, max_tokens_per_document=4000, max_tokens_per_request=120_000,
-            instruct=True, openai_compatible=False, regions=("beijing",), price_per_million_tokens_cny=0.5,
+            "qwen3.7-text-rerank",
+            max_documents=500,
+            max_tokens_per_document=4000,
+            max_tokens_per_request=120_000,
+            instruct=True,
+            openai_compatible=False,
+            regions=("beijing",),
+            price_per_million_tokens_cny=0.5,
             source="https://help.aliyun.com/en/model-studio/models",
         ),
     )
@@ -110,7 +127,7 @@ _lock = threading.Lock()
 _warned: set[str] = set()
 
 
-def get_rerank_spec(model: str, overrides: Mapping[str, object] | None = None) -> RerankModelSpec:
+def get_rerank_spec(model: str, overrides: Mapping[str, Any] | None = None) -> RerankModelSpec:
     """The spec of rerank ``model`` with per-instance ``overrides`` (field name -> value) applied.
 
     A model id this catalog does not know gets a conservative generic spec (500 documents, 4,000 tokens a document,
@@ -141,7 +158,7 @@ def get_rerank_spec(model: str, overrides: Mapping[str, object] | None = None) -
         bad = sorted(set(overrides) - names)
         if bad:
             raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
-        spec = dataclasses.replace(spec, **overrides)  # type: ignore[arg-type]
+        spec = dataclasses.replace(spec, **overrides)
     return spec
 
 
@@ -160,12 +177,12 @@ def _warn_unknown(model: str) -> None:
     )
 
 
-def rerank_records() -> list[dict[str, object]]:
+def rerank_records() -> list[dict[str, Any]]:
     """One JSON-ready dict per rerank model (sorted by name): every field, ``kind="rerank"``, ``features`` and the
     retired models with their replacement."""
-    records: list[dict[str, object]] = []
+    records: list[dict[str, Any]] = []
     for spec in sorted(RERANK_CATALOG.values(), key=lambda s: s.name):
-        record: dict[str, object] = {"kind": "rerank", **dataclasses.asdict(spec)}
+        record: dict[str, Any] = {"kind": "rerank", **dataclasses.asdict(spec)}
         record["features"] = [n for n, on in (("instruct", spec.instruct), ("openai", spec.openai_compatible)) if on]
         records.append(record)
     for name, (date, replacement) in sorted(RETIRED_RERANK_MODELS.items()):
@@ -173,7 +190,7 @@ def rerank_records() -> list[dict[str, object]]:
     return records
 
 
-def format_rerank_catalog(records: list[dict[str, object]]) -> str:
+def format_rerank_catalog(records: list[dict[str, Any]]) -> str:
     """``rerank_records`` as an aligned text table (documents and tokens per request, features, regions, price)."""
     header = ("rerank model", "docs", "tokens/doc", "tokens/req", "features", "regions", "CNY/M")
     lines = [header]
@@ -182,10 +199,16 @@ def format_rerank_catalog(records: list[dict[str, object]]) -> str:
             lines.append((str(r["name"]), "-", "-", "-", f"retired {r['retired']} -> {r['replacement']}", "-", "-"))
             continue
         price = r["price_per_million_tokens_cny"]
-        lines.append((
-            str(r["name"]), str(r["max_documents"]), f"{r['max_tokens_per_document']:,}",
-            f"{r['max_tokens_per_request']:,}", ",".join(r["features"]) or "-",  # type: ignore[arg-type]
-            ",".join(r["regions"]), f"{price:g}" if price is not None else "-",  # type: ignore[arg-type]
-        ))
+        lines.append(
+            (
+                str(r["name"]),
+                str(r["max_documents"]),
+                f"{r['max_tokens_per_document']:,}",
+                f"{r['max_tokens_per_request']:,}",
+                ",".join(r["features"]) or "-",
+                ",".join(r["regions"]),
+                f"{price:g}" if price is not None else "-",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

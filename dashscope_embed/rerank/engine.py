@@ -14,7 +14,8 @@ import functools
 import inspect
 import logging
 import threading
-from typing import Any, Literal, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -62,7 +63,7 @@ def _check_query(query: Any) -> str:
     return query
 
 
-def _check_top_n(top_n: Any) -> Optional[int]:
+def _check_top_n(top_n: Any) -> int | None:
     if top_n is None:
         return None
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
@@ -109,40 +110,53 @@ class DashScopeReranker(RunnerLifecycle):
         self,
         model: str = DEFAULT_RERANK_MODEL,
         *,
-        api_key: Optional[str | SecretStr] = None,
-        base_url: Optional[str] = None,
-        region: Optional[str] = None,
-        workspace: Optional[str] = None,
-        protocol: Optional[str] = None,
-        instruct: Optional[str] = None,
-        top_n: Optional[int] = None,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        region: str | None = None,
+        workspace: str | None = None,
+        protocol: str | None = None,
+        instruct: str | None = None,
+        top_n: int | None = None,
         return_documents: bool = False,
         oversize: Oversize = "truncate",
         max_concurrency: int = 8,
         max_retries: int = 4,
         timeout: float = 60.0,
-        requests_per_minute: Optional[float] = None,
-        tokens_per_minute: Optional[float] = None,
-        model_spec: Optional[RerankModelSpec] = None,
-        catalog_overrides: Optional[Mapping[str, Any]] = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        model_spec: RerankModelSpec | None = None,
+        catalog_overrides: Mapping[str, Any] | None = None,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 30.0,
-        transport: Optional[httpx.BaseTransport] = None,
-        async_transport: Optional[httpx.AsyncBaseTransport] = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure_http: bool = False,
         **unknown: Any,
     ) -> None:
         if unknown:
             known = sorted(set(inspect.signature(DashScopeReranker.__init__).parameters) - {"self", "unknown"})
             raise InvalidInputError(_unknown_arguments(type(self).__name__, sorted(unknown), known))
-        self._init_args: dict[str, Any] = dict(
-            model=model, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            instruct=instruct, top_n=top_n, return_documents=return_documents, oversize=oversize,
-            max_concurrency=max_concurrency, max_retries=max_retries, timeout=timeout,
-            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute, model_spec=model_spec,
-            catalog_overrides=catalog_overrides, retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            allow_insecure_http=allow_insecure_http,
-        )
+        self._init_args: dict[str, Any] = {
+            "model": model,
+            "base_url": base_url,
+            "region": region,
+            "workspace": workspace,
+            "protocol": protocol,
+            "instruct": instruct,
+            "top_n": top_n,
+            "return_documents": return_documents,
+            "oversize": oversize,
+            "max_concurrency": max_concurrency,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "requests_per_minute": requests_per_minute,
+            "tokens_per_minute": tokens_per_minute,
+            "model_spec": model_spec,
+            "catalog_overrides": catalog_overrides,
+            "retry_base_delay": retry_base_delay,
+            "retry_max_delay": retry_max_delay,
+            "allow_insecure_http": allow_insecure_http,
+        }
         self._api_key = clean_api_key(api_key)
         self.spec: RerankModelSpec = model_spec or get_rerank_spec(model, catalog_overrides)
         self.model = self.spec.name
@@ -153,8 +167,13 @@ class DashScopeReranker(RunnerLifecycle):
             # The compatible rerank API's own spelling of the root (as its docs show it) implies its protocol.
             base_url, protocol = base_url.rstrip("/")[: -len(_COMPAT_ROOT)], protocol or "openai"
         self.settings = resolve_connection(
-            api_key=self._api_key, base_url=base_url, region=region, workspace=workspace, protocol=protocol,
-            timeout=timeout, allow_insecure_http=allow_insecure_http,
+            api_key=self._api_key,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            protocol=protocol,
+            timeout=timeout,
+            allow_insecure_http=allow_insecure_http,
         )
         if self.settings.protocol == "openai" and not self.spec.openai_compatible:
             served = ", ".join(n for n, s in RERANK_CATALOG.items() if s.openai_compatible)
@@ -171,16 +190,21 @@ class DashScopeReranker(RunnerLifecycle):
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.runner = RequestRunner(
-            self.settings, max_concurrency=max_concurrency, max_retries=max_retries,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-            transport=transport, async_transport=async_transport,
+            self.settings,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            transport=transport,
+            async_transport=async_transport,
         )
         self._max_documents = self.spec.max_documents  # lowered when the service names a smaller limit
         self.usage = Usage()
         self._lock = threading.Lock()
 
-    def _check_instruct(self, instruct: Optional[str]) -> Optional[str]:
+    def _check_instruct(self, instruct: str | None) -> str | None:
         if instruct is None or instruct == "":
             return None
         if not isinstance(instruct, str):
@@ -236,7 +260,7 @@ class DashScopeReranker(RunnerLifecycle):
 
     def _plan_by_bytes(
         self, query: str, documents: Sequence[str]
-    ) -> Optional[tuple[list[tuple[int, int]], int, list[int]]]:
+    ) -> tuple[list[tuple[int, int]], int, list[int]] | None:
         """The plan by document count alone, when UTF-8 byte lengths prove it fits, else ``None``.
 
         A Qwen (byte-level BPE) token covers at least one byte, so bytes bound tokens from above: when every
@@ -257,13 +281,13 @@ class DashScopeReranker(RunnerLifecycle):
             return None
         return ranges, query_bytes, sizes
 
-    def _context(self, query: str, docs: list[str], request: RerankRequest, top_n: Optional[int]) -> tuple:
+    def _context(self, query: str, docs: list[str], request: RerankRequest, top_n: int | None) -> tuple:
         ranges, query_tokens, counts = self._plan(query, docs)
         return ranges, (request, query, docs, top_n, query_tokens, counts)
 
     def _prepare(
-        self, query: Any, documents: Any, top_n: Any, instruct: Any, return_documents: Optional[bool]
-    ) -> tuple[str, list[str], RerankRequest, Optional[int]]:
+        self, query: Any, documents: Any, top_n: Any, instruct: Any, return_documents: bool | None
+    ) -> tuple[str, list[str], RerankRequest, int | None]:
         query = _check_query(query)
         docs = validate_documents(documents)
         top_n = _check_top_n(top_n) if top_n is not None else self.top_n
@@ -275,8 +299,12 @@ class DashScopeReranker(RunnerLifecycle):
 
     def _call(self, ctx: tuple, start: int, end: int) -> tuple[dict, Any, int]:
         request, query, docs, top_n, query_tokens, counts = ctx
-        part = RerankRequest(request.model, None if top_n is None else min(top_n, end - start),
-                             request.return_documents, request.instruct)
+        part = RerankRequest(
+            request.model,
+            None if top_n is None else min(top_n, end - start),
+            request.return_documents,
+            request.instruct,
+        )
         body = self._wire.build_body(part, query, docs[start:end])
         n = end - start
         parse = lambda status, headers, content: self._wire.parse_reply(part, status, headers, content, n)  # noqa: E731
@@ -306,8 +334,9 @@ class DashScopeReranker(RunnerLifecycle):
             return [r for a, b in self._parts(exc, start, end) for r in await self._arun_range(ctx, a, b)]
         return [(start, reply)]
 
-    def _merge(self, replies: list[tuple[int, RerankReply]], docs: Sequence[str], request: RerankRequest,
-               top_n: Optional[int]) -> RerankResult:
+    def _merge(
+        self, replies: list[tuple[int, RerankReply]], docs: Sequence[str], request: RerankRequest, top_n: int | None
+    ) -> RerankResult:
         usage, request_ids, items = Usage(), [], []
         for offset, reply in replies:
             usage.add(reply.total_tokens, 1)
@@ -322,8 +351,13 @@ class DashScopeReranker(RunnerLifecycle):
         items.sort(key=lambda item: (-item.relevance_score, item.index))
         if top_n is not None:
             items = items[:top_n]
-        logger.debug("%s reranked %d documents in %d requests, tokens=%d", self.model, len(docs), usage.requests,
-                     usage.total_tokens)
+        logger.debug(
+            "%s reranked %d documents in %d requests, tokens=%d",
+            self.model,
+            len(docs),
+            usage.requests,
+            usage.total_tokens,
+        )
         return RerankResult(items, usage, request_ids, self.model, self.spec.price_per_million_tokens_cny)
 
     def rerank(
@@ -331,9 +365,9 @@ class DashScopeReranker(RunnerLifecycle):
         query: str,
         documents: Sequence[str],
         *,
-        top_n: Optional[int] = None,
-        instruct: Optional[str] = None,
-        return_documents: Optional[bool] = None,
+        top_n: int | None = None,
+        instruct: str | None = None,
+        return_documents: bool | None = None,
     ) -> RerankResult:
         """Rank ``documents`` by relevance to ``query``.
 
@@ -367,9 +401,9 @@ class DashScopeReranker(RunnerLifecycle):
         query: str,
         documents: Sequence[str],
         *,
-        top_n: Optional[int] = None,
-        instruct: Optional[str] = None,
-        return_documents: Optional[bool] = None,
+        top_n: int | None = None,
+        instruct: str | None = None,
+        return_documents: bool | None = None,
     ) -> RerankResult:
         """Async ``rerank`` on the running event loop (at most ``max_concurrency`` requests in flight for the object,
         shared with other loops and threads). Same arguments, result and errors."""

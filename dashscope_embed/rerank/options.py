@@ -8,7 +8,7 @@ these: the connection fields of the embedding adapters (``ConnectionOptions``: `
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -32,25 +32,28 @@ class RerankOptions(ConnectionOptions):
             or ``"error"`` (refused before any request).
     """
 
-    protocol: Optional[Literal["dashscope", "openai"]] = Field(
+    protocol: Literal["dashscope", "openai"] | None = Field(
         default=None, description="'dashscope' (native, default) or 'openai' (compatible rerank endpoint)."
     )
-    top_n: Optional[int] = Field(default=3, ge=1, description="Results to keep (None: all, reordered).")
+    top_n: int | None = Field(default=3, ge=1, description="Results to keep (None: all, reordered).")
     return_documents: bool = Field(default=False, description="Ask the service to echo each document's text.")
-    oversize: Literal["truncate", "error"] = Field(  # type: ignore[assignment]
+    oversize: Literal["truncate", "error"] = Field(
         default="truncate",
         description="Documents over the model's token limit: truncated by the service, or refused.",
     )
 
+    if TYPE_CHECKING:  # set by each adapter class (a pydantic PrivateAttr); declared for type checkers only
+        _engine: DashScopeReranker
+
     @property
     def reranker(self) -> DashScopeReranker:
         """The core ``DashScopeReranker`` doing the work."""
-        return self._engine  # type: ignore[attr-defined]
+        return self._engine
 
     @property
     def usage(self) -> Usage:
         """Tokens (``total_tokens``) and requests billed by this object since it was built."""
-        return self._engine.usage  # type: ignore[attr-defined]
+        return self._engine.usage
 
     def build_reranker(self, model: str) -> DashScopeReranker:
         """The ``DashScopeReranker`` these fields describe for ``model`` (no connection is made).
@@ -60,6 +63,9 @@ class RerankOptions(ConnectionOptions):
                 without them, a region the model is not offered in.
         """
         return DashScopeReranker(
-            model, protocol=self.protocol, top_n=self.top_n, return_documents=self.return_documents,
+            model,
+            protocol=self.protocol,
+            top_n=self.top_n,
+            return_documents=self.return_documents,
             **self.engine_kwargs(),
         )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
 
 from ..results import Usage
 
@@ -23,7 +23,7 @@ class RerankItem:
 
     index: int
     relevance_score: float
-    document: Optional[str] = None
+    document: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """``{"index", "relevance_score"}`` (plus ``"document": {"text"}`` when set), the shape of a reply item."""
@@ -50,10 +50,10 @@ class RerankResult:
     usage: Usage = field(default_factory=Usage)
     request_ids: list[str] = field(default_factory=list)
     model: str = ""
-    price_per_million_tokens_cny: Optional[float] = None
+    price_per_million_tokens_cny: float | None = None
 
     @property
-    def cost_cny(self) -> Optional[float]:
+    def cost_cny(self) -> float | None:
         """What the call cost at the list price, in CNY (``None`` when the catalog has no price)."""
         price = self.price_per_million_tokens_cny
         return None if price is None else self.usage.total_tokens / 1e6 * price

@@ -20,9 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..wire.compat_rerank import COMPAT_RERANK_PATH
+from ..wire.native_rerank import NATIVE_RERANK_PATH
 from . import compat, multimodal, rerank, text
-from .batches import BatchAPI
 from .backends import Backend, get_backend
+from .batches import BatchAPI
 from .dropping import ABORT_SCOPE_KEY, DroppedResponse, abort_hook, install_log_filter
 from .endpoint import EndpointResult
 from .faults import FaultConfig, FaultDecision, FaultInjector
@@ -30,8 +32,6 @@ from .replies import ServiceError, compat_error_body, json_response, native_erro
 from .stats import RequestRecord, ServiceStats
 from .tasks import TaskAPI
 from .uploads import UploadService
-from ..wire.compat_rerank import COMPAT_RERANK_PATH
-from ..wire.native_rerank import NATIVE_RERANK_PATH
 from .validation import COMPAT_PATH, MULTIMODAL_PATH, TEXT_PATH, parse_body
 
 __all__ = ["EmbeddingService", "ServiceApp", "create_app"]
@@ -136,7 +136,7 @@ class EmbeddingService:
             return None
         self.stats.fault(fault)
         if fault == "drop":
-            return DroppedResponse()  # type: ignore[return-value]
+            return DroppedResponse()  # type: ignore[return-value]  # an ASGI app: starlette runs whatever is returned
         if fault in ("429", "rpm"):
             raise ServiceError(
                 429, "Throttling.RateQuota", _THROTTLED, headers={"Retry-After": f"{decision.retry_after:g}"}
@@ -151,17 +151,19 @@ class EmbeddingService:
         if decision.fault == "error_200":
             self.stats.fault("error_200")
             error = ServiceError(200, "InternalError", _INTERNAL)
-            body = compat_error_body(error, request_id) if protocol == "compat" else native_error_body(error, request_id)
+            body = (
+                compat_error_body(error, request_id) if protocol == "compat" else native_error_body(error, request_id)
+            )
             self.stats.reply(200)
             return json_response(body, 200, request_id)
-        rng = random.Random(decision.rng_seed) if decision.fault == "short" or decision.shuffle else None
+        rng = random.Random(decision.rng_seed)
         if decision.fault == "short":
             self.stats.fault("short")
-            del items[rng.randrange(len(items))]  # type: ignore[union-attr]
+            del items[rng.randrange(len(items))]
             complete = False
         if decision.shuffle and len(items) > 1:
             self.stats.fault("shuffle")
-            rng.shuffle(items)  # type: ignore[union-attr]
+            rng.shuffle(items)
         self.stats.reply(200, ok_rows=result.rows if complete else None)
         return json_response(result.body, 200, request_id)
 
@@ -183,10 +185,13 @@ class ServiceApp:
         self.backend = service.backend
         self.batch_api = BatchAPI(service)  # the Batch File API's Files and Batches endpoints
 
-        async def route_error(request: Request, exc: HTTPException) -> Response:
-            if exc.status_code == 405:
+        async def route_error(request: Request, exc: Exception) -> Response:
+            if isinstance(exc, HTTPException) and exc.status_code == 405:
                 error = ServiceError(
-                    405, "MethodNotAllowed", f"Method {request.method} is not allowed; use POST.", headers={"Allow": "POST"}
+                    405,
+                    "MethodNotAllowed",
+                    f"Method {request.method} is not allowed; use POST.",
+                    headers={"Allow": "POST"},
                 )
             else:
                 error = ServiceError(404, "InvalidURL", f"Invalid URL provided in your request: {request.url.path}")

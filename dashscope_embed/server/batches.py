@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 import orjson
 from starlette.requests import Request
@@ -58,7 +58,7 @@ class _Results:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.handle = open(path, "wb")
+        self.handle = open(path, "wb")  # noqa: SIM115 - open while the batch runs, closed when it ends
         self.spans: list[tuple[int, int]] = []
         self.offset = 0
 
@@ -67,7 +67,7 @@ class _Results:
         self.spans.append((self.offset, len(line) + 1))
         self.offset += len(line) + 1
 
-    def publish(self, store: FileStore, name: str, rng: random.Random) -> Optional[str]:
+    def publish(self, store: FileStore, name: str, rng: random.Random) -> str | None:
         self.handle.close()
         try:
             if not self.spans:
@@ -86,15 +86,15 @@ class _Results:
 class _Run:
     """The execution state of one batch."""
 
-    def __init__(self, api: "BatchAPI", batch: dict[str, Any], number: int) -> None:
+    def __init__(self, api: BatchAPI, batch: dict[str, Any], number: int) -> None:
         self.api = api
         self.batch = batch
         faults = api.service.faults.config
         self.rng = random.Random(f"{faults.seed}:batch:{number}")
         self.total = 0  # requests (non-blank lines) in the input file
         self.position = 0  # requests executed
-        self._input: Optional[BinaryIO] = None
-        self.expire_at: Optional[int] = None
+        self._input: BinaryIO | None = None
+        self.expire_at: int | None = None
         self.done = False
         scratch = api.files.root / f".run-{batch['id']}"
         self.output = _Results(scratch.with_suffix(".out"))
@@ -119,16 +119,29 @@ class _Run:
                         break
                 self.total += 1
         if self.total > limits.max_lines:
-            errors.append({"code": "too_many_requests", "line": None, "param": None,
-                           "message": f"The input file holds {self.total} requests; at most {limits.max_lines}."})
+            errors.append(
+                {
+                    "code": "too_many_requests",
+                    "line": None,
+                    "param": None,
+                    "message": f"The input file holds {self.total} requests; at most {limits.max_lines}.",
+                }
+            )
         if not self.total and not errors:
-            errors.append({"code": "empty_file", "message": "The input file holds no requests.", "line": None,
-                           "param": None})
+            errors.append(
+                {"code": "empty_file", "message": "The input file holds no requests.", "line": None, "param": None}
+            )
         faults = self.api.service.faults.config
         if not errors and self.rng.random() < faults.batch_validation_failure_rate:
             number = self.rng.randrange(self.total) + 1
-            errors.append({"code": "invalid_request", "line": number, "param": None,
-                           "message": "The request on this line is not valid (injected validation fault)."})
+            errors.append(
+                {
+                    "code": "invalid_request",
+                    "line": number,
+                    "param": None,
+                    "message": "The request on this line is not valid (injected validation fault).",
+                }
+            )
         now = int(time.time())
         if errors:
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": errors})
@@ -137,12 +150,12 @@ class _Run:
         if self.rng.random() < faults.batch_expire_rate:
             self.expire_at = int(self.total * faults.batch_expire_fraction)
         batch["request_counts"]["total"] = self.total
-        self._input = open(path, "rb")
+        self._input = open(path, "rb")  # noqa: SIM115 - read line by line while the batch runs, closed when it ends
         if batch["status"] == "validating":
             batch.update(status="in_progress", in_progress_at=now)
 
     @staticmethod
-    def _check_line(line: bytes, seen: set[str], models: set[str], limits: BatchLimits) -> Optional[tuple[str, str]]:
+    def _check_line(line: bytes, seen: set[str], models: set[str], limits: BatchLimits) -> tuple[str, str] | None:
         if len(line) > limits.max_line_bytes:
             return "line_too_large", f"The line holds {len(line)} bytes; at most {limits.max_line_bytes}."
         try:
@@ -214,8 +227,12 @@ class _Run:
         except ServiceError as exc:
             status, body = exc.status, compat_error_body(exc, request_id)
             error = {"code": body["error"]["code"], "message": exc.message}
-        line = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": record["custom_id"],
-                "response": {"status_code": status, "request_id": request_id, "body": body}, "error": error}
+        line = {
+            "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+            "custom_id": record["custom_id"],
+            "response": {"status_code": status, "request_id": request_id, "body": body},
+            "error": error,
+        }
         encoded = orjson.dumps(line, option=_OPTS)
         if error is None:
             inputs = record["body"].get("input")
@@ -262,13 +279,14 @@ class BatchAPI:
         self.batches: dict[str, dict[str, Any]] = {}
         self._runs: list[_Run] = []
         self._created: deque[float] = deque()
-        self._wake: Optional[asyncio.Event] = None
-        self._worker: Optional[asyncio.Task] = None
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
 
     def routes(self) -> list[Route]:
         """Starlette routes of the Files and Batches endpoints."""
         guard = self.files_api._guard
-        return self.files_api.routes() + [
+        return [
+            *self.files_api.routes(),
             Route(BATCHES_PATH, guard(self.create), methods=["POST"]),
             Route(BATCHES_PATH, guard(self.list), methods=["GET"]),
             Route(BATCHES_PATH + "/{batch_id}", guard(self.retrieve), methods=["GET"]),
@@ -288,8 +306,9 @@ class BatchAPI:
             raise invalid("input_file_id is required", param="input_file_id")
         self.files.get(file_id)
         if body.get("endpoint") != ENDPOINT:
-            raise invalid(f"endpoint must be {ENDPOINT!r} for embedding batches, got {body.get('endpoint')!r}",
-                          param="endpoint")
+            raise invalid(
+                f"endpoint must be {ENDPOINT!r} for embedding batches, got {body.get('endpoint')!r}", param="endpoint"
+            )
         try:
             parse_completion_window(body.get("completion_window"), self.limits)
         except InvalidInputError as exc:
@@ -298,13 +317,26 @@ class BatchAPI:
         self._check_account_limits()
         now = int(time.time())
         batch = {
-            "id": f"batch_{uuid.uuid4()}", "object": "batch", "endpoint": ENDPOINT, "errors": None,
-            "input_file_id": file_id, "completion_window": body["completion_window"], "status": "validating",
-            "output_file_id": None, "error_file_id": None, "created_at": now, "in_progress_at": None,
+            "id": f"batch_{uuid.uuid4()}",
+            "object": "batch",
+            "endpoint": ENDPOINT,
+            "errors": None,
+            "input_file_id": file_id,
+            "completion_window": body["completion_window"],
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
             "expires_at": now + parse_completion_window(body["completion_window"], self.limits) * 3600,
-            "finalizing_at": None, "completed_at": None, "failed_at": None, "expired_at": None,
-            "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": metadata,
         }
         self.batches[batch["id"]] = batch
         self.service.stats.batch_created((metadata or {}).get("ds_name", ""))
@@ -312,12 +344,15 @@ class BatchAPI:
         self._ensure_worker()
         return json_response(batch)
 
-    def _check_metadata(self, metadata: Any) -> Optional[dict[str, str]]:
+    def _check_metadata(self, metadata: Any) -> dict[str, str] | None:
         if metadata is None:
             return None
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise invalid("metadata must be an object of strings", param="metadata")
-        for key, most in (("ds_name", self.limits.max_name_chars), ("ds_description", self.limits.max_description_chars)):
+        for key, most in (
+            ("ds_name", self.limits.max_name_chars),
+            ("ds_description", self.limits.max_description_chars),
+        ):
             if len(metadata.get(key, "")) > most:
                 raise invalid(f"metadata.{key} may hold at most {most} characters", param=f"metadata.{key}")
         return dict(metadata)
@@ -327,13 +362,17 @@ class BatchAPI:
         while self._created and now - self._created[0] >= 60.0:
             self._created.popleft()
         if len(self._created) >= self.limits.max_creations_per_minute:
-            raise ServiceError(429, "Throttling.RateQuota",
-                               f"At most {self.limits.max_creations_per_minute} batches may be created per minute.",
-                               headers={"Retry-After": f"{max(1, int(60 - (now - self._created[0])))}"})
+            raise ServiceError(
+                429,
+                "Throttling.RateQuota",
+                f"At most {self.limits.max_creations_per_minute} batches may be created per minute.",
+                headers={"Retry-After": f"{max(1, int(60 - (now - self._created[0])))}"},
+            )
         running = sum(1 for b in self.batches.values() if b["status"] not in TERMINAL_STATUSES)
         if running >= self.limits.max_concurrent_batches:
-            raise ServiceError(429, "Throttling.RateQuota",
-                               f"At most {self.limits.max_concurrent_batches} batches may run at once.")
+            raise ServiceError(
+                429, "Throttling.RateQuota", f"At most {self.limits.max_concurrent_batches} batches may run at once."
+            )
         self._created.append(now)
 
     async def retrieve(self, request: Request) -> Response:
@@ -380,7 +419,13 @@ class BatchAPI:
                 try:
                     await run.step()
                 except Exception as exc:  # a bug must not stop every other batch: fail this one visibly
-                    run.batch.update(status="failed", failed_at=int(time.time()), errors={"object": "list", "data": [
-                        {"code": "internal_error", "message": repr(exc), "line": None, "param": None}]})
+                    run.batch.update(
+                        status="failed",
+                        failed_at=int(time.time()),
+                        errors={
+                            "object": "list",
+                            "data": [{"code": "internal_error", "message": repr(exc), "line": None, "param": None}],
+                        },
+                    )
                     run.finish()
             await asyncio.sleep(self.service.faults.config.batch_step_delay)

@@ -91,4 +91,3 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
         "id": request_id,
     }
     return EndpointResult(reply, items, len(items))
-

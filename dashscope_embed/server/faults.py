@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -96,7 +97,7 @@ class FaultConfig:
     task_line_shape: str = "nested"
 
     def __post_init__(self) -> None:
-        rates = {f: getattr(self, f) for f in _EXCLUSIVE + ("shuffle_rate",) + _BATCH_RATES}
+        rates = {f: getattr(self, f) for f in (*_EXCLUSIVE, "shuffle_rate", *_BATCH_RATES)}
         for name, value in rates.items():
             if not 0.0 <= float(value) <= 1.0:
                 raise InvalidInputError(f"{name} must be within [0, 1], got {value!r}")
@@ -117,23 +118,33 @@ class FaultConfig:
         if bad:
             raise InvalidInputError(f"unknown fault(s) in schedule {bad}; known: {', '.join(FAULT_KINDS)}")
 
-    def replace(self, **changes: object) -> FaultConfig:
+    def replace(self, **changes: Any) -> FaultConfig:
         """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
     @property
     def active(self) -> bool:
         """Whether any fault or delay is configured."""
         return bool(
-            self.latency or self.jitter or self.rpm is not None or self.schedule or self.shuffle_rate
+            self.latency
+            or self.jitter
+            or self.rpm is not None
+            or self.schedule
+            or self.shuffle_rate
             or any(getattr(self, name) for name in _EXCLUSIVE)
         )
 
 
-_BATCH_RATES = ("batch_line_failure_rate", "batch_expire_rate", "batch_expire_fraction", "batch_validation_failure_rate",
-                "task_line_failure_rate", "task_failure_rate")
+_BATCH_RATES = (
+    "batch_line_failure_rate",
+    "batch_expire_rate",
+    "batch_expire_fraction",
+    "batch_validation_failure_rate",
+    "task_line_failure_rate",
+    "task_failure_rate",
+)
 _EXCLUSIVE = ("drop_rate", "rate_429", "rate_500", "rate_503", "error_200_rate", "short_reply_rate")
-_EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short")))
+_EXCLUSIVE_KIND = dict(zip(_EXCLUSIVE, ("drop", "429", "500", "503", "error_200", "short"), strict=True))
 
 
 @dataclass(frozen=True)

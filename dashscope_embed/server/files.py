@@ -53,10 +53,17 @@ def list_page(request: Request, newest: list[dict[str, Any]]) -> Response:
     after = request.query_params.get("after")
     if after:
         ids = [item["id"] for item in newest]
-        newest = newest[ids.index(after) + 1:] if after in ids else []
+        newest = newest[ids.index(after) + 1 :] if after in ids else []
     page = newest[:limit]
-    return json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-                          "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit})
+    return json_response(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(newest) > limit,
+        }
+    )
 
 
 class FileStore:
@@ -102,8 +109,15 @@ class FileStore:
         except ServiceError:
             path.unlink(missing_ok=True)
             raise
-        meta = {"id": file_id, "object": "file", "bytes": size, "filename": filename, "purpose": purpose,
-                "status": "processed", "created_at": int(time.time())}
+        meta = {
+            "id": file_id,
+            "object": "file",
+            "bytes": size,
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "created_at": int(time.time()),
+        }
         with self._lock:
             self._files[file_id] = meta
         return dict(meta)
@@ -225,5 +239,3 @@ class FilesAPI:
         file_id = request.path_params["file_id"]
         self.store.delete(file_id)
         return json_response({"object": "file", "deleted": True, "id": file_id})
-
-

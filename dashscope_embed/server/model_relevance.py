@@ -40,7 +40,7 @@ async def model_scores(backend: Backend, query: str, documents: Sequence[str]) -
     # An elementwise product summed per row, not a matrix product: a row's sum then does not depend on how many rows
     # the request has, so a document scores the same to the last bit in a whole request and in a split one.
     cosines = (np.asarray(d, dtype=np.float64) * np.asarray(q, dtype=np.float64)[0]).sum(axis=1).tolist()
-    return [blend(c, relevance(query, doc)) for c, doc in zip(cosines, documents)]
+    return [blend(c, relevance(query, doc)) for c, doc in zip(cosines, documents, strict=True)]
 
 
 async def rerank_order(backend: Backend | None, query: str, documents: Sequence[str]) -> list[tuple[int, float]]:

@@ -141,9 +141,7 @@ def _media(kind: str, value: Any, spec: ModelSpec, where: str) -> bytes:
         if stored is not None:
             return stored
     if not value.startswith(_URL_SCHEMES):
-        raise invalid(
-            f"{where} must be an http(s) or oss:// URL or a data: URI, got {value[:60]!r}.", param="input"
-        )
+        raise invalid(f"{where} must be an http(s) or oss:// URL or a data: URI, got {value[:60]!r}.", param="input")
     return value.encode("utf-8")
 
 
@@ -207,8 +205,7 @@ def _multi_images_part(value: Any, where: str, spec: ModelSpec, counts: _Counts)
         raise empty_input(f"{where}.multi_images is empty")
     if len(value) > spec.max_multi_images:
         raise invalid(
-            f"{where}.multi_images holds {len(value)} images; {spec.name} accepts at most "
-            f"{spec.max_multi_images}.",
+            f"{where}.multi_images holds {len(value)} images; {spec.name} accepts at most {spec.max_multi_images}.",
             param="input",
         )
     payloads = [_media("image", v, spec, f"{where}.multi_images[{j}]") for j, v in enumerate(value)]
@@ -218,14 +215,12 @@ def _multi_images_part(value: Any, where: str, spec: ModelSpec, counts: _Counts)
 
 def _element(content: Any, where: str, spec: ModelSpec, counts: _Counts) -> _Element:
     if not isinstance(content, dict):
-        raise invalid(f"{where} must be an object such as {{\"text\": ...}}.", param="input")
+        raise invalid(f'{where} must be an object such as {{"text": ...}}.', param="input")
     kinds = [k for k in MEDIA_KINDS if k in content]
     if not kinds:
         raise invalid(f"{where} must hold one of: {', '.join(MEDIA_KINDS[:3])}.", param="input")
     if len(kinds) > 1 and spec.fusion_form != "object":
-        raise invalid(
-            f"{where} holds {' and '.join(kinds)}; {spec.name} embeds one input per element.", param="input"
-        )
+        raise invalid(f"{where} holds {' and '.join(kinds)}; {spec.name} embeds one input per element.", param="input")
     element = _Element()
     for kind in kinds:
         value = content[kind]
@@ -254,9 +249,7 @@ def _check_counts(spec: ModelSpec, counts: _Counts) -> None:
             param="input",
         )
     if spec.fusion_form == "request" and counts.texts > 1:
-        raise invalid(
-            f"too many texts: {counts.texts} in one request; {spec.name} accepts at most 1.", param="input"
-        )
+        raise invalid(f"too many texts: {counts.texts} in one request; {spec.name} accepts at most 1.", param="input")
 
 
 def _parse(body: dict[str, Any]) -> tuple[ModelSpec, list[_Element], int, bool, int, int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["MODEL_WEIGHT", "blend", "order", "rank", "relevance", "terms"]
 
@@ -35,8 +35,48 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 MODEL_WEIGHT = 0.95
 
 _STOPWORDS = frozenset(
-    "a an and are as at be but by can do does for from how i if in is it its of on or so that the this to was "
-    "what when where which who why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 

@@ -80,9 +80,13 @@ def compat_error_body(error: ServiceError, request_id: str) -> dict[str, Any]:
     }
 
 
-def json_response(body: Any, status: int = 200, request_id: str | None = None, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status: int = 200, request_id: str | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
     """An ``application/json`` reply serialised with orjson (numpy arrays allowed in ``body``)."""
     all_headers = dict(headers or {})
     if request_id:
         all_headers["x-request-id"] = request_id
-    return Response(orjson.dumps(body, option=_OPTS), status_code=status, headers=all_headers, media_type="application/json")
+    return Response(
+        orjson.dumps(body, option=_OPTS), status_code=status, headers=all_headers, media_type="application/json"
+    )

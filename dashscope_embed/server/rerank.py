@@ -15,7 +15,7 @@ deterministic and depend on the (query, document) pair only. ``instruct`` is val
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import tokens
 from ..rerank.catalog import RERANK_CATALOG, RETIRED_RERANK_MODELS, RerankModelSpec
@@ -34,8 +34,12 @@ def describe_native(body: dict[str, Any]) -> RequestRecord:
     inp = body.get("input")
     docs = inp.get("documents") if isinstance(inp, dict) else None
     params = body.get("parameters")
-    return RequestRecord("rerank", body.get("model"), len(docs) if isinstance(docs, list) else 0,
-                         dict(params) if isinstance(params, dict) else {})
+    return RequestRecord(
+        "rerank",
+        body.get("model"),
+        len(docs) if isinstance(docs, list) else 0,
+        dict(params) if isinstance(params, dict) else {},
+    )
 
 
 def describe_compat(body: dict[str, Any]) -> RequestRecord:
@@ -55,16 +59,25 @@ def _model(model: Any, *, compat: bool) -> RerankModelSpec:
     if spec is None:
         known = ", ".join(sorted(RERANK_CATALOG))
         status, code = (404, "ModelNotFound") if compat else (400, "InvalidParameter")
-        raise ServiceError(status, code, f"{MODEL_NOT_EXIST} Unknown model {model!r}; rerank models here: {known}.",
-                           param="model")
+        raise ServiceError(
+            status, code, f"{MODEL_NOT_EXIST} Unknown model {model!r}; rerank models here: {known}.", param="model"
+        )
     if compat and not spec.openai_compatible:
-        raise invalid(f"{spec.name} is not available in the compatible rerank API; use the native API for it.",
-                      param="model")
+        raise invalid(
+            f"{spec.name} is not available in the compatible rerank API; use the native API for it.", param="model"
+        )
     return spec
 
 
-async def _rank(spec: RerankModelSpec, backend: Optional[Backend], query: Any, documents: Any, top_n: Any,
-                return_documents: Any, instruct: Any) -> tuple[list[dict[str, Any]], int]:
+async def _rank(
+    spec: RerankModelSpec,
+    backend: Backend | None,
+    query: Any,
+    documents: Any,
+    top_n: Any,
+    return_documents: Any,
+    instruct: Any,
+) -> tuple[list[dict[str, Any]], int]:
     """Validate and rank; ``(results, total_tokens)``."""
     if query is None or (isinstance(query, str) and not query.strip()):
         raise empty_input("query is empty")
@@ -99,8 +112,9 @@ async def _rank(spec: RerankModelSpec, backend: Optional[Backend], query: Any, d
         counts.append(count)
     total = token_count(query) * len(texts) + sum(counts)
     if total > spec.max_tokens_per_request:
-        raise invalid(f"Range of total input length should be [1, {spec.max_tokens_per_request}], got {total}",
-                      param="documents")
+        raise invalid(
+            f"Range of total input length should be [1, {spec.max_tokens_per_request}], got {total}", param="documents"
+        )
     ranked = await rerank_order(backend, query, texts)
     if top_n is not None:
         ranked = ranked[:top_n]
@@ -122,7 +136,7 @@ def _params(body: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-async def handle_native(body: dict[str, Any], backend: Optional[Backend], request_id: str) -> EndpointResult:
+async def handle_native(body: dict[str, Any], backend: Backend | None, request_id: str) -> EndpointResult:
     """Rank a native rerank request; see the module docstring for the shapes.
 
     Raises:
@@ -137,21 +151,40 @@ async def handle_native(body: dict[str, Any], backend: Optional[Backend], reques
     if not isinstance(inp, dict):
         raise invalid('input must be an object: {"query": ..., "documents": [...]}.', param="input")
     params = _params(body)
-    results, total = await _rank(spec, backend, inp.get("query"), inp.get("documents"), params.get("top_n"),
-                                 params.get("return_documents"), params.get("instruct"))
+    results, total = await _rank(
+        spec,
+        backend,
+        inp.get("query"),
+        inp.get("documents"),
+        params.get("top_n"),
+        params.get("return_documents"),
+        params.get("instruct"),
+    )
     reply = {"output": {"results": results}, "usage": {"total_tokens": total}, "request_id": request_id}
     return EndpointResult(reply, results, len(inp["documents"]))
 
 
-async def handle_compat(body: dict[str, Any], backend: Optional[Backend], request_id: str) -> EndpointResult:
+async def handle_compat(body: dict[str, Any], backend: Backend | None, request_id: str) -> EndpointResult:
     """Rank a compatible rerank request (flat body); unknown models get 404 ``model_not_found``.
 
     Raises:
         ServiceError: as ``handle_native``, in the compatible error shape.
     """
     spec = _model(body.get("model"), compat=True)
-    results, total = await _rank(spec, backend, body.get("query"), body.get("documents"), body.get("top_n"),
-                                 body.get("return_documents"), body.get("instruct"))
-    reply = {"object": "list", "results": results, "model": spec.name, "usage": {"total_tokens": total},
-             "id": request_id}
+    results, total = await _rank(
+        spec,
+        backend,
+        body.get("query"),
+        body.get("documents"),
+        body.get("top_n"),
+        body.get("return_documents"),
+        body.get("instruct"),
+    )
+    reply = {
+        "object": "list",
+        "results": results,
+        "model": spec.name,
+        "usage": {"total_tokens": total},
+        "id": request_id,
+    }
     return EndpointResult(reply, results, len(body["documents"]))

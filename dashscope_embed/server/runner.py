@@ -96,7 +96,8 @@ def serve(
         print(
             f"warning: listening on {host} without --api-key: anyone who can reach this interface can use the "
             "service; pass --api-key KEY (clients send it as Authorization: Bearer KEY) or bind to 127.0.0.1",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     app = create_app(backend=backend, faults=faults, api_key=api_key)
     _warm(app)
@@ -215,7 +216,7 @@ class LocalService:
         assert self._server is not None and self._sock is not None
         try:
             self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
+        except BaseException as exc:
             self._error = exc
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -213,4 +213,6 @@ class ServiceStats:
 
     def __repr__(self) -> str:
         s = self.snapshot()
-        return f"ServiceStats(requests={s.requests}, ok={s.ok}, rows={s.rows}, by_status={s.by_status}, faults={s.faults})"
+        return (
+            f"ServiceStats(requests={s.requests}, ok={s.ok}, rows={s.rows}, by_status={s.by_status}, faults={s.faults})"
+        )

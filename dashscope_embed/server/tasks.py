@@ -41,7 +41,7 @@ import uuid
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -77,7 +77,7 @@ def _count_lines(data: bytes) -> int:
 class _Task:
     """One task: its input, progress, result file and reply fields."""
 
-    def __init__(self, api: "TaskAPI", number: int, model: str, text_type: str, data: bytes) -> None:
+    def __init__(self, api: TaskAPI, number: int, model: str, text_type: str, data: bytes) -> None:
         self.api = api
         self.id = str(uuid.uuid4())
         self.model = model
@@ -89,16 +89,16 @@ class _Task:
         self.submit_time = _now()
         self.submitted = time.monotonic()
         self.created = time.time()
-        self.scheduled_time: Optional[str] = None
-        self.end_time: Optional[str] = None
+        self.scheduled_time: str | None = None
+        self.end_time: str | None = None
         self.total = self.succeeded = self.failed = self.tokens = 0
-        self.code: Optional[str] = None
-        self.message: Optional[str] = None
-        self.url: Optional[str] = None
-        self._lines: Optional[io.BytesIO] = None
+        self.code: str | None = None
+        self.message: str | None = None
+        self.url: str | None = None
+        self._lines: io.BytesIO | None = None
         self._position = 0
-        self._gz: Optional[gzip.GzipFile] = None
-        self.path: Optional[Path] = None
+        self._gz: gzip.GzipFile | None = None
+        self.path: Path | None = None
 
     # -- the reply --
     def reply(self, request_id: str) -> dict[str, Any]:
@@ -152,26 +152,40 @@ class _Task:
         raw = [self._lines.readline() for _ in range(min(faults.task_lines_per_step, self.total - self._position))]
         texts = [line.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace") for line in raw]
         first, self._position = self._position, self._position + len(texts)
-        verdicts: list[Optional[tuple[str, str]]] = []
+        verdicts: list[tuple[str, str] | None] = []
         counts: list[int] = []
         for text in texts:
-            verdict: Optional[tuple[str, str]] = None
+            verdict: tuple[str, str] | None = None
             count = 0
             if not text.strip():
                 verdict = ("BadRequest.EmptyInput", "Required input parameter missing from request.")
             else:
                 count = token_count(text)
                 if count > self.api.limits.max_tokens_per_line:
-                    verdict = ("InvalidParameter",
-                               f"Range of input length should be [1, {self.api.limits.max_tokens_per_line}]")
+                    verdict = (
+                        "InvalidParameter",
+                        f"Range of input length should be [1, {self.api.limits.max_tokens_per_line}]",
+                    )
                 elif self.rng.random() < faults.task_line_failure_rate:
-                    verdict = (("InternalError", _INTERNAL) if self.rng.random() < 0.5
-                               else ("Throttling.RateQuota", _THROTTLED))
+                    verdict = (
+                        ("InternalError", _INTERNAL)
+                        if self.rng.random() < 0.5
+                        else ("Throttling.RateQuota", _THROTTLED)
+                    )
             verdicts.append(verdict)
             counts.append(count)
         good = [i for i, v in enumerate(verdicts) if v is None]
-        vectors: Any = await text_vectors(self.api.service.backend, [texts[i] for i in good], text_type=self.text_type,
-                                     instruct=None, dimension=CATALOG[self.model].default_dimension) if good else []
+        vectors: Any = (
+            await text_vectors(
+                self.api.service.backend,
+                [texts[i] for i in good],
+                text_type=self.text_type,
+                instruct=None,
+                dimension=CATALOG[self.model].default_dimension,
+            )
+            if good
+            else []
+        )
         order = list(range(len(texts)))
         self.rng.shuffle(order)  # the real service keeps no order
         await run_in_threadpool(self._write, first, order, verdicts, good, vectors, faults.task_line_shape)
@@ -183,8 +197,15 @@ class _Task:
         if self._position >= self.total:
             self._finish()
 
-    def _write(self, first: int, order: list[int], verdicts: list[Optional[tuple[str, str]]], good: list[int],
-               vectors: Any, shape: str) -> None:
+    def _write(
+        self,
+        first: int,
+        order: list[int],
+        verdicts: list[tuple[str, str] | None],
+        good: list[int],
+        vectors: Any,
+        shape: str,
+    ) -> None:
         row_of = {i: n for n, i in enumerate(good)}
         lines = []
         for i in order:
@@ -237,12 +258,12 @@ class TaskAPI:
         self.downloads = self.authorized_downloads = 0
         self.submitted_at: list[float] = []
         self.base_url = ""
-        self._last_submit: Optional[float] = None
+        self._last_submit: float | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="dashscope-embed-tasks-")
         self.results = Path(self._dir.name)
         self._secret = os.urandom(16)
-        self._wake: Optional[asyncio.Event] = None
-        self._worker: Optional[asyncio.Task] = None
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
 
     def routes(self) -> list[Route]:
         """Starlette routes: task status, cancel, and the result files."""
@@ -297,13 +318,15 @@ class TaskAPI:
         inp = body.get("input")
         url = inp.get("url") if isinstance(inp, dict) else None
         if not isinstance(url, str) or not url:
-            raise ServiceError(400, "InvalidParameter", "input.url is required: the URL of a text file.",
-                               param="input.url")
+            raise ServiceError(
+                400, "InvalidParameter", "input.url is required: the URL of a text file.", param="input.url"
+            )
         params = body.get("parameters") or {}
         text_type = params.get("text_type", "document") if isinstance(params, dict) else "document"
         if text_type not in TEXT_TYPES:
-            raise invalid(f"Invalid text_type {text_type!r}: it should be one of {', '.join(TEXT_TYPES)}.",
-                          param="text_type")
+            raise invalid(
+                f"Invalid text_type {text_type!r}: it should be one of {', '.join(TEXT_TYPES)}.", param="text_type"
+            )
         data = self._input(request, url)
         self._check_limits()
         self.base_url = str(request.base_url).rstrip("/")
@@ -315,11 +338,12 @@ class TaskAPI:
 
     def _input(self, request: Request, url: str) -> bytes:
         if not url.startswith("oss://"):
-            raise invalid(f"The local service reads task input only from its temporary storage (oss://...), "
-                          f"got {url[:80]!r}.", param="input.url")
+            raise invalid(
+                f"The local service reads task input only from its temporary storage (oss://...), got {url[:80]!r}.",
+                param="input.url",
+            )
         if request.headers.get("x-dashscope-ossresourceresolve", "").strip().lower() != "enable":
-            raise invalid("oss:// resources need the header X-DashScope-OssResourceResolve: enable.",
-                          param="input.url")
+            raise invalid("oss:// resources need the header X-DashScope-OssResourceResolve: enable.", param="input.url")
         data = self.uploads.stored(url)
         if data is None:
             raise invalid(f"the file {url!r} does not exist.", param="input.url")
@@ -332,8 +356,11 @@ class TaskAPI:
             raise ServiceError(429, "Throttling.RateQuota", _THROTTLED, headers={"Retry-After": f"{math.ceil(wait)}"})
         live = sum(1 for t in self.tasks.values() if t.status in ("PENDING", "RUNNING"))
         if live >= self.limits.max_queued:
-            raise ServiceError(429, "Throttling.AllocationQuota",
-                               f"At most {self.limits.max_queued} tasks may be queued or running at once.")
+            raise ServiceError(
+                429,
+                "Throttling.AllocationQuota",
+                f"At most {self.limits.max_queued} tasks may be queued or running at once.",
+            )
         self._last_submit = now
         self.submitted_at.append(now)
 
@@ -358,19 +385,35 @@ class TaskAPI:
         if page < 1 or not 1 <= size <= 100:
             raise invalid("page_no must be >= 1 and page_size within [1, 100].")
         model = query.get("model_name")
-        found = [t for t in reversed(list(self.tasks.values()))
-                 if (model is None or t.model == model) and start <= t.created <= end]
-        items = [{"task_id": t.id, "status": t.status, "model_name": t.model, "gmt_create": t.submit_time}
-                 for t in found[(page - 1) * size: page * size]]
-        return json_response({"request_id": request_id, "data": items, "page_no": page, "page_size": size,
-                              "total": len(found), "total_page": max(1, math.ceil(len(found) / size))})
+        found = [
+            t
+            for t in reversed(list(self.tasks.values()))
+            if (model is None or t.model == model) and start <= t.created <= end
+        ]
+        items = [
+            {"task_id": t.id, "status": t.status, "model_name": t.model, "gmt_create": t.submit_time}
+            for t in found[(page - 1) * size : page * size]
+        ]
+        return json_response(
+            {
+                "request_id": request_id,
+                "data": items,
+                "page_no": page,
+                "page_size": size,
+                "total": len(found),
+                "total_page": max(1, math.ceil(len(found) / size)),
+            }
+        )
 
     async def cancel(self, request: Request, request_id: str) -> Response:
         """``POST /api/v1/tasks/{id}/cancel``: a PENDING task becomes CANCELED; any other is refused."""
         task = self.tasks.get(request.path_params["task_id"])
         if task is None or task.status != "PENDING":
-            raise ServiceError(400, "UnsupportedOperation",
-                               "Failed to cancel the task, please confirm if the task is in PENDING status.")
+            raise ServiceError(
+                400,
+                "UnsupportedOperation",
+                "Failed to cancel the task, please confirm if the task is in PENDING status.",
+            )
         task.status, task.end_time, task.data = "CANCELED", _now(), b""
         return json_response({"request_id": request_id})
 
@@ -393,8 +436,12 @@ class TaskAPI:
             expires = 0
         signature = request.query_params.get("Signature", "")
         path = self.results / name
-        if (expires < time.time() or not hmac.compare_digest(signature, self._sign(name, expires))
-                or "/" in name or not path.is_file()):
+        if (
+            expires < time.time()
+            or not hmac.compare_digest(signature, self._sign(name, expires))
+            or "/" in name
+            or not path.is_file()
+        ):
             return Response("<Error><Code>AccessDenied</Code></Error>", status_code=403, media_type="application/xml")
         self.downloads += 1
         return FileResponse(path, media_type="application/gzip")

@@ -23,8 +23,8 @@ from typing import Any
 
 from .backends.base import Backend
 from .endpoint import EndpointResult
-from .sparse import sparse_embedding
 from .replies import ServiceError
+from .sparse import sparse_embedding
 from .stats import RequestRecord
 from .tasks import SYNC_REFUSED
 from .validation import ParsedTextRequest, check_texts, empty_input, invalid, lookup_model, text_options
@@ -96,4 +96,3 @@ async def handle(body: dict[str, Any], backend: Backend, request_id: str) -> End
         "request_id": request_id,
     }
     return EndpointResult(reply, items, len(items))
-

@@ -26,9 +26,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -53,10 +54,10 @@ _FORM_TAKES_PART_SIZE = "max_part_size" in inspect.signature(Request.form).param
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 # Set per multimodal request: how ``oss://`` values are read (``None``: no upload service, URLs hash as strings).
-_RESOLVER: ContextVar[Optional[Callable[[str, str, ModelSpec, str], bytes]]] = ContextVar("oss_resolver", default=None)
+_RESOLVER: ContextVar[Callable[[str, str, ModelSpec, str], bytes] | None] = ContextVar("oss_resolver", default=None)
 
 
-def resolve_oss(kind: str, value: str, spec: ModelSpec, where: str) -> Optional[bytes]:
+def resolve_oss(kind: str, value: str, spec: ModelSpec, where: str) -> bytes | None:
     """The stored bytes behind an ``oss://`` value in the current request, or ``None`` when the service runs without
     uploads (the URL string is then all there is).
 
@@ -238,20 +239,22 @@ class UploadService:
 
         return wrapped
 
-    def stored(self, value: str) -> Optional[bytes]:
+    def stored(self, value: str) -> bytes | None:
         """The bytes stored under an ``oss://{key}`` URL, or ``None`` when there are none."""
         if not value.startswith("oss://"):
             return None
         with self._lock:
-            return self._files.get(value[len("oss://"):])
+            return self._files.get(value[len("oss://") :])
 
     def _read(self, enabled: bool, kind: str, value: str, spec: ModelSpec, where: str) -> bytes:
         if not enabled:
             raise ServiceError(
-                400, "InvalidParameter",
-                f"{where}: oss:// resources need the header X-DashScope-OssResourceResolve: enable.", param="input",
+                400,
+                "InvalidParameter",
+                f"{where}: oss:// resources need the header X-DashScope-OssResourceResolve: enable.",
+                param="input",
             )
-        key = value[len("oss://"):]
+        key = value[len("oss://") :]
         with self._lock:
             data = self._files.get(key)
         if data is None:
@@ -259,8 +262,10 @@ class UploadService:
         limit = spec.image_max_bytes if kind == "image" else spec.video_max_bytes
         if limit is not None and len(data) > limit:
             raise ServiceError(
-                400, "InvalidParameter",
-                f"{where}: the {kind} is {len(data)} bytes; {spec.name} accepts at most {limit} bytes.", param="input",
+                400,
+                "InvalidParameter",
+                f"{where}: the {kind} is {len(data)} bytes; {spec.name} accepts at most {limit} bytes.",
+                param="input",
             )
         return data
 

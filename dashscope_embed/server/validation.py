@@ -90,7 +90,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def lookup_model(model: Any, kind: str, *, unknown_status: int = 400, unknown_code: str = "InvalidParameter") -> ModelSpec:
+def lookup_model(
+    model: Any, kind: str, *, unknown_status: int = 400, unknown_code: str = "InvalidParameter"
+) -> ModelSpec:
     """The catalog entry of ``model`` for an endpoint serving ``kind`` (``"text"`` or ``"multimodal"``).
 
     Args:

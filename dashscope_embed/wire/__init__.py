@@ -4,7 +4,14 @@ from .base import TextRequest, TextWireProtocol, load_reply
 from .native_text import NativeTextProtocol
 from .openai_compat import OpenAICompatProtocol
 
-__all__ = ["TextRequest", "TextWireProtocol", "NativeTextProtocol", "OpenAICompatProtocol", "load_reply", "get_protocol"]
+__all__ = [
+    "TextRequest",
+    "TextWireProtocol",
+    "NativeTextProtocol",
+    "OpenAICompatProtocol",
+    "load_reply",
+    "get_protocol",
+]
 
 
 def get_protocol(name: str) -> TextWireProtocol:

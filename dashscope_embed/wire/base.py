@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -28,10 +29,10 @@ class TextRequest:
     """
 
     model: str
-    dimension: Optional[int] = None
-    text_type: Optional[str] = None
-    output_type: Optional[str] = None
-    instruct: Optional[str] = None
+    dimension: int | None = None
+    text_type: str | None = None
+    output_type: str | None = None
+    instruct: str | None = None
     keep_lists: bool = False
 
     @property
@@ -95,25 +96,24 @@ def order_by_index(items: list, key: str, n: int, request_id: str | None) -> lis
         ResponseFormatError: not exactly ``n`` items, or the indices are not a permutation of ``0..n-1``.
     """
     if len(items) != n:
-        raise ResponseFormatError(
-            f"reply holds {len(items)} vectors for {n} inputs", request_id=request_id
-        )
+        raise ResponseFormatError(f"reply holds {len(items)} vectors for {n} inputs", request_id=request_id)
     order = [item.get(key) if isinstance(item, dict) else None for item in items]
     if order == list(range(n)):
         return items
-    if sorted((i for i in order if isinstance(i, int)), key=int) != list(range(n)):
+    indices = [i for i in order if isinstance(i, int)]
+    if sorted(indices) != list(range(n)):
         raise ResponseFormatError(
             f"reply {key} values {order[:20]} are not a permutation of 0..{n - 1}", request_id=request_id
         )
     placed: list = [None] * n
-    for item, index in zip(items, order):
+    for item, index in zip(items, indices, strict=True):  # every index is an int: n of them, a permutation
         placed[index] = item
     return placed
 
 
 def native_items(
     status: int, headers: Mapping[str, str], content: bytes, index_key: str, n: int
-) -> tuple[dict[str, Any], list, Optional[str]]:
+) -> tuple[dict[str, Any], list, str | None]:
     """Open a native-protocol reply: ``(body, output.embeddings in input order, request_id)``.
 
     Args:

@@ -9,7 +9,8 @@ API"); the engine refuses it for models the catalog does not mark ``openai_compa
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..errors import error_from_reply
 from .base import load_reply

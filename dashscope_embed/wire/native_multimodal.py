@@ -10,8 +10,9 @@ Source: https://help.aliyun.com/en/model-studio/multimodal-embedding-api-referen
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,11 +37,11 @@ class MultimodalRequest:
     """
 
     model: str
-    dimension: Optional[int] = None
-    enable_fusion: Optional[bool] = None
-    instruct: Optional[str] = None
+    dimension: int | None = None
+    enable_fusion: bool | None = None
+    instruct: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-    expected_dimension: Optional[int] = None
+    expected_dimension: int | None = None
 
 
 @dataclass
@@ -59,7 +60,7 @@ class MultimodalReply:
     types: list[str]
     total_tokens: int
     usage: dict[str, Any]
-    request_id: Optional[str]
+    request_id: str | None
 
 
 def usage_tokens(usage: Mapping[str, Any]) -> int:
@@ -68,6 +69,7 @@ def usage_tokens(usage: Mapping[str, Any]) -> int:
     ``total_tokens`` when present (tongyi-embedding-vision-*, qwen3-vl-embedding); otherwise ``input_tokens`` plus
     ``image_tokens`` (qwen2.5-vl-embedding, multimodal-embedding-v1). Video seconds (``duration``) are not tokens.
     """
+
     def number(key: str) -> int:
         value = usage.get(key)
         return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
@@ -105,6 +107,7 @@ class NativeMultimodalProtocol:
         """
         body, items, request_id = native_items(status, headers, content, "index", n)
         dense = rows_to_matrix([item.get("embedding") for item in items], request.expected_dimension, request_id)
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        raw_usage = body.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         types = [str(item.get("type") or "") for item in items]
         return MultimodalReply(dense, types, usage_tokens(usage), dict(usage), request_id)

@@ -10,8 +10,9 @@ is an error too). Source: https://help.aliyun.com/en/model-studio/text-rerank-ap
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from ..errors import ResponseFormatError, error_from_reply
 from .base import load_reply
@@ -33,9 +34,9 @@ class RerankRequest:
     """
 
     model: str
-    top_n: Optional[int] = None
+    top_n: int | None = None
     return_documents: bool = False
-    instruct: Optional[str] = None
+    instruct: str | None = None
 
 
 @dataclass
@@ -49,14 +50,12 @@ class RerankReply:
         request_id: the reply's ``request_id`` (native) or ``id`` (compatible mode).
     """
 
-    results: list[tuple[int, float, Optional[str]]]
+    results: list[tuple[int, float, str | None]]
     total_tokens: int
-    request_id: Optional[str]
+    request_id: str | None
 
 
-def check_results(
-    items: Any, n: int, expected: int, request_id: Optional[str]
-) -> list[tuple[int, float, Optional[str]]]:
+def check_results(items: Any, n: int, expected: int, request_id: str | None) -> list[tuple[int, float, str | None]]:
     """Validate a reply's result list: exactly ``expected`` items with distinct int indices in ``0..n-1`` and
     numeric scores.
 
@@ -66,16 +65,18 @@ def check_results(
     if not isinstance(items, list):
         raise ResponseFormatError("reply has no results list", request_id=request_id)
     if len(items) != expected:
-        raise ResponseFormatError(f"reply holds {len(items)} results for {expected} expected ({n} documents)",
-                                  request_id=request_id)
-    out: list[tuple[int, float, Optional[str]]] = []
+        raise ResponseFormatError(
+            f"reply holds {len(items)} results for {expected} expected ({n} documents)", request_id=request_id
+        )
+    out: list[tuple[int, float, str | None]] = []
     seen: set[int] = set()
     for item in items:
         index = item.get("index") if isinstance(item, dict) else None
         score = item.get("relevance_score") if isinstance(item, dict) else None
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n or index in seen:
-            raise ResponseFormatError(f"reply result index {index!r} is not a new index in 0..{n - 1}",
-                                      request_id=request_id)
+            raise ResponseFormatError(
+                f"reply result index {index!r} is not a new index in 0..{n - 1}", request_id=request_id
+            )
         if not isinstance(score, (int, float)) or isinstance(score, bool):
             raise ResponseFormatError(f"reply result {index} has no numeric relevance_score", request_id=request_id)
         seen.add(index)

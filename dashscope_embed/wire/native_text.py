@@ -8,13 +8,14 @@ reply ``{"output": {"embeddings": [{"embedding", "sparse_embedding", "text_index
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import ResponseFormatError
-from ..settings import NATIVE_TEXT_PATH
 from ..results import RequestReply, SparseEmbedding
+from ..settings import NATIVE_TEXT_PATH
 from .base import TextRequest, native_items
 
 __all__ = ["NativeTextProtocol", "rows_to_matrix", "parse_sparse"]

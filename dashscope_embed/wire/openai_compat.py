@@ -9,11 +9,12 @@ Source: https://help.aliyun.com/en/model-studio/text-embedding-synchronous-api (
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..errors import ResponseFormatError, error_from_reply
-from ..settings import OPENAI_EMBEDDINGS_PATH
 from ..results import RequestReply
+from ..settings import OPENAI_EMBEDDINGS_PATH
 from .base import TextRequest, load_reply, order_by_index
 from .native_text import rows_to_matrix
 

@@ -21,9 +21,10 @@ Source of the protocol and limits: ``limits.TASKS_DOC``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, Mapping, Optional
+from typing import Any
 
 import httpx
 import orjson
@@ -59,8 +60,9 @@ class TaskClient:
     Every method raises ``APIError`` once retries are exhausted (or at once for a non-retryable failure).
     """
 
-    def __init__(self, settings: ResolvedSettings, *, max_retries: int = 4,
-                 transport: Optional[httpx.BaseTransport] = None) -> None:
+    def __init__(
+        self, settings: ResolvedSettings, *, max_retries: int = 4, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.settings = settings
         self.runner = RequestRunner(settings, max_concurrency=2, max_retries=max_retries, transport=transport)
         self.uploader = Uploader(settings, max_retries=max_retries, transport=transport, runner=self.runner)
@@ -73,13 +75,15 @@ class TaskClient:
                 return self._once(method, path, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, method: str, path: str, *, json: Any = None, params: Any = None,
-              headers: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    def _once(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         client = self.runner.client()
         content = orjson.dumps(json) if json is not None else None
         try:
-            response = client.request(method, self.settings.root + path, content=content, params=params,
-                                      headers=headers)
+            response = client.request(
+                method, self.settings.root + path, content=content, params=params, headers=headers
+            )
         except httpx.TransportError as exc:
             raise transport_error(exc, self.settings.timeout) from None
         return _parse(response.status_code, response.headers, response.content)
@@ -91,12 +95,12 @@ class TaskClient:
         Raises:
             InvalidInputError: the file is larger than the certificate allows. UploadError / APIError: refused.
         """
-        return self.uploader.upload(model, local_media("text", path, f"task input {path.name}",
-                                                       content_type="text/plain"))
+        return self.uploader.upload(
+            model, local_media("text", path, f"task input {path.name}", content_type="text/plain")
+        )
 
     # -- tasks --
-    def submit(self, model: str, url: str, text_type: str,
-               find: Optional[Callable[[float], Optional[str]]] = None) -> str:
+    def submit(self, model: str, url: str, text_type: str, find: Callable[[float], str | None] | None = None) -> str:
         """Submit a task embedding the file at ``url``; returns its task id.
 
         Args:
@@ -105,16 +109,19 @@ class TaskClient:
         """
         body = {"model": model, "input": {"url": url}, "parameters": {"text_type": text_type}}
         headers = {ASYNC_HEADER: "enable", RESOLVE_HEADER: "enable"}
-        sent_at: Optional[float] = None
+        sent_at: float | None = None
         for attempt in self.runner.retrying():
             with attempt:
                 if sent_at is not None and find is not None:
                     try:
                         found = find(sent_at)
                     except APIError as exc:
-                        raise APIError(f"a task submission may have succeeded (its reply was lost) and looking it "
-                                       f"up failed ({exc}); rerun the job to look it up again",
-                                       status_code=exc.status_code, code=exc.code) from None
+                        raise APIError(
+                            f"a task submission may have succeeded (its reply was lost) and looking it "
+                            f"up failed ({exc}); rerun the job to look it up again",
+                            status_code=exc.status_code,
+                            code=exc.code,
+                        ) from None
                     if found is not None:
                         return found
                 try:
@@ -126,8 +133,9 @@ class TaskClient:
                     raise
                 task_id = (reply.get("output") or {}).get("task_id")
                 if not isinstance(task_id, str) or not task_id:
-                    raise ResponseFormatError("task submission reply has no output.task_id",
-                                              request_id=reply.get("request_id"))
+                    raise ResponseFormatError(
+                        "task submission reply has no output.task_id", request_id=reply.get("request_id")
+                    )
                 return task_id
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -151,8 +159,13 @@ class TaskClient:
         end = datetime.now() + timedelta(minutes=5)
         page = 1
         while True:
-            params = {"model_name": model, "start_time": _stamp(start), "end_time": _stamp(end),
-                      "page_no": page, "page_size": page_size}
+            params = {
+                "model_name": model,
+                "start_time": _stamp(start),
+                "end_time": _stamp(end),
+                "page_no": page,
+                "page_size": page_size,
+            }
             reply = self._call("GET", TASKS_PATH, params=params)
             output = reply.get("output")
             body: dict[str, Any] = output if isinstance(output, dict) else reply
@@ -162,12 +175,15 @@ class TaskClient:
                 return
             page += 1
 
-    def find_unrecorded(self, model: str, since: float, recorded: Collection[str]) -> Optional[str]:
+    def find_unrecorded(self, model: str, since: float, recorded: Collection[str]) -> str | None:
         """The newest task of ``model`` created from ``since - margin`` whose id is not in ``recorded``, or
         ``None`` (also when the service does not list tasks)."""
         try:
-            found = [t for t in self.list_tasks(model, since - _LOOKUP_MARGIN)
-                     if t.get("task_id") and t["task_id"] not in recorded]
+            found = [
+                t
+                for t in self.list_tasks(model, since - _LOOKUP_MARGIN)
+                if t.get("task_id") and t["task_id"] not in recorded
+            ]
         except APIError as exc:
             if exc.status_code in (404, 405):
                 return None
@@ -186,8 +202,12 @@ class TaskClient:
                         with client.stream("GET", url) as response:
                             if response.status_code != 200:
                                 response.read()
-                                raise error_from_reply(response.status_code, None, response.headers,
-                                                       text=f"result download: {response.text[:200]}")
+                                raise error_from_reply(
+                                    response.status_code,
+                                    None,
+                                    response.headers,
+                                    text=f"result download: {response.text[:200]}",
+                                )
                             with open(tmp, "wb") as out:
                                 for block in response.iter_bytes(1 << 20):
                                     out.write(block)
@@ -200,7 +220,7 @@ class TaskClient:
         """Close the pooled HTTP client."""
         self.runner.close()
 
-    def __enter__(self) -> "TaskClient":
+    def __enter__(self) -> TaskClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -214,8 +234,9 @@ def _parse(status: int, headers: Mapping[str, str], content: bytes) -> dict[str,
         body = None
     # a FAILED task carries output.code: only a top-level code is an error of the call itself
     if status >= 400 or (isinstance(body, dict) and body.get("code")):
-        raise error_from_reply(status, body if isinstance(body, dict) else None, headers,
-                               text=content.decode("utf-8", "replace")[:300])
+        raise error_from_reply(
+            status, body if isinstance(body, dict) else None, headers, text=content.decode("utf-8", "replace")[:300]
+        )
     if not isinstance(body, dict):
         raise ResponseFormatError(f"HTTP {status} reply is not a JSON object", status_code=status)
     return body

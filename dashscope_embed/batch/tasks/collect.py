@@ -16,7 +16,6 @@ written twice. Every line of the attempt then ends in one of three ways:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import orjson
@@ -38,8 +37,10 @@ CANCELED = ("task_canceled", "the task was cancelled before it ran; not billed")
 
 
 def _retryable(code: str, message: str) -> bool:
-    return error_from_reply(400, {"code": code, "message": message}).retryable or code in ("InternalError",
-                                                                                       "not_returned")
+    return error_from_reply(400, {"code": code, "message": message}).retryable or code in (
+        "InternalError",
+        "not_returned",
+    )
 
 
 class _Journal:
@@ -73,8 +74,15 @@ class _Journal:
 
 
 def collect_task(
-    attempt: Attempt, shard: Shard, base: Path, out: Optional[Path], failure: Optional[tuple[str, str]],
-    work: Path, chunk_size: int, mask: np.ndarray, max_resubmits: int,
+    attempt: Attempt,
+    shard: Shard,
+    base: Path,
+    out: Path | None,
+    failure: tuple[str, str] | None,
+    work: Path,
+    chunk_size: int,
+    mask: np.ndarray,
+    max_resubmits: int,
 ) -> Collected:
     """Journal the successes of a terminal task and sort its other lines (see the module docstring).
 
@@ -92,7 +100,7 @@ def collect_task(
     verdicts: dict[int, tuple[str, str]] = {}
     if out is None:
         reason = failure or CANCELED
-        verdicts = {i: reason for i in range(len(rows))}
+        verdicts = dict.fromkeys(range(len(rows)), reason)
     else:
         seen_before = bool(mask[rows - shard.start].any()) if len(rows) else False
         tokens = 0 if seen_before else int(attempt.counts.get("total_tokens", 0))
@@ -119,9 +127,9 @@ def collect_task(
             verdict = verdicts.get(index)
             if verdict is None:
                 continue
-            if _retryable(*verdict) or verdict in (CANCELED,) or out is None:
-                if attempt.round < max_resubmits:
-                    got.again.append(orjson.dumps({"custom_id": cid, "text": text}))
-                    continue
+            resubmit = _retryable(*verdict) or verdict in (CANCELED,) or out is None
+            if resubmit and attempt.round < max_resubmits:
+                got.again.append(orjson.dumps({"custom_id": cid, "text": text}))
+                continue
             got.permanent.append((cid, [text], *verdict))
     return got

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -83,8 +82,8 @@ class TaskSummary(BatchSummary):
         free_quota_tokens / free_quota_days: the model's free quota for a new account, if any.
     """
 
-    free_quota_tokens: Optional[int] = None
-    free_quota_days: Optional[int] = None
+    free_quota_tokens: int | None = None
+    free_quota_days: int | None = None
 
     def lines(self) -> list[str]:
         """The human-readable summary."""
@@ -95,8 +94,12 @@ class TaskSummary(BatchSummary):
             f"this run: {self.rows_this_run} rows collected, {self.batches} tasks submitted, {self.requests} tasks "
             f"collected, {self.tokens} tokens, {self.seconds:.1f} s",
             f"cost: {format_money(self.cost_cny(), 'CNY')} at the list price"
-            + (f" (or nothing within the free quota of {self.free_quota_tokens:,} tokens for "
-               f"{self.free_quota_days} days of a new account)" if self.free_quota_tokens else ""),
+            + (
+                f" (or nothing within the free quota of {self.free_quota_tokens:,} tokens for "
+                f"{self.free_quota_days} days of a new account)"
+                if self.free_quota_tokens
+                else ""
+            ),
         ]
         if self.job_tokens != self.tokens:
             out.append(f"whole job (all runs): {self.job_requests} tasks, {self.job_tokens} tokens")
@@ -128,7 +131,7 @@ class AsyncTaskJob(RemoteJob):
     suffix = ".jsonl"
     options: TaskJobOptions
 
-    def __init__(self, rows: Rows, output: Path, options: Optional[TaskJobOptions] = None) -> None:
+    def __init__(self, rows: Rows, output: Path, options: TaskJobOptions | None = None) -> None:
         super().__init__(rows, output, options or TaskJobOptions())
         self.limits = self.options.limits
         self.rows_per_task = self.options.rows_per_task
@@ -142,31 +145,46 @@ class AsyncTaskJob(RemoteJob):
             InvalidInputError: see the class docstring (the message names the value and what is allowed).
         """
         if not self.spec.async_task:
-            raise InvalidInputError(f"{self.model} does not run as asynchronous batch tasks; task models: "
-                                    f"{', '.join(task_models())} (source: {TASKS_DOC})")
+            raise InvalidInputError(
+                f"{self.model} does not run as asynchronous batch tasks; task models: "
+                f"{', '.join(task_models())} (source: {TASKS_DOC})"
+            )
         self.check_numbers({"max_resubmits": 0, "chunk_size": 1})
         value = self.rows_per_task
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= self.limits.max_lines:
-            raise InvalidInputError(f"rows_per_task must be an int from 1 to {self.limits.max_lines} (the lines "
-                                    f"one task takes), got {value!r} (source: {TASKS_DOC})")
+            raise InvalidInputError(
+                f"rows_per_task must be an int from 1 to {self.limits.max_lines} (the lines "
+                f"one task takes), got {value!r} (source: {TASKS_DOC})"
+            )
         if self.options.text_type not in TEXT_TYPES:
             raise InvalidInputError(f"text_type {self.options.text_type!r} is not one of {', '.join(TEXT_TYPES)}")
         if self.options.fallback_realtime:
-            raise InvalidInputError(f"fallback_realtime is not available for {self.model}: it has no real-time "
-                                    "endpoint, and no real-time model is documented to give the same vectors")
+            raise InvalidInputError(
+                f"fallback_realtime is not available for {self.model}: it has no real-time "
+                "endpoint, and no real-time model is documented to give the same vectors"
+            )
         settings = resolve_connection(**self.options.connection())
         if not self.explicit_base_url:
             self.spec.check_region(settings.region)
             if settings.root != REGION_ROOTS["beijing"]:
-                raise InvalidInputError(f"{self.model} is offered in China (Beijing) only; use region='beijing' or "
-                                        f"an explicit base_url (source: {TASKS_DOC})")
+                raise InvalidInputError(
+                    f"{self.model} is offered in China (Beijing) only; use region='beijing' or "
+                    f"an explicit base_url (source: {TASKS_DOC})"
+                )
         settings.require_key()
         return settings
 
     def scan(self) -> Scan:
         """Every row checked once and digested (``source.scan_rows``); the key also covers ``text_type``."""
-        found = scan_rows(self.source, spec=self.spec, dimension=self.dimension, chunk_size=self.chunk_size,
-                          skip_empty=self.options.skip_empty, api=self.api, line_noun="task line")
+        found = scan_rows(
+            self.source,
+            spec=self.spec,
+            dimension=self.dimension,
+            chunk_size=self.chunk_size,
+            skip_empty=self.options.skip_empty,
+            api=self.api,
+            line_noun="task line",
+        )
         key = hashlib.sha256(f"{found.key}:{self.options.text_type}".encode()).hexdigest()
         return Scan(key=key, rows=found.rows, kept=found.kept)
 
@@ -178,17 +196,29 @@ class AsyncTaskJob(RemoteJob):
     def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
         """A fresh task state: one shard a task, one text a line."""
         return JobState(
-            key=key, job_id=self.job_id(key, settings), model=self.model, dimension=self.dimension,
-            completion_window=None, rows_per_line=1, lines_per_shard=self.rows_per_task, chunk_size=self.chunk_size,
-            root=settings.root, input=str(self.source.path), kind=self.api,
+            key=key,
+            job_id=self.job_id(key, settings),
+            model=self.model,
+            dimension=self.dimension,
+            completion_window=None,
+            rows_per_line=1,
+            lines_per_shard=self.rows_per_task,
+            chunk_size=self.chunk_size,
+            root=settings.root,
+            input=str(self.source.path),
+            kind=self.api,
         )
 
     def new_summary(self) -> TaskSummary:
         """A summary at the model's list price, with its free quota."""
         price = self.spec.price_per_million_tokens_cny
-        return TaskSummary(output=self.output, batch_price_per_million_tokens_cny=price,
-                           price_per_million_tokens_cny=price, free_quota_tokens=self.spec.free_quota_tokens,
-                           free_quota_days=self.spec.free_quota_days)
+        return TaskSummary(
+            output=self.output,
+            batch_price_per_million_tokens_cny=price,
+            price_per_million_tokens_cny=price,
+            free_quota_tokens=self.spec.free_quota_tokens,
+            free_quota_days=self.spec.free_quota_days,
+        )
 
     def pack(self, rows: list[Row], state: JobState) -> list[tuple[bytes, int]]:
         """One line per row (``lines.pack_task_lines``)."""
@@ -199,16 +229,25 @@ class AsyncTaskJob(RemoteJob):
         """Bytes planned per task file at most."""
         return MAX_TASK_FILE_BYTES
 
-    def collect_results(self, state: JobState, shard: Shard, attempt: Attempt, base: Path, out: Optional[Path],
-                        err: Optional[Path], mask: np.ndarray) -> Collected:
+    def collect_results(
+        self,
+        state: JobState,
+        shard: Shard,
+        attempt: Attempt,
+        base: Path,
+        out: Path | None,
+        err: Path | None,
+        mask: np.ndarray,
+    ) -> Collected:
         """Journal the task's successes and sort its other lines (``collect.collect_task``)."""
         remote = self.active_remote
         assert isinstance(remote, TaskRemote)
         failure = remote.reason(attempt) if attempt.status == "FAILED" else None
         if failure is not None:
             self.log(f"task {attempt.remote_id} (shard {shard.index}) failed: {failure[0]}: {failure[1]}")
-        return collect_task(attempt, shard, base, out, failure, self.work, state.chunk_size, mask,
-                            self.options.max_resubmits)
+        return collect_task(
+            attempt, shard, base, out, failure, self.work, state.chunk_size, mask, self.options.max_resubmits
+        )
 
     def line_rows(self, line: bytes, shard: Shard) -> int:
         """One text a line."""

@@ -13,8 +13,8 @@ that is uploaded, where line ``i`` (0-based) is ``text_index`` ``i`` of the resu
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 
@@ -33,8 +33,10 @@ def one_line(text: str) -> str:
 
 def pack_task_lines(rows: list[Row], job_id: str) -> list[tuple[bytes, int]]:
     """``[(JSONL line, row number), ...]``: one line per non-empty row."""
-    return [(orjson.dumps({"custom_id": custom_id(job_id, row.index, row.index), "text": one_line(row.text)}),
-             row.index) for row in rows]
+    return [
+        (orjson.dumps({"custom_id": custom_id(job_id, row.index, row.index), "text": one_line(row.text)}), row.index)
+        for row in rows
+    ]
 
 
 def read_task_lines(path: Path) -> Iterator[tuple[str, str]]:

@@ -19,8 +19,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ...errors import APIError
 from ..state import Attempt, JobState, Shard
@@ -50,7 +51,7 @@ class TaskRemote:
         # the service queues the rest of 50 and runs 3: a job keeps at most that many unfinished
         self.max_running = limits.max_queued
         self.reasons: dict[str, tuple[str, str]] = {}  # task id -> (code, message) of a FAILED task
-        self._last_submit: Optional[float] = None
+        self._last_submit: float | None = None
 
     def submit(self, state: JobState, shard: Shard, attempt: Attempt, path: Path, save: Callable[[], None]) -> bool:
         """See ``Remote.submit``: upload the text file, then submit the task (or adopt the one a killed run made)."""
@@ -74,8 +75,12 @@ class TaskRemote:
         self._pace()
         attempt.creating, attempt.sent_at = True, time.time()
         save()
-        task_id = self.client.submit(self.model, attempt.file_id, self.text_type,
-                                     find=lambda since: self.client.find_unrecorded(self.model, since, recorded))
+        task_id = self.client.submit(
+            self.model,
+            attempt.file_id,
+            self.text_type,
+            find=lambda since: self.client.find_unrecorded(self.model, since, recorded),
+        )
         self._last_submit = time.monotonic()
         attempt.remote_id, attempt.status = task_id, "PENDING"
         save()
@@ -93,25 +98,33 @@ class TaskRemote:
         Raises:
             APIError: ``status_code`` 404 for a task the service reports ``UNKNOWN``.
         """
-        reply = self.client.get(attempt.remote_id)  # type: ignore[arg-type]
+        reply = self.client.get(attempt.submitted_id)
         output: dict[str, Any] = reply.get("output") or {}
         status = output.get("task_status")
         if status == "UNKNOWN":
-            raise APIError(f"the service does not know task {attempt.remote_id} (UNKNOWN)", status_code=404,
-                           request_id=reply.get("request_id"))
+            raise APIError(
+                f"the service does not know task {attempt.remote_id} (UNKNOWN)",
+                status_code=404,
+                request_id=reply.get("request_id"),
+            )
         before = (attempt.status, attempt.counts)
         metrics = output.get("task_metrics") or {}
         # the Batch File API's names, so ``batch status`` reads both kinds alike
-        counts = {name: int(metrics[key]) for name, key in (("total", "TOTAL"), ("completed", "SUCCEEDED"),
-                                                              ("failed", "FAILED")) if key in metrics}
+        counts = {
+            name: int(metrics[key])
+            for name, key in (("total", "TOTAL"), ("completed", "SUCCEEDED"), ("failed", "FAILED"))
+            if key in metrics
+        }
         tokens = (reply.get("usage") or {}).get("total_tokens")
         if tokens is not None:
             counts["total_tokens"] = int(tokens)
         attempt.status, attempt.counts = status, counts
         attempt.output_file_id = output.get("url")
         if status == "FAILED":
-            self.reasons[attempt.remote_id] = (str(output.get("code") or "UnknownError"),  # type: ignore[index]
-                                               str(output.get("message") or ""))
+            self.reasons[attempt.submitted_id] = (
+                str(output.get("code") or "UnknownError"),
+                str(output.get("message") or ""),
+            )
         return before != (attempt.status, attempt.counts)
 
     def terminal(self, attempt: Attempt) -> bool:
@@ -128,7 +141,7 @@ class TaskRemote:
             self.refresh(attempt)
         return self.reasons.get(attempt.remote_id or "", ("UnknownError", "the task failed"))
 
-    def fetch(self, attempt: Attempt, base: Path) -> tuple[Optional[Path], Optional[Path]]:
+    def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
         """Download the gzipped result of a SUCCEEDED task to ``base`` + ``.out.gz``."""
         if attempt.status != "SUCCEEDED" or not attempt.output_file_id:
             return None, None
@@ -140,9 +153,13 @@ class TaskRemote:
         Raises:
             APIError: the task is no longer PENDING (the service cancels only those; it runs to its end).
         """
-        if not self.client.cancel(attempt.remote_id):  # type: ignore[arg-type]
-            raise APIError(f"task {attempt.remote_id} is no longer PENDING: the service cancels only PENDING "
-                           "tasks, so it runs to its end", status_code=400, code="UnsupportedOperation")
+        if not self.client.cancel(attempt.submitted_id):
+            raise APIError(
+                f"task {attempt.remote_id} is no longer PENDING: the service cancels only PENDING "
+                "tasks, so it runs to its end",
+                status_code=400,
+                code="UnsupportedOperation",
+            )
 
     def delete_input(self, attempt: Attempt) -> None:
         """Nothing to delete: the temporary upload expires after 48 h."""

@@ -13,9 +13,10 @@ a time, and ``ResultCheck`` verifies that every input line came back exactly onc
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -36,9 +37,9 @@ class ResultLine:
     """
 
     text_index: int
-    embedding: Optional[np.ndarray]
-    code: Optional[str] = None
-    message: Optional[str] = None
+    embedding: np.ndarray | None
+    code: str | None = None
+    message: str | None = None
 
 
 def parse_line(raw: bytes, where: str = "result") -> ResultLine:
@@ -72,7 +73,7 @@ def read_result(path: Path) -> Iterator[ResultLine]:
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
+    with opener(path, "rb") as handle:
         for raw in handle:
             if raw.strip():
                 yield parse_line(raw, where=path.name)
@@ -95,8 +96,9 @@ class ResultCheck:
     def see(self, line: ResultLine) -> None:
         """Record ``line`` (raises for an index out of range or seen before)."""
         if line.text_index >= self.lines:
-            raise ResponseFormatError(f"a result line has text_index {line.text_index}; the input had {self.lines} "
-                                      "lines")
+            raise ResponseFormatError(
+                f"a result line has text_index {line.text_index}; the input had {self.lines} lines"
+            )
         if self.seen[line.text_index]:
             raise ResponseFormatError(f"the result holds text_index {line.text_index} twice")
         self.seen[line.text_index] = True

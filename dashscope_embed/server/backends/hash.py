@@ -43,7 +43,7 @@ class HashBackend:
         out = np.empty((len(texts), self.native_dim), dtype=np.float32)
         keys = [(apply_instruct(text, text_type, instruct), text_type) for text in texts]
         fresh = []
-        for i, (key, vector) in enumerate(zip(keys, self._cache.get_many(keys))):
+        for i, (key, vector) in enumerate(zip(keys, self._cache.get_many(keys), strict=True)):
             if vector is None:
                 vector = hash_vector(f"text\0{key[1]}\0{key[0]}".encode("utf-8", "surrogatepass"), self.native_dim)
                 if len(key[0]) <= CACHE_MAX_CHARS:
@@ -51,4 +51,3 @@ class HashBackend:
             out[i] = vector
         self._cache.put_many(fresh)
         return out
-

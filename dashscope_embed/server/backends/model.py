@@ -67,7 +67,7 @@ class ModelBackend:
         keys = [(apply_instruct(t, text_type, instruct), mode) for t in texts]
         out = np.empty((len(keys), self.native_dim), dtype=np.float32)
         missing: dict[tuple[str, str], list[int]] = {}
-        for i, (key, vector) in enumerate(zip(keys, self._cache.get_many(keys))):
+        for i, (key, vector) in enumerate(zip(keys, self._cache.get_many(keys), strict=True)):
             if vector is None:
                 missing.setdefault(key, []).append(i)
             else:
@@ -79,8 +79,8 @@ class ModelBackend:
                 vectors = np.asarray(self._encode(model, [k[0] for k in todo], text_type), dtype=np.float32)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors / np.maximum(norms, 1e-12)
-            for key, vector in zip(todo, vectors):
+            for key, vector in zip(todo, vectors, strict=True):
                 for i in missing[key]:
                     out[i] = vector
-            self._cache.put_many((k, v) for k, v in zip(todo, vectors) if len(k[0]) <= CACHE_MAX_CHARS)
+            self._cache.put_many((k, v) for k, v in zip(todo, vectors, strict=True) if len(k[0]) <= CACHE_MAX_CHARS)
         return out
