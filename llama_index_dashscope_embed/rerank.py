@@ -113,6 +113,26 @@ class DashScopeRerank(RerankOptions, BaseNodePostprocessor):
             out.extend(self._ranked(nodes, self._engine.rerank(bundle.query_str, texts, top_n=self.top_n)))
         return out
 
+    if not hasattr(BaseNodePostprocessor, "apostprocess_nodes"):
+        # early llama-index-core releases (0.12.0 among them) have only ``_apostprocess_nodes``: give them the
+        # public method later releases define, with the same arguments.
+        async def apostprocess_nodes(
+            self,
+            nodes: list[NodeWithScore],
+            query_bundle: QueryBundle | None = None,
+            query_str: str | None = None,
+        ) -> list[NodeWithScore]:
+            """Async ``postprocess_nodes``: the ``top_n`` nodes by relevance, best first.
+
+            Raises:
+                InvalidInputError: both ``query_bundle`` and ``query_str`` given, or no query.
+            """
+            if query_str is not None and query_bundle is not None:
+                raise InvalidInputError("Cannot specify both query_str and query_bundle")
+            if query_str is not None:
+                query_bundle = QueryBundle(query_str)
+            return await self._apostprocess_nodes(nodes, query_bundle)
+
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
