@@ -26,7 +26,9 @@ from dashscope_embed.server.backends import E5Backend
 from dashscope_embed.server.relevance import blend, order, relevance
 
 WEIGHTS = (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 1.0)
-DATA = Path(os.environ.get("DASHSCOPE_EMBED_EVAL_DATA", "/work/shared/data")) / "python_faq.json"
+# the shared data sits beside the repository checkout (benchmarks/ -> parents[1] is the repository)
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(os.environ.get("DASHSCOPE_EMBED_EVAL_DATA", SHARED_DATA)) / "python_faq.json"
 
 
 def vectors(judged, cache: str | None) -> tuple[np.ndarray, np.ndarray]:

