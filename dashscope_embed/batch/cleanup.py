@@ -9,9 +9,9 @@ from typing import Any
 from ..errors import APIError
 from .errors import BatchJobError
 from .remote import Remote
-from .state import Attempt, JobState
+from .state import Attempt, JobState, Shard
 
-__all__ = ["cancel_unfinished", "cancelled_error", "delete_collected", "discard"]
+__all__ = ["cancel_unfinished", "cancelled_error", "delete_collected", "discard", "gone_error"]
 
 
 def delete_collected(state: JobState, remote: Remote, save: Callable[[], None]) -> None:
@@ -81,4 +81,14 @@ def cancelled_error(state: JobState, output: Path, work: Path) -> BatchJobError:
         f"the job was cancelled (`dashscope-embed batch cancel {output}`): nothing more is submitted; what finished "
         f"is collected in {work} ({waiting} attempts wait). Rerun the same command to resume (it submits the "
         "rest), or pass --restart to discard the job"
+    )
+
+
+def gone_error(state: JobState, shard: Shard, attempt: Attempt, what: str, state_path: Path) -> BatchJobError:
+    """The error for a recorded remote object (``what``) the service does not know."""
+    return BatchJobError(
+        f"{state.root} does not know {what} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, attempt "
+        f"{attempt.number}) recorded in {state_path}: the state was written against a service that no "
+        "longer holds it (another account or workspace, a restarted local service, remote work older than the "
+        "service keeps it). Rerun with --restart to discard the state and submit every row again"
     )

@@ -4,8 +4,8 @@ differs between APIs.
 
 How a job runs (``run``):
 
-1. ``check_options`` (the kind's: window, model, region ...) and ``scan`` (every row read once, ``source``) run
-   before anything is uploaded; an ``OUTPUT`` already holding this job's result is reported, not redone.
+1. The run lock is taken (``runlock``), an earlier ``batch cancel`` marker removed; ``check_options`` and ``scan``
+   (every row read once) run before anything is uploaded; an ``OUTPUT`` holding this job's result is not redone.
 2. The state is opened (``state``): resumed, refused (another job's, another root's) or discarded (``restart``,
    ``cleanup.discard``). Attempts the service failed as a whole in an earlier run are queued again (``requeue``).
 3. Rows are planned into shards (``sharding.plan_shards`` with the kind's ``pack``) and each shard is submitted
@@ -43,7 +43,7 @@ from ..errors import APIError, InvalidInputError
 from ..jobs.sources import Row
 from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
 from ..settings import ResolvedSettings, environment_defaults
-from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard
+from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard, gone_error
 from .collect import Collected, done_mask
 from .errors import BatchJobError
 from .lines import write_lines
@@ -51,6 +51,7 @@ from .options import RemoteJobOptions
 from .output import fallback_realtime, record_failures, unembedded_error, write_output
 from .progress import Progress
 from .remote import Remote
+from .runlock import job_lock
 from .sharding import attempt_path, groups, plan_shards
 from .source import Rows, RowSource, Scan
 from .state import Attempt, JobState, Shard, cancel_path_for, job_id_for, load_state, save_state, state_path_for
@@ -198,7 +199,13 @@ class RemoteJob(ABC):
         Raises:
             InvalidInputError, BatchJobError, APIError: see the job kind's class docstring.
         """
+        with job_lock(self.state_path):
+            return self._run()
+
+    def _run(self) -> BatchSummary:
         started = time.monotonic()
+        # a rerun after `batch cancel` resumes; the marker goes before the scan so a cancel sent during it holds
+        cancel_path_for(self.output).unlink(missing_ok=True)
         settings = self.check_options()
         scan = self.scan()
         summary = self.summary = self.new_summary()
@@ -210,8 +217,6 @@ class RemoteJob(ABC):
             summary.already_complete = True
             return summary
         remote = self.remote = self.open_remote(settings)
-        # running the job again after `batch cancel` resumes it
-        cancel_path_for(self.output).unlink(missing_ok=True)
         try:
             state = self._state = self._open_state(scan.key, settings, remote)
             self._requeue_failed(state)
@@ -434,13 +439,8 @@ class RemoteJob(ABC):
         return changed
 
     def gone(self, state: JobState, shard: Shard, attempt: Attempt, what: str) -> BatchJobError:
-        """The error for a recorded remote object (``what``) the service does not know."""
-        return BatchJobError(
-            f"{state.root} does not know {what} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, attempt "
-            f"{attempt.number}) recorded in {self.state_path}: the state was written against a service that no "
-            "longer holds it (another account or workspace, a restarted local service, remote work older than the "
-            "service keeps it). Rerun with --restart to discard the state and submit every row again"
-        )
+        """The error for a recorded remote object (``what``) the service does not know (``cleanup.gone_error``)."""
+        return gone_error(state, shard, attempt, what, self.state_path)
 
     def _collect(self, state: JobState, shard: Shard, attempt: Attempt) -> None:
         remote = self.active_remote

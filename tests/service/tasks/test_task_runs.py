@@ -1,0 +1,84 @@
+"""One run of a job at a time, and a ``batch cancel`` sent while a rerun is still scanning its input."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from support.task_helpers import texts
+
+from dashscope_embed.batch import AsyncTaskJob, BatchJobError, TaskJobOptions, batch_status
+from dashscope_embed.batch.runlock import lock_path_for
+from dashscope_embed.batch.state import cancel_path_for, state_path_for
+from dashscope_embed.batch.tasks.limits import TaskLimits
+
+FAST = TaskLimits(submit_interval=0.2)
+
+
+def _options(service, **changes) -> TaskJobOptions:
+    base = dict(base_url=service.base_url, poll_interval=0.02, max_poll_interval=0.1, limits=FAST)
+    base.update(changes)
+    return TaskJobOptions(**base)
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    return [(f"id-{i}", t) for i, t in enumerate(items)]
+
+
+def test_a_second_run_of_the_same_job_is_refused_at_once(task_service, tmp_path):
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_queue_delay=1.0)  # the first run keeps its tasks PENDING for a while
+    out = tmp_path / "twice.parquet"
+    rows = _pairs(texts(40))
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            AsyncTaskJob(rows, out, _options(task_service, rows_per_task=5)).run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    runner = threading.Thread(target=first, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while task_service.app.tasks.submissions < 1 or not state_path_for(out).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    started = time.monotonic()
+    with pytest.raises(BatchJobError, match=f"another run of this job is in progress \\(pid {os.getpid()}"):
+        AsyncTaskJob(rows, out, _options(task_service, rows_per_task=5)).run()
+    assert time.monotonic() - started < 1.0
+    # status does not take the lock: it answers while the job runs
+    assert any("PENDING" in line for line in batch_status(out))
+    runner.join(60)
+    assert not runner.is_alive() and errors == []
+    assert pq.read_table(out).num_rows == 40
+    assert task_service.app.tasks.submissions == 8  # one task per shard: nothing submitted twice
+    billed = task_service.app.tasks.billed
+    assert len(billed) == 40 and max(billed.values()) == 1
+    assert not lock_path_for(state_path_for(out)).exists()
+
+
+def test_a_cancel_sent_while_a_rerun_scans_is_not_erased(task_service, tmp_path, monkeypatch):
+    task_service.app.tasks.limits = FAST
+    out = tmp_path / "scan.parquet"
+    job = AsyncTaskJob(_pairs(texts(10)), out, _options(task_service, rows_per_task=5))
+    cancel_path_for(out).write_bytes(b"")  # a stale marker of an earlier run: a rerun removes it
+    scan = job.scan
+
+    def slow_scan():
+        assert not cancel_path_for(out).exists()
+        result = scan()
+        cancel_path_for(out).write_bytes(b"")  # `batch cancel` issued while the scan ran
+        return result
+
+    monkeypatch.setattr(job, "scan", slow_scan)
+    with pytest.raises(BatchJobError, match="cancelled"):
+        job.run()
+    assert task_service.app.tasks.submissions == 0
+    monkeypatch.undo()
+    job.run()  # the next rerun clears the marker and finishes
+    assert pq.read_table(out).num_rows == 10
