@@ -83,6 +83,7 @@ def collect_task(
     chunk_size: int,
     mask: np.ndarray,
     max_resubmits: int,
+    dimension: int | None = None,
 ) -> Collected:
     """Journal the successes of a terminal task and sort its other lines (see the module docstring).
 
@@ -90,10 +91,12 @@ def collect_task(
         base: the attempt's JSONL file (line ``i`` is ``text_index`` ``i``). out: the downloaded result, or
             ``None`` (a FAILED or CANCELED task). failure: ``(code, message)`` of a FAILED task.
         mask: ``(shard.end - shard.start,) bool`` rows already journaled; updated.
+        dimension: the job's vector length (``None``: not checked).
 
     Raises:
-        ResponseFormatError: a result line that is not one of the known shapes, out of range or repeated, or a
-            vector of another length than the others.
+        ResponseFormatError: a result line that is not one of the known shapes, out of range or repeated, or an
+            embedding of another shape than ``(dimension,)`` (names its text_index); raised before anything of the
+            result is journaled.
     """
     rows = np.asarray([parse_custom_id(cid)[0] for cid, _ in read_task_lines(base)], dtype=np.int64)
     got = Collected()
@@ -104,10 +107,12 @@ def collect_task(
     else:
         seen_before = bool(mask[rows - shard.start].any()) if len(rows) else False
         tokens = 0 if seen_before else int(attempt.counts.get("total_tokens", 0))
-        journal = _Journal(work, chunk_size, tokens)
-        check = ResultCheck(len(rows))
+        # the whole result is checked before anything is journaled: a bad vector must not reach OUTPUT
+        check = ResultCheck(len(rows), dimension)
         for line in read_result(out):
             check.see(line)
+        journal = _Journal(work, chunk_size, tokens)
+        for line in read_result(out):
             if line.embedding is None:
                 verdicts[line.text_index] = (line.code or "UnknownError", line.message or "")
                 continue

@@ -246,7 +246,16 @@ class AsyncTaskJob(RemoteJob):
         if failure is not None:
             self.log(f"task {attempt.remote_id} (shard {shard.index}) failed: {failure[0]}: {failure[1]}")
         return collect_task(
-            attempt, shard, base, out, failure, self.work, state.chunk_size, mask, self.options.max_resubmits
+            attempt,
+            shard,
+            base,
+            out,
+            failure,
+            self.work,
+            state.chunk_size,
+            mask,
+            self.options.max_resubmits,
+            dimension=state.dimension,
         )
 
     def line_rows(self, line: bytes, shard: Shard) -> int:

@@ -7,7 +7,8 @@ The line schema is not documented. Two shapes are read (both seen in user code a
 
 A line with ``code`` / ``message`` (at the top level or inside ``output``) and no ``embedding`` is a failed line.
 Lines are keyed by ``text_index`` (0-based input line number); ``read_result`` streams them, one line in memory at
-a time, and ``ResultCheck`` verifies that every input line came back exactly once.
+a time, and ``ResultCheck`` verifies that every input line came back exactly once with a vector of the job's
+dimension.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ def parse_line(raw: bytes, where: str = "result") -> ResultLine:
         raise ResponseFormatError(f"{where}: a line has no text_index: {raw[:80]!r}")
     embedding = inner.get("embedding", line.get("embedding"))
     if isinstance(embedding, list) and embedding:
-        return ResultLine(index, np.asarray(embedding, dtype=np.float32))
+        try:
+            return ResultLine(index, np.asarray(embedding, dtype=np.float32))
+        except (TypeError, ValueError):
+            raise ResponseFormatError(f"{where}: line {index} has an embedding that is not numbers") from None
     code = line.get("code") or inner.get("code")
     message = line.get("message") or inner.get("message")
     if not code and not message:
@@ -81,13 +85,15 @@ def read_result(path: Path) -> Iterator[ResultLine]:
 
 @dataclass
 class ResultCheck:
-    """Checks that a result answers each of ``lines`` input lines exactly once.
+    """Checks that a result answers each of ``lines`` input lines exactly once, each embedding ``(dimension,)``.
 
-    Raises (``see`` / ``finish``):
-        ResponseFormatError: a ``text_index`` out of range or seen twice, or input lines with no answer.
+    Raises (``see``):
+        ResponseFormatError: a ``text_index`` out of range or seen twice, or an embedding of another shape than
+            ``(dimension,)`` (``dimension`` ``None``: not checked).
     """
 
     lines: int
+    dimension: int | None = None
     seen: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +108,11 @@ class ResultCheck:
         if self.seen[line.text_index]:
             raise ResponseFormatError(f"the result holds text_index {line.text_index} twice")
         self.seen[line.text_index] = True
+        if self.dimension is not None and line.embedding is not None and line.embedding.shape != (self.dimension,):
+            raise ResponseFormatError(
+                f"result line text_index {line.text_index} holds an embedding of shape {line.embedding.shape}; "
+                f"the job asks for ({self.dimension},)"
+            )
 
     def missing(self) -> list[int]:
         """Input lines with no answer so far."""
