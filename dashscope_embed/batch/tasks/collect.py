@@ -8,8 +8,9 @@ written twice. Every line of the attempt then ends in one of three ways:
 
 - succeeded: done, never submitted again (billed once);
 - failed with a retryable code (``InternalError``, ``Throttling.*``, 5xx-like), absent from the result (checked:
-  every line must come back), or in a task that FAILED or was CANCELED as a whole (nothing of it billed):
-  resubmitted in the next round, up to ``max_resubmits`` rounds, then reported with its last code and message;
+  every line must come back), or in a task that FAILED as a whole (nothing of it billed): resubmitted in the next
+  round, up to ``max_resubmits`` rounds, then reported with its last code and message (a CANCELED task does not
+  get here: ``AsyncTaskJob.collect_results`` queues its lines again in the same round);
 - failed otherwise (an input the model refuses: empty, too long): reported with its code and message.
 """
 

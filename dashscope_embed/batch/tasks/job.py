@@ -239,9 +239,18 @@ class AsyncTaskJob(RemoteJob):
         err: Path | None,
         mask: np.ndarray,
     ) -> Collected:
-        """Journal the task's successes and sort its other lines (``collect.collect_task``)."""
+        """Journal the task's successes and sort its other lines (``collect.collect_task``). A CANCELED task ran
+        nothing and billed nothing: its lines are queued again in the same round (``requeue``), so a ``batch cancel``
+        does not use up a resubmission and a rerun submits them whatever ``max_resubmits`` is."""
         remote = self.active_remote
         assert isinstance(remote, TaskRemote)
+        if attempt.status == "CANCELED":
+            again = self.requeue(state, shard, attempt)
+            self.log(
+                f"task {attempt.remote_id} (shard {shard.index}) was cancelled: its lines wait as attempt "
+                f"{again.number}"
+            )
+            return Collected()
         failure = remote.reason(attempt) if attempt.status == "FAILED" else None
         if failure is not None:
             self.log(f"task {attempt.remote_id} (shard {shard.index}) failed: {failure[0]}: {failure[1]}")

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from support.task_helpers import texts
 
-from dashscope_embed.batch import AsyncTaskJob, BatchJobError, TaskJobOptions, batch_status
+from dashscope_embed.batch import AsyncTaskJob, BatchJobError, TaskJobOptions, batch_status, cancel_batches
 from dashscope_embed.batch.runlock import lock_path_for
 from dashscope_embed.batch.state import cancel_path_for, state_path_for
 from dashscope_embed.batch.tasks.limits import TaskLimits
@@ -82,3 +82,35 @@ def test_a_cancel_sent_while_a_rerun_scans_is_not_erased(task_service, tmp_path,
     monkeypatch.undo()
     job.run()  # the next rerun clears the marker and finishes
     assert pq.read_table(out).num_rows == 10
+
+
+def test_a_cancel_does_not_use_up_a_resubmission(task_service, tmp_path):
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_queue_delay=60)  # the tasks stay PENDING, so they can be cancelled
+    out = tmp_path / "c.parquet"
+    job = AsyncTaskJob(_pairs(texts(20)), out, _options(task_service, rows_per_task=10, max_resubmits=0))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            job.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while task_service.app.tasks.submissions < 2 or not state_path_for(out).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.1)  # the second task id is saved
+    assert len(cancel_batches(out)) == 2
+    runner.join(20)
+    assert not runner.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], BatchJobError) and "cancelled" in str(errors[0])
+    # the rerun submits the cancelled lines (nothing of them was billed), with no resubmission left
+    task_service.set_faults(None)
+    job.run()
+    assert pq.read_table(out).num_rows == 20 and task_service.app.tasks.submissions == 4
+    billed = task_service.app.tasks.billed
+    assert len(billed) == 20 and max(billed.values()) == 1
