@@ -298,7 +298,8 @@ def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: str | None) ->
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """``dashscope-embed batch status|cancel OUTPUT``: print or cancel the batches of a ``--batch-api`` job.
+    """``dashscope-embed batch status|cancel OUTPUT``: print or cancel the batches of a ``--batch-api`` job
+    or the tasks of an asynchronous-task job; a task that cannot be cancelled (RUNNING) is printed.
 
     Raises:
         BatchJobError: no state file beside OUTPUT. APIError: a request failed.
@@ -309,8 +310,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
         for line in batch_status(args.output, base_url=args.base_url):
             print(line, flush=True)
         return 0
-    cancelled = cancel_batches(args.output, base_url=args.base_url)
-    print(f"cancelled {len(cancelled)} batches" + (": " + ", ".join(cancelled) if cancelled else ""), flush=True)
+    from pathlib import Path
+
+    from .batch.state import load_state, state_path_for
+
+    state = load_state(state_path_for(Path(args.output)))
+    nouns = "tasks" if state is not None and state.kind == "task" else "batches"
+    cancelled = cancel_batches(args.output, base_url=args.base_url, log=lambda line: print(line, flush=True))
+    print(f"cancelled {len(cancelled)} {nouns}" + (": " + ", ".join(cancelled) if cancelled else ""), flush=True)
     return 0
 
 

@@ -50,7 +50,8 @@ def _state(output: Path) -> JobState:
     if state is None:
         raise BatchJobError(
             f"no batch job state beside {output} ({state_path_for(output).name}); "
-            "was it written by `embed --batch-api`?"
+            "was it written by `embed --batch-api`, or by `embed` with an asynchronous-task model "
+            "(text-embedding-async-v1/v2)?"
         )
     return state
 
@@ -97,14 +98,20 @@ def batch_status(output: Path, *, base_url: str | None = None, api_key: str | No
     return lines
 
 
-def cancel_batches(output: Path, *, base_url: str | None = None, api_key: str | None = None) -> list[str]:
+def cancel_batches(
+    output: Path,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[str]:
     """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled.
 
     Then the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another
     process sees it at its next poll, submits and resubmits nothing more, cancels what it made meanwhile, collects
     what finished and stops with an error. A task that is already RUNNING cannot be cancelled (the service cancels
-    PENDING tasks only): it is reported, runs to its end, and the job collects it. A later rerun of the job removes
-    the marker, collects what the cancelled work finished and submits the rest.
+    PENDING tasks only): it is reported through ``log``, runs to its end, and the job collects it. A later rerun of
+    the job removes the marker, collects what the cancelled work finished and submits the rest.
 
     Raises:
         BatchJobError: no state file beside ``output``. APIError: a cancel request failed.
@@ -124,7 +131,13 @@ def cancel_batches(output: Path, *, base_url: str | None = None, api_key: str | 
                     except APIError as exc:
                         if exc.status_code != 400:
                             raise
-                        continue  # a RUNNING task: the service runs it to its end (the message says so)
+                        # a RUNNING task: the service runs it to its end (the message says so)
+                        if log is not None:
+                            log(
+                                f"{remote.noun} {attempt.remote_id} (shard {shard.index}) cannot be cancelled "
+                                f"({exc.message}): it runs to its end and the job collects it"
+                            )
+                        continue
                     cancelled.append(attempt.remote_id)
         # The state file is left alone: a job may be running and owns it. The marker tells it to stop; it cancels
         # what it made after the state was read here.

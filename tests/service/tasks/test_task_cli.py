@@ -150,7 +150,7 @@ def test_batch_cancel_stops_a_job_running_in_another_process(task_service, tmp_p
         time.sleep(0.01)
     time.sleep(0.2)  # the second id is saved
     assert cli.main(["batch", "cancel", str(out)]) == 0
-    assert "cancelled 2" in capsys.readouterr().out
+    assert "cancelled 2 tasks" in capsys.readouterr().out
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "was cancelled" in stderr
     assert task_service.app.tasks.submissions == 2  # the cancelled rows were not submitted again

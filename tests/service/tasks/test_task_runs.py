@@ -114,3 +114,31 @@ def test_a_cancel_does_not_use_up_a_resubmission(task_service, tmp_path):
     assert pq.read_table(out).num_rows == 20 and task_service.app.tasks.submissions == 4
     billed = task_service.app.tasks.billed
     assert len(billed) == 20 and max(billed.values()) == 1
+
+
+def test_cancel_reports_a_running_task_it_cannot_cancel(task_service, tmp_path):
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_step_delay=0.2, task_lines_per_step=1)  # RUNNING for a few seconds
+    out = tmp_path / "r.parquet"
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            AsyncTaskJob(_pairs(texts(10)), out, _options(task_service, rows_per_task=10)).run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not state_path_for(out).exists() or not any("RUNNING" in line for line in batch_status(out)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    logged: list[str] = []
+    assert cancel_batches(out, log=logged.append) == []
+    assert len(logged) == 1 and "cannot be cancelled" in logged[0] and "runs to its end" in logged[0], logged
+    task_service.set_faults(None)
+    runner.join(30)
+    assert not runner.is_alive()
+    # the job collected the running task, then stopped on the cancel
+    assert len(errors) == 1 and "cancelled" in str(errors[0])
