@@ -32,6 +32,7 @@ part                what it does
 ``summary``         ``BatchSummary``: rows, tokens and cost at the remote price beside the real-time price
 ``cleanup``         ``delete_collected`` (remote files of collected attempts), ``discard`` (``restart``)
 ``progress``        ``Progress``: the tqdm bar of rows collected
+``runlock``         ``job_lock``: one run of a job at a time (``flock`` on ``OUTPUT.batch-state.json.lock``)
 ``coordinator``     ``RemoteJob``: the steps in order over the parts (plan, submit within ``max_running``, poll
                     with backoff, collect, resubmit, fall back, write, clean up) and ``Collected``
 ``job``             ``BatchEmbeddingJob``: the Batch File API kind of ``RemoteJob``
