@@ -68,8 +68,9 @@ def _stamp(when: datetime) -> str:
 
 
 def _created(task: Mapping[str, Any]) -> float | None:
-    """Unix seconds of a listed task's ``gmt_create`` (``YYYY-MM-DD hh:mm:ss[.fff]``, Beijing time), or ``None``."""
-    raw = task.get("gmt_create")
+    """Unix seconds of a task's ``gmt_create`` (listing) or ``submit_time`` (its reply), ``YYYY-MM-DD
+    hh:mm:ss[.fff]`` in Beijing time, or ``None``."""
+    raw = task.get("gmt_create") or task.get("submit_time")
     if not isinstance(raw, str):
         return None
     for layout in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
@@ -78,6 +79,13 @@ def _created(task: Mapping[str, Any]) -> float | None:
         except ValueError:
             continue
     return None
+
+
+def _total(task: Mapping[str, Any]) -> int | None:
+    """``task_metrics.TOTAL`` (lines), or ``None`` before the service reports it (a PENDING task)."""
+    metrics = task.get("task_metrics")
+    total = metrics.get("TOTAL") if isinstance(metrics, dict) else None
+    return int(total) if total is not None else None
 
 
 class TaskClient:
@@ -230,10 +238,12 @@ class TaskClient:
     ) -> str | None:
         """The one task a submission whose reply was lost may have created, or ``None`` when no task fits.
 
-        A task fits when it is of ``model``, not in ``recorded``, created (``gmt_create``, read as Beijing time)
+        A task fits when it is of ``model``, not in ``recorded``, created (the listing's ``gmt_create``, else the
+        task's ``submit_time``, read as Beijing time)
         within ``[first - LOOKUP_SKEW, last + timeout + LOOKUP_SKEW]`` (Unix seconds; ``timeout`` the request
         timeout), and, when it reports ``task_metrics.TOTAL`` (running or done), holds ``lines`` lines. The listing
-        is never trusted for order. ``None`` also when the service does not list tasks (404/405).
+        is never trusted for order; a task the listing gives without a creation time or line count is asked for
+        (``get``). ``None`` also when the service does not list tasks (404/405).
 
         Raises:
             BatchJobError: more than one task fits, or one fits whose creation time cannot be read: adopting one
@@ -251,11 +261,16 @@ class TaskClient:
         for task in listed:
             created = _created(task)
             if created is not None and not low <= created <= high:
+                continue  # most of the 14 h widening ends here, without a call
+            if created is None or (lines is not None and not isinstance(task.get("task_metrics"), dict)):
+                # the listing lacks the creation time or the line count: the task's own reply has both
+                task = {**(self.get(str(task["task_id"])).get("output") or {}), **task}
+                created = _created(task)
+                if created is not None and not low <= created <= high:
+                    continue
+            if lines is not None and _total(task) not in (None, lines):
                 continue
-            task_id = str(task["task_id"])
-            if lines is not None and self._total(task) not in (None, lines):
-                continue
-            fits.append((task_id, created))
+            fits.append((str(task["task_id"]), created))
         if not fits:
             return None
         if len(fits) == 1 and fits[0][1] is not None:
@@ -263,20 +278,12 @@ class TaskClient:
         ids = ", ".join(sorted(task_id for task_id, _ in fits))
         raise BatchJobError(
             f"a {model} task submission of {lines if lines is not None else 'some'} lines sent at "
-            f"{datetime.fromtimestamp(first, timezone.utc):%Y-%m-%d %H:%M:%S} UTC got no reply, and more than one "
-            f"unrecorded task of the account may be the one it created: {ids}. Nothing was adopted or sent again. "
+            f"{datetime.fromtimestamp(first, timezone.utc):%Y-%m-%d %H:%M:%S} UTC got no reply, and which "
+            f"unrecorded task of the account it created cannot be told apart among: {ids}. Nothing was adopted or "
+            "sent again. "
             "Inspect them (GET /api/v1/tasks/{id}) and cancel this job's if it is still PENDING, then rerun with "
             "--restart to start over (`batch cancel` first stops the job's other tasks)"
         )
-
-    def _total(self, task: Mapping[str, Any]) -> int | None:
-        """``task_metrics.TOTAL`` of a listed task (asked for when the listing omits it), or ``None`` before the
-        service reports it (a PENDING task)."""
-        metrics = task.get("task_metrics")
-        if not isinstance(metrics, dict):
-            metrics = (self.get(str(task["task_id"])).get("output") or {}).get("task_metrics")
-        total = metrics.get("TOTAL") if isinstance(metrics, dict) else None
-        return int(total) if total is not None else None
 
     # -- results --
     def download(self, url: str, dest: Path) -> Path:

@@ -138,3 +138,29 @@ def test_tasks_outside_the_send_window_are_not_candidates(task_service, tmp_path
         assert task_client.find_unrecorded(MODEL, now + 3600, now + 3600, set(), 5) is None
         assert task_client.find_unrecorded(MODEL, now, now, set(), 5) == theirs
         assert task_client.find_unrecorded(MODEL, now, now, {theirs}, 5) is None
+
+
+class ListsWithoutTimes(httpx.HTTPTransport):
+    """The task listing without ``gmt_create`` (a service that does not give it)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "GET" and request.url.path.endswith("/api/v1/tasks"):
+            body = orjson.loads(response.read())
+            for item in body["data"]:
+                del item["gmt_create"]
+            return httpx.Response(200, content=orjson.dumps(body), headers={"content-type": "application/json"})
+        return response
+
+
+def test_a_listing_without_creation_times_falls_back_on_each_tasks_submit_time(task_service, tmp_path):
+    from dashscope_embed.batch.tasks.client import TaskClient
+    from dashscope_embed.settings import resolve_connection
+
+    task_service.app.tasks.limits = FAST
+    (theirs,) = _foreign_tasks(task_service, tmp_path, 5, 1)
+    settings = resolve_connection(base_url=task_service.base_url, api_key="sk-test")
+    with TaskClient(settings, transport=ListsWithoutTimes()) as task_client:
+        now = time.time()
+        assert task_client.find_unrecorded(MODEL, now, now, set(), 5) == theirs
+        assert task_client.find_unrecorded(MODEL, now + 3600, now + 3600, set(), 5) is None
