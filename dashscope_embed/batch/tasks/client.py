@@ -199,11 +199,20 @@ class TaskClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, task_id: str) -> dict[str, Any]:
-        """``GET /api/v1/tasks/{id}``: the reply (``output.task_status`` ..., ``usage``)."""
+        """``GET /api/v1/tasks/{id}``: the reply (``output.task_status`` ..., ``usage``); an unknown id answers
+        ``task_status: "UNKNOWN"``.
+
+        Raises:
+            APIError: the call failed once retries are exhausted.
+        """
         return self._call("GET", f"{TASKS_PATH}/{task_id}")
 
     def cancel(self, task_id: str) -> bool:
-        """Cancel a PENDING task; ``False`` when the service refuses (400 ``UnsupportedOperation``: not PENDING)."""
+        """Cancel a PENDING task; ``False`` when the service refuses (400 ``UnsupportedOperation``: not PENDING).
+
+        Raises:
+            APIError: any other failure, once retries are exhausted.
+        """
         try:
             self._call("POST", f"{TASKS_PATH}/{task_id}/cancel")
         except APIError as exc:
@@ -288,7 +297,11 @@ class TaskClient:
     # -- results --
     def download(self, url: str, dest: Path) -> Path:
         """Stream the result at ``url`` into ``dest`` (through a temporary name); returns ``dest``. The signed URL
-        is fetched without the API key."""
+        is fetched without the API key.
+
+        Raises:
+            APIError: the download failed once retries are exhausted (403 once the signed URL has expired).
+        """
         tmp = dest.with_name(dest.name + ".download")
         with httpx.Client(timeout=_DOWNLOAD_TIMEOUT, transport=self._transport) as client:
             for attempt in self.runner.retrying():
