@@ -3,9 +3,10 @@
 - ``submit``: the attempt's lines become a text file (``lines.write_text_file``), uploaded through the temporary
   upload (its ``oss://`` URL recorded as ``file_id``), then the task is submitted at most once a second (the
   documented pace; a 429 is retried after its ``Retry-After``). ``creating`` and ``sent_at`` are saved before the
-  POST, the task id the moment it is known. After a kill between the two, the rerun looks for a task of the model
-  created since ``sent_at`` that no attempt recorded (``TaskClient.find_unrecorded``) and adopts it instead of
-  submitting a second task for the same rows.
+  POST, the task id the moment it is known. After a kill between the two, the rerun looks for the task of the
+  model created around ``sent_at`` that no attempt recorded, of the attempt's line count
+  (``TaskClient.find_unrecorded``) and adopts it instead of submitting a second task for the same rows; when
+  several tasks of the account fit it stops with a ``BatchJobError`` naming them rather than guess.
 - ``refresh``: ``GET /api/v1/tasks/{id}``: status, ``task_metrics``, the result URL (``output_file_id``),
   ``usage.total_tokens`` (``counts["total_tokens"]``); an ``UNKNOWN`` task is a 404 for the coordinator (the
   service no longer holds it).
@@ -54,10 +55,17 @@ class TaskRemote:
         self._last_submit: float | None = None
 
     def submit(self, state: JobState, shard: Shard, attempt: Attempt, path: Path, save: Callable[[], None]) -> bool:
-        """See ``Remote.submit``: upload the text file, then submit the task (or adopt the one a killed run made)."""
+        """See ``Remote.submit``: upload the text file, then submit the task (or adopt the one a killed run made).
+
+        Raises:
+            BatchJobError: a lost submission may have created any of several tasks (``TaskClient.find_unrecorded``).
+            APIError: the upload, the submission or the lookup failed.
+        """
         recorded = {a.remote_id for sh in state.shards for a in sh.attempts if a.remote_id}
         if attempt.creating and attempt.sent_at is not None:
-            found = self.client.find_unrecorded(self.model, attempt.sent_at, recorded)
+            # a killed run may have retried (429s, lost replies) for as long as its retries allow before the kill
+            last = attempt.sent_at + (self.client.runner.max_retries + 1) * (self.client.settings.timeout + 60)
+            found = self.client.find_unrecorded(self.model, attempt.sent_at, last, recorded, attempt.lines)
             if found is not None:
                 attempt.remote_id, attempt.status = found, "PENDING"
                 save()
@@ -79,7 +87,7 @@ class TaskRemote:
             self.model,
             attempt.file_id,
             self.text_type,
-            find=lambda since: self.client.find_unrecorded(self.model, since, recorded),
+            find=lambda first, last: self.client.find_unrecorded(self.model, first, last, recorded, attempt.lines),
         )
         self._last_submit = time.monotonic()
         attempt.remote_id, attempt.status = task_id, "PENDING"

@@ -25,6 +25,7 @@ def task_service(task_service_session, monkeypatch):
     svc.reset_stats()
     svc.app.tasks.limits = TASK_LIMITS
     svc.app.tasks.reset()
+    svc.app.tasks.forget_finished()
     svc.app.uploads.reset()
     yield svc
     svc.set_faults(None)
