@@ -24,11 +24,14 @@ import dataclasses
 import difflib
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .settings import DEFAULT_REGION, REGIONS, region_label
+
+#: a catalog row type: a frozen dataclass with a ``name`` (``ModelSpec``, ``rerank.RerankModelSpec``)
+S = TypeVar("S")
 
 __all__ = [
     "ModelSpec",
@@ -531,19 +534,44 @@ def generic_spec(model: str, kind: Kind = "text") -> ModelSpec:
 
 
 def _warn_unknown(model: str, kind: str) -> None:
+    warn_unknown_model(
+        model,
+        CATALOG,
+        f"model {model!r} is not in this version's catalog; using a conservative generic {kind} spec (10 rows per "
+        f"request, learned down from the service's batch-size error; dimension and parameters passed through).",
+        "For the model's real limits pass model_spec=ModelSpec(...) or call register_model().",
+    )
+
+
+def warn_unknown_model(model: str, known: Iterable[str], what: str, remedy: str) -> None:
+    """One ``UnknownModelWarning`` per model id and process (``what``, then the closest ``known`` names, then
+    ``remedy``), pointing at the caller's line outside this package; shared by the embedding and rerank catalogs."""
     with _lock:
         if model in _warned:
             return
         _warned.add(model)
-    close = difflib.get_close_matches(model, list(CATALOG), n=3)
+    close = difflib.get_close_matches(model, list(known), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    warnings.warn(
-        f"model {model!r} is not in this version's catalog; using a conservative generic {kind} spec (10 rows per "
-        f"request, learned down from the service's batch-size error; dimension and parameters passed through)."
-        f"{hint} For the model's real limits pass model_spec=ModelSpec(...) or call register_model().",
-        UnknownModelWarning,
-        stacklevel=_caller_level(),
-    )
+    warnings.warn(f"{what}{hint} {remedy}", UnknownModelWarning, stacklevel=_caller_level())
+
+
+def apply_overrides(spec: S, overrides: Mapping[str, Any] | None) -> S:
+    """``spec`` (a frozen dataclass: ``ModelSpec``, ``RerankModelSpec``) with per-instance ``overrides`` (field name
+    -> value) applied; shared by the embedding and rerank catalogs.
+
+    Raises:
+        InvalidInputError: an override names a field the spec does not have (the fields are listed).
+    """
+    from .errors import InvalidInputError
+
+    if not overrides:
+        return spec
+    names = {f.name for f in dataclasses.fields(spec)}  # type: ignore[arg-type]  # S: a dataclass, said above
+    bad = sorted(set(overrides) - names)
+    if bad:
+        model = getattr(spec, "name", "?")
+        raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
+    return dataclasses.replace(spec, **overrides)  # type: ignore[type-var]  # S: a dataclass, said above
 
 
 def _caller_level() -> int:
@@ -603,20 +631,13 @@ def get_model_spec(model: str, overrides: Mapping[str, Any] | None = None, *, ki
         InvalidInputError: ``model`` is not a non-empty string, or an override names a field ``ModelSpec`` does not
             have.
     """
-    from .errors import InvalidInputError
 
     spec = CATALOG.get(model) if isinstance(model, str) else None
     if spec is None:
         resolved_kind = kind or guess_kind(model) if isinstance(model, str) else "text"
         spec = generic_spec(model, resolved_kind)
         _warn_unknown(model, resolved_kind)
-    if overrides:
-        names = {f.name for f in dataclasses.fields(ModelSpec)}
-        bad = sorted(set(overrides) - names)
-        if bad:
-            raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
-        spec = dataclasses.replace(spec, **overrides)
-    return spec
+    return apply_overrides(spec, overrides)
 
 
 def catalog_specs() -> list[ModelSpec]:

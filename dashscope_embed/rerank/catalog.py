@@ -11,14 +11,11 @@ A request's token count is ``query tokens x documents + document tokens``; a doc
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import CATALOG, UnknownModelWarning
+from ..catalog import CATALOG, apply_overrides, warn_unknown_model
 from ..errors import InvalidInputError
 from ..settings import REGIONS, region_label
 
@@ -123,9 +120,6 @@ RERANK_CATALOG: dict[str, RerankModelSpec] = {
 #: Retired model -> (retirement date, replacement).
 RETIRED_RERANK_MODELS: dict[str, tuple[str, str]] = {"gte-rerank": ("2026-05-30", "qwen3-rerank")}
 
-_lock = threading.Lock()
-_warned: set[str] = set()
-
 
 def get_rerank_spec(model: str, overrides: Mapping[str, Any] | None = None) -> RerankModelSpec:
     """The spec of rerank ``model`` with per-instance ``overrides`` (field name -> value) applied.
@@ -153,27 +147,16 @@ def get_rerank_spec(model: str, overrides: Mapping[str, Any] | None = None) -> R
             )
         spec = RerankModelSpec(model, instruct=True, openai_compatible=True, generic=True)
         _warn_unknown(model)
-    if overrides:
-        names = {f.name for f in dataclasses.fields(RerankModelSpec)}
-        bad = sorted(set(overrides) - names)
-        if bad:
-            raise InvalidInputError(f"unknown catalog field(s) {bad} for {model}; fields: {sorted(names)}")
-        spec = dataclasses.replace(spec, **overrides)
-    return spec
+    return apply_overrides(spec, overrides)
 
 
 def _warn_unknown(model: str) -> None:
-    with _lock:
-        if model in _warned:
-            return
-        _warned.add(model)
-    close = difflib.get_close_matches(model, list(RERANK_CATALOG), n=2)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    warnings.warn(
+    warn_unknown_model(
+        model,
+        RERANK_CATALOG,
         f"rerank model {model!r} is not in this version's catalog; using a generic spec (500 documents, 4,000 "
-        f"tokens a document, 30,000 a request).{hint} Pass model_spec=RerankModelSpec(...) for its real limits.",
-        UnknownModelWarning,
-        stacklevel=3,
+        f"tokens a document, 30,000 a request).",
+        "Pass model_spec=RerankModelSpec(...) for its real limits.",
     )
 
 
