@@ -14,7 +14,6 @@ import difflib
 import functools
 import inspect
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -24,10 +23,9 @@ from pydantic import SecretStr
 
 from .catalog import Kind, ModelSpec, get_model_spec
 from .errors import BatchSizeError, InvalidInputError, InvalidRequestError
-from .keys import clean_api_key
+from .lifecycle import RunnerLifecycle
 from .results import Usage
-from .settings import ResolvedSettings, resolve_connection
-from .transport import ParseReply, RequestRunner, RunnerLifecycle
+from .transport import ParseReply
 
 __all__ = ["BaseEmbedder", "Call", "validate_texts"]
 
@@ -173,26 +171,17 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             allow_insecure_http=allow_insecure_http,
             **options,
         )
-        self._api_key = clean_api_key(api_key)
         self.spec: ModelSpec = model_spec or get_model_spec(model, catalog_overrides, kind=self._KIND)
         self.model = self.spec.name
         self._check_kind(protocol)
-        self.settings: ResolvedSettings = resolve_connection(
-            api_key=self._api_key,
+        self._connect(
+            api_key,
             base_url=base_url,
             region=region,
             workspace=workspace,
             protocol=protocol,
             timeout=timeout,
             allow_insecure_http=allow_insecure_http,
-        )
-        self._check_region()
-        self.dimension = self.spec.check_dimension(dimensions)
-        self.instruct = instruct
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
-        self.runner = RequestRunner(
-            self.settings,
             max_concurrency=max_concurrency,
             max_retries=max_retries,
             retry_base_delay=retry_base_delay,
@@ -202,10 +191,11 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
             transport=transport,
             async_transport=async_transport,
         )
+        self._check_region()
+        self.dimension = self.spec.check_dimension(dimensions)
+        self.instruct = instruct
         self.rate_limiter = self.runner.rate_limiter
         self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
-        self.usage = Usage()  # running totals over the engine's life
-        self._lock = threading.Lock()
 
     @classmethod
     def _known_arguments(cls) -> list[str]:

@@ -16,14 +16,11 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 from .errors import (
     APIConnectionError,
@@ -37,7 +34,7 @@ from .ratelimit import RateLimiter
 from .settings import ResolvedSettings
 from .slots import Slots
 
-__all__ = ["RequestRunner", "ParseReply", "RunnerLifecycle", "transport_error"]
+__all__ = ["RequestRunner", "ParseReply", "transport_error"]
 
 logger = logging.getLogger("dashscope_embed")
 
@@ -374,50 +371,6 @@ class RequestRunner:
         if state is not None:
             await state[0].aclose()
         self.close()
-
-
-class RunnerLifecycle:
-    """``close``/``aclose``, (async) context-manager support and pickling (as the configuration plus the limits
-    learned) for the engines that own a ``runner``."""
-
-    runner: RequestRunner
-
-    def close(self) -> None:
-        """Close the sync HTTP client and the thread pool (async clients: ``aclose``)."""
-        self.runner.close()
-
-    async def aclose(self) -> None:
-        """Close the running event loop's async HTTP client, then the sync resources."""
-        await self.runner.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    # Pickling: an engine travels (to ``IngestionPipeline(num_workers>1)``, Ray workers) as its configuration
-    # and rebuilds its clients there. It sets ``_init_args`` (every constructor argument but the key and the
-    # transports), ``_api_key``, and lists in ``_LEARNED`` the attributes holding limits learned from the service,
-    # which the copy keeps so that it is not refused again.
-    _LEARNED: tuple[str, ...] = ()
-    _init_args: dict[str, Any]
-    _api_key: Any
-
-    def __getstate__(self) -> dict[str, Any]:
-        learned = {name: getattr(self, name) for name in self._LEARNED}
-        return {"init": self._init_args, "api_key": self._api_key, "learned": learned}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(api_key=state["api_key"], **state["init"])  # type: ignore[misc]
-        for name, value in state["learned"].items():
-            setattr(self, name, value)
 
 
 def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:

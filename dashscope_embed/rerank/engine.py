@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -23,10 +22,8 @@ from pydantic import SecretStr
 from .. import tokens
 from ..base import _encoding_problem, _unknown_arguments, validate_texts
 from ..errors import BatchSizeError, InvalidInputError
-from ..keys import clean_api_key
+from ..lifecycle import RunnerLifecycle
 from ..results import Usage
-from ..settings import resolve_connection
-from ..transport import RequestRunner, RunnerLifecycle
 from ..wire.compat_rerank import CompatRerankProtocol
 from ..wire.native_rerank import NativeRerankProtocol, RerankReply, RerankRequest
 from .catalog import DEFAULT_RERANK_MODEL, RERANK_CATALOG, RerankModelSpec, get_rerank_spec
@@ -157,7 +154,6 @@ class DashScopeReranker(RunnerLifecycle):
             "retry_max_delay": retry_max_delay,
             "allow_insecure_http": allow_insecure_http,
         }
-        self._api_key = clean_api_key(api_key)
         self.spec: RerankModelSpec = model_spec or get_rerank_spec(model, catalog_overrides)
         self.model = self.spec.name
         if oversize not in ("truncate", "error"):
@@ -166,14 +162,22 @@ class DashScopeReranker(RunnerLifecycle):
         if base_url and base_url.rstrip("/").lower().endswith(_COMPAT_ROOT):
             # The compatible rerank API's own spelling of the root (as its docs show it) implies its protocol.
             base_url, protocol = base_url.rstrip("/")[: -len(_COMPAT_ROOT)], protocol or "openai"
-        self.settings = resolve_connection(
-            api_key=self._api_key,
+        self._connect(
+            api_key,
             base_url=base_url,
             region=region,
             workspace=workspace,
             protocol=protocol,
             timeout=timeout,
             allow_insecure_http=allow_insecure_http,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            transport=transport,
+            async_transport=async_transport,
         )
         if self.settings.protocol == "openai" and not self.spec.openai_compatible:
             served = ", ".join(n for n, s in RERANK_CATALOG.items() if s.openai_compatible)
@@ -187,22 +191,7 @@ class DashScopeReranker(RunnerLifecycle):
         self.return_documents = bool(return_documents)
         self.protocol = self.settings.protocol
         self._wire = CompatRerankProtocol() if self.protocol == "openai" else NativeRerankProtocol()
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
-        self.runner = RequestRunner(
-            self.settings,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            transport=transport,
-            async_transport=async_transport,
-        )
         self._max_documents = self.spec.max_documents  # lowered when the service names a smaller limit
-        self.usage = Usage()
-        self._lock = threading.Lock()
 
     def _check_instruct(self, instruct: str | None) -> str | None:
         if instruct is None or instruct == "":
