@@ -246,27 +246,34 @@ def _check_task_options(args: argparse.Namespace) -> None:
         )
 
 
+def _remote_job_options(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
+    """The options every remote job (Batch File API, asynchronous tasks) takes from the command line."""
+    return {
+        "model": args.model,
+        "dimensions": args.dimensions,
+        "base_url": base_url,
+        "region": args.region,
+        "timeout": args.timeout,
+        "max_retries": args.max_retries,
+        "keep_remote_files": args.keep_remote_files,
+        "chunk_size": args.chunk_size,
+        "skip_empty": not args.fail_on_empty,
+        "restart": args.restart,
+        "overwrite": args.overwrite,
+        "progress": not args.no_progress,
+        "log": _log,
+    }
+
+
 def _run_task_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> Any:
     from .batch import AsyncTaskJob, TaskJobOptions
     from .batch.tasks.limits import TASK_LIMITS
 
     options = TaskJobOptions(
-        model=args.model,
-        dimensions=args.dimensions,
-        base_url=base_url,
-        region=args.region,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
         poll_interval=args.poll_interval or 5.0,
         rows_per_task=args.rows_per_task or TASK_LIMITS.max_lines,
         text_type=args.text_type,
-        keep_remote_files=args.keep_remote_files,
-        chunk_size=args.chunk_size,
-        skip_empty=not args.fail_on_empty,
-        restart=args.restart,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        log=_log,
+        **_remote_job_options(args, base_url),
     )
     return AsyncTaskJob(spec, args.output, options).run()
 
@@ -275,24 +282,12 @@ def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: str | None) ->
     from .batch import DEFAULT_POLL_INTERVAL, LIMITS, BatchEmbeddingJob, BatchJobOptions
 
     options = BatchJobOptions(
-        model=args.model,
-        dimensions=args.dimensions,
-        base_url=base_url,
-        region=args.region,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
         completion_window=args.completion_window,
         poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL,
         rows_per_line=args.rows_per_line,
-        keep_remote_files=args.keep_remote_files,
         fallback_realtime=args.fallback_realtime,
         lines_per_shard=args.lines_per_shard or LIMITS.max_lines,
-        chunk_size=args.chunk_size,
-        skip_empty=not args.fail_on_empty,
-        restart=args.restart,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        log=_log,
+        **_remote_job_options(args, base_url),
     )
     return BatchEmbeddingJob(spec, args.output, options).run()
 
