@@ -73,7 +73,13 @@ def parse_line(raw: bytes, where: str = "result") -> ResultLine:
 
 
 def read_result(path: Path) -> Iterator[ResultLine]:
-    """The lines of a downloaded result file (gzip, or plain JSON lines), one at a time."""
+    """The lines of a downloaded result file (gzip, or plain JSON lines), one at a time: memory is one line (a
+    ``(1536,)`` float32 vector for text-embedding-async-v1/v2), whatever the file's size.
+
+    Raises:
+        ResponseFormatError: a line is not JSON or has neither known shape (``parse_line``).
+        OSError, EOFError: the file cannot be read, or its gzip stream is cut short.
+    """
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
