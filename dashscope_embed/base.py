@@ -83,6 +83,10 @@ def validate_texts(texts: Any, *, what: str = "texts", purpose: str = "embedded"
 
 
 def _encoding_problem(text: str) -> str | None:
+    # On every text of every call. ASCII text (the common case) cannot hold a lone surrogate, and str.isascii is
+    # about 6x cheaper than encoding; other text is encoded, which measured faster than a regex scan for CJK.
+    if text.isascii():
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
