@@ -44,6 +44,7 @@ from . import compat
 from .files import FilesAPI, FileStore, list_page
 from .replies import ServiceError, compat_error_body, json_response
 from .validation import invalid, parse_body
+from .worker import BackgroundWorker
 
 __all__ = ["BatchAPI", "BATCHES_PATH"]
 
@@ -263,7 +264,7 @@ class _Run:
                 results.path.unlink(missing_ok=True)
 
 
-class BatchAPI:
+class BatchAPI(BackgroundWorker):
     """The Files and Batches routes of one service, and the task that executes batches.
 
     Args:
@@ -279,8 +280,6 @@ class BatchAPI:
         self.batches: dict[str, dict[str, Any]] = {}
         self._runs: list[_Run] = []
         self._created: deque[float] = deque()
-        self._wake: asyncio.Event | None = None
-        self._worker: asyncio.Task | None = None
 
     def routes(self) -> list[Route]:
         """Starlette routes of the Files and Batches endpoints."""
@@ -341,7 +340,7 @@ class BatchAPI:
         self.batches[batch["id"]] = batch
         self.service.stats.batch_created((metadata or {}).get("ds_name", ""))
         self._runs.append(_Run(self, batch, len(self.batches)))
-        self._ensure_worker()
+        self.wake()
         return json_response(batch)
 
     def _check_metadata(self, metadata: Any) -> dict[str, str] | None:
@@ -385,7 +384,7 @@ class BatchAPI:
         batch = self._get(request.path_params["batch_id"])
         if batch["status"] not in TERMINAL_STATUSES and batch["status"] != "cancelling":
             batch.update(status="cancelling", cancelling_at=int(time.time()))
-            self._ensure_worker()
+            self.wake()
         return json_response(batch)
 
     async def list(self, request: Request) -> Response:
@@ -400,20 +399,11 @@ class BatchAPI:
         return batch
 
     # -- execution --
-    def _ensure_worker(self) -> None:
-        if self._wake is None:
-            self._wake = asyncio.Event()
-        self._wake.set()
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-
     async def _work(self) -> None:
-        assert self._wake is not None
         while True:
             self._runs = [run for run in self._runs if not run.done]
             if not self._runs:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._idle()
                 continue
             for run in list(self._runs):
                 try:

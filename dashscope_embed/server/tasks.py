@@ -55,6 +55,7 @@ from ..catalog import CATALOG
 from .replies import ServiceError, json_response
 from .validation import TEXT_TYPES, invalid, lookup_model, parse_body, token_count
 from .vectors import text_vectors
+from .worker import BackgroundWorker
 
 __all__ = ["TaskAPI", "RESULTS_PATH", "SYNC_REFUSED", "ASYNC_REFUSED"]
 
@@ -239,7 +240,7 @@ class _Task:
         self._lines = None
 
 
-class TaskAPI:
+class TaskAPI(BackgroundWorker):
     """The task routes of one service and the asyncio task that runs them.
 
     Args:
@@ -271,8 +272,6 @@ class TaskAPI:
         self._dir = tempfile.TemporaryDirectory(prefix="dashscope-embed-tasks-")
         self.results = Path(self._dir.name)
         self._secret = os.urandom(16)
-        self._wake: asyncio.Event | None = None
-        self._worker: asyncio.Task | None = None
 
     def routes(self) -> list[Route]:
         """Starlette routes: task status, cancel, and the result files."""
@@ -348,7 +347,7 @@ class TaskAPI:
         self.submissions += 1
         task = _Task(self, self.submissions, spec.name, text_type, data)
         self.tasks[task.id] = task
-        self._ensure_worker()
+        self.wake()
         return json_response({"output": {"task_id": task.id, "task_status": "PENDING"}, "request_id": request_id})
 
     def _input(self, request: Request, url: str) -> bytes:
@@ -463,22 +462,13 @@ class TaskAPI:
         return FileResponse(path, media_type="application/gzip")
 
     # -- execution --
-    def _ensure_worker(self) -> None:
-        if self._wake is None:
-            self._wake = asyncio.Event()
-        self._wake.set()
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-
     async def _work(self) -> None:
-        assert self._wake is not None
         while True:
             faults = self.service.faults.config
             pending = [t for t in self.tasks.values() if t.status == "PENDING"]
             running = [t for t in self.tasks.values() if t.status == "RUNNING"]
             if not pending and not running:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._idle()
                 continue
             now = time.monotonic()
             for task in pending:
