@@ -48,11 +48,16 @@ def test_a_second_run_of_the_same_job_is_refused_at_once(task_service, tmp_path)
         assert time.monotonic() < deadline
         time.sleep(0.01)
     started = time.monotonic()
+    deadline = started + 20
     with pytest.raises(BatchJobError, match=f"another run of this job is in progress \\(pid {os.getpid()}"):
         AsyncTaskJob(rows, out, _options(task_service, rows_per_task=5)).run()
     assert time.monotonic() - started < 1.0
-    # status does not take the lock: it answers while the job runs
-    assert any("PENDING" in line for line in batch_status(out))
+    # status does not take the lock: it answers while the job runs. The service counts a submission before the
+    # job records the task id, so the first answers may still say "not created": ask until a task shows up.
+    while not any("PENDING" in line for line in batch_status(out)):
+        assert lock_path_for(state_path_for(out)).exists(), "the job ended before status saw a pending task"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     runner.join(60)
     assert not runner.is_alive() and errors == []
     assert pq.read_table(out).num_rows == 40
