@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 from dashscope_embed import DashScopeEmbedder
+from dashscope_embed.batch.state import load_state, state_path_for
 from dashscope_embed.batch.tasks.client import TaskClient
 from dashscope_embed.settings import resolve_connection
 
@@ -31,6 +33,18 @@ def wait(task_client: TaskClient, task_id: str, timeout: float = 30.0) -> dict:
             return reply
         assert time.monotonic() < deadline, reply
         time.sleep(0.02)
+
+
+def recorded_task_ids(output: Path) -> int:
+    """How many task ids the job writing ``output`` has saved in its state file so far (0 before the file exists).
+
+    A test that inspects a running job waits on this, not on the service's submission count: the service counts a
+    task before the job has written its id.
+    """
+    state = load_state(state_path_for(output))
+    if state is None:
+        return 0
+    return sum(1 for shard in state.shards for attempt in shard.attempts if attempt.remote_id)
 
 
 def realtime(service, items: list[str], text_type: str = "document") -> np.ndarray:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from support.task_helpers import realtime, texts
+from support.task_helpers import realtime, recorded_task_ids, texts
 
 from dashscope_embed.batch import AsyncTaskJob, BatchJobError, TaskJobOptions, batch_status, cancel_batches
 from dashscope_embed.batch.state import state_path_for
@@ -182,10 +182,9 @@ def test_status_and_cancel_stop_a_running_task_job(task_service, tmp_path):
     runner = threading.Thread(target=run, daemon=True)
     runner.start()
     deadline = time.monotonic() + 20
-    while task_service.app.tasks.submissions < 2 or not state_path_for(out).exists():
+    while recorded_task_ids(out) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    time.sleep(0.1)  # the second task id is saved
     shown = batch_status(out)
     assert sum("PENDING" in line for line in shown) == 2, shown
     assert len(cancel_batches(out)) == 2
