@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 import orjson
 
-from ..errors import APIConnectionError, APIError, APITimeoutError, ResponseFormatError, error_from_reply
+from ..errors import APIConnectionError, APIError, APITimeoutError
 from ..settings import ResolvedSettings
 from ..transport import RequestRunner, transport_error
+from ..wire.base import load_reply
 
 __all__ = ["BatchAPIClient", "COMPAT_ROOT", "ambiguous"]
 
@@ -98,7 +99,7 @@ class BatchAPIClient:
             response = client.send(request)
         except httpx.TransportError as exc:
             raise transport_error(exc, self.settings.timeout) from None
-        return _parse(response.status_code, response.headers, response.content)
+        return load_reply(response.status_code, response.headers, response.content, error_key="error")
 
     # -- files --
     def upload(self, path: Path, filename: str) -> dict[str, Any]:
@@ -174,7 +175,7 @@ class BatchAPIClient:
                     ) as response:
                         if response.status_code != 200:
                             response.read()
-                            _parse(response.status_code, response.headers, response.content)
+                            load_reply(response.status_code, response.headers, response.content, error_key="error")
                         with open(tmp, "wb") as out:
                             for block in response.iter_bytes(1 << 20):
                                 out.write(block)
@@ -275,17 +276,3 @@ def _lookup(find: Any, what: str, first: APIError) -> dict[str, Any] | None:
             status_code=exc.status_code,
             code=exc.code,
         ) from None
-
-
-def _parse(status: int, headers: Mapping[str, str], content: bytes) -> Any:
-    try:
-        body = orjson.loads(content) if content else None
-    except orjson.JSONDecodeError:
-        body = None
-    if status >= 400 or (isinstance(body, dict) and body.get("error")):
-        raise error_from_reply(
-            status, body if isinstance(body, dict) else None, headers, text=content.decode("utf-8", "replace")
-        )
-    if not isinstance(body, dict):
-        raise ResponseFormatError(f"HTTP {status} reply is not a JSON object", status_code=status)
-    return body

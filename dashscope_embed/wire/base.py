@@ -68,23 +68,31 @@ class TextWireProtocol(Protocol):
         ...
 
 
-def load_reply(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:
-    """Decode a JSON reply body; raise the typed error for any non-200 status.
+def load_reply(
+    status: int, headers: Mapping[str, str], content: bytes, *, error_key: str | None = None
+) -> dict[str, Any]:
+    """Decode a JSON reply body; raise the typed error for any status outside 2xx.
+
+    Args:
+        error_key: a top-level field whose presence marks a failed call even with a 2xx status (``"error"`` for the
+            Batch File API's OpenAI-style bodies, ``"code"`` for the task API, whose FAILED tasks carry their own
+            code under ``output``). ``None``: the status alone decides.
 
     Raises:
-        APIError: the status is not 200 (typed by status and ``code``).
-        ResponseFormatError: a 200 reply whose body is not a JSON object.
+        APIError: the status is not 2xx, or ``error_key`` is set in the body (typed by status and ``code``).
+        ResponseFormatError: a 2xx reply whose body is not a JSON object.
     """
     try:
         body = orjson.loads(content) if content else None
     except orjson.JSONDecodeError:
         body = None
-    if status != 200:
+    failed_in_body = error_key is not None and isinstance(body, dict) and bool(body.get(error_key))
+    if not 200 <= status < 300 or failed_in_body:
         text = content[:300].decode("utf-8", "replace") if content else ""
         raise error_from_reply(status, body if isinstance(body, dict) else None, headers, text=text)
     if not isinstance(body, dict):
         raise ResponseFormatError(
-            "reply is not a JSON object", status_code=status, request_id=headers.get("x-request-id")
+            f"HTTP {status} reply is not a JSON object", status_code=status, request_id=headers.get("x-request-id")
         )
     return body
 

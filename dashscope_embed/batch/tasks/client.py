@@ -41,6 +41,7 @@ from ...settings import NATIVE_TEXT_PATH as TEXT_PATH
 from ...settings import ResolvedSettings
 from ...transport import RequestRunner, transport_error
 from ...uploads import Uploader
+from ...wire.base import load_reply
 from ..client import ambiguous
 from .limits import ASYNC_HEADER, RESOLVE_HEADER, TASKS_PATH
 
@@ -121,7 +122,7 @@ class TaskClient:
             response = self._request(method, path, json=json, params=params, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc, self.settings.timeout) from None
-        return _parse(response.status_code, response.headers, response.content)
+        return load_reply(response.status_code, response.headers, response.content, error_key="code")
 
     def _request(
         self, method: str, path: str, *, json: Any = None, params: Any = None, headers: Mapping[str, str] | None = None
@@ -185,7 +186,7 @@ class TaskClient:
                         sent_at, last_sent = sent if sent_at is None else sent_at, sent
                     raise transport_error(exc, self.settings.timeout) from None
                 try:
-                    reply = _parse(response.status_code, response.headers, response.content)
+                    reply = load_reply(response.status_code, response.headers, response.content, error_key="code")
                 except APIError as exc:
                     if ambiguous(exc):
                         sent_at, last_sent = sent if sent_at is None else sent_at, sent
@@ -333,18 +334,3 @@ class TaskClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _parse(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(content) if content else None
-    except orjson.JSONDecodeError:
-        body = None
-    # a FAILED task carries output.code: only a top-level code is an error of the call itself
-    if status >= 400 or (isinstance(body, dict) and body.get("code")):
-        raise error_from_reply(
-            status, body if isinstance(body, dict) else None, headers, text=content.decode("utf-8", "replace")[:300]
-        )
-    if not isinstance(body, dict):
-        raise ResponseFormatError(f"HTTP {status} reply is not a JSON object", status_code=status)
-    return body
