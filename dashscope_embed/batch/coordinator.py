@@ -11,10 +11,11 @@ How a job runs (``run``):
 3. Rows are planned into shards (``sharding.plan_shards`` with the kind's ``pack``) and each shard is submitted
    as soon as it is written (``Remote.submit``), at most ``Remote.max_running`` unfinished at once.
 4. The loop polls (``Remote.refresh``; the interval doubles while nothing changes, up to ``max_poll_interval``),
-   submits what waits for a slot, collects every terminal attempt (``Remote.fetch``, then the kind's
-   ``collect_results`` journals the successes and sorts the rest), queues resubmissions as new attempts of the
-   shard (within the shard's line and byte limits), records permanent failures, and deletes collected remote
-   files (``cleanup.delete_collected``).
+   submits what waits for a slot or found the service full (a submit that leaves ``remote_id`` unset: the
+   account's task queue), collects every terminal attempt (``Remote.fetch``, then the kind's ``collect_results``
+   journals the successes and sorts the rest), queues resubmissions as new attempts of the shard (within the
+   shard's line and byte limits), records permanent failures, and deletes collected remote files
+   (``cleanup.delete_collected``).
 5. Rows that no attempt could embed end the job with ``BatchJobError`` (their ids and codes), or go through the
    real-time API with ``fallback_realtime`` (``output.embed_failures_realtime``); the journals become ``OUTPUT``
    in input order (``output.write_output``); the summary (``summary.BatchSummary``) is returned.
@@ -334,15 +335,8 @@ class RemoteJob(ABC):
                 f"(shard {shard.index}) are gone from {self.work}; pass --restart to discard the job "
                 "and start over"
             )
-        number = max(a.number for a in shard.attempts) + 1
-        os.replace(source, self.attempt_path(shard.index, number))
-        again = Attempt(
-            number=number,
-            lines=attempt.lines,
-            rows=attempt.rows,
-            round=attempt.round + 1 if next_round else attempt.round,
-        )
-        shard.attempts.append(again)
+        again = shard.add_attempt(attempt.lines, attempt.rows, attempt.round + 1 if next_round else attempt.round)
+        os.replace(source, self.attempt_path(shard.index, again.number))
         attempt.collected = attempt.remote_deleted = True
         self.save(state)
         return again
@@ -380,7 +374,10 @@ class RemoteJob(ABC):
             for attempt in shard.attempts:
                 if attempt.remote_id is None and self._running(state) < remote.max_running:
                     path = self.attempt_path(shard.index, attempt.number)
-                    if remote.submit(state, shard, attempt, path, self.save) and self.summary is not None:
+                    created = remote.submit(state, shard, attempt, path, self.save)
+                    if attempt.remote_id is None:
+                        return  # the service has no room now: offered again after the next poll
+                    if created and self.summary is not None:
                         self.summary.batches += 1
 
     def _submit_shard(self, state: JobState, shard: Shard) -> None:
@@ -465,10 +462,9 @@ class RemoteJob(ABC):
             state.rows_per_line = min(state.rows_per_line, got.rows_per_line)
         # re-split lines can outnumber the attempt's: each new attempt stays within the shard's line and byte limits
         for group in groups(got.again, state.lines_per_shard, self.max_file_bytes):
-            number = max(a.number for a in shard.attempts) + 1
-            count, _ = write_lines(self.attempt_path(shard.index, number), group)
+            count, _ = write_lines(self.attempt_path(shard.index, shard.next_number), group)
             rows = sum(self.line_rows(line, shard) for line in group)
-            shard.attempts.append(Attempt(number=number, lines=count, rows=rows, round=attempt.round + 1))
+            shard.add_attempt(count, rows, attempt.round + 1)
         self.record_failures(shard, got.permanent)
         attempt.collected = True
         self.save(state)

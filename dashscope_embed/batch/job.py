@@ -260,7 +260,7 @@ class BatchEmbeddingJob(RemoteJob):
                 where += " ...)" if len(rows) > 10 else ")"
             listed.append(f"{where}: {e.get('code')}: {str(e.get('message')).rstrip('.')}")
         more = f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
-        number = max(a.number for a in shard.attempts) + 1
+        number = shard.next_number
         return BatchJobError(
             f"the service failed batch {attempt.remote_id} (shard {shard.index}, rows {shard.start}-{shard.end - 1}, "
             f"attempt {attempt.number}; nothing of it was billed): {'; '.join(listed) or 'it gave no errors'}{more}. "

@@ -38,7 +38,9 @@ class Remote(Protocol):
         """Upload ``path`` (the attempt's input file) and create the remote object, recording the remote input,
         ``creating`` and ``remote_id`` in ``attempt`` and calling ``save()`` before each step that could be lost;
         after a kill (``attempt.uploading`` / ``attempt.creating`` set) look up what the earlier run made instead of
-        making a second one. Returns whether this call created the object (``False``: an earlier run's was found).
+        making a second one. Returns whether this call created the object (``False``: an earlier run's was found,
+        or the service had no room for it now; then ``remote_id`` stays ``None`` and the coordinator offers the
+        attempt again after its next poll).
         """
 
     def refresh(self, attempt: Attempt) -> bool:

@@ -133,6 +133,17 @@ class Shard:
     failures: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def next_number(self) -> int:
+        """The number the shard's next attempt gets."""
+        return max((a.number for a in self.attempts), default=0) + 1
+
+    def add_attempt(self, lines: int, rows: int, round: int) -> Attempt:
+        """Append a new, unsubmitted attempt of ``lines`` lines holding ``rows`` rows, of round ``round``."""
+        attempt = Attempt(number=self.next_number, lines=lines, rows=rows, round=round)
+        self.attempts.append(attempt)
+        return attempt
+
 
 @dataclass
 class JobState:

@@ -8,8 +8,9 @@
   (``httpx.ConnectError``, ``ConnectTimeout``, ``PoolTimeout``...: ``not_sent``) is simply retried; after an
   ambiguous one (a read/write timeout, a dropped connection, a 5xx) the next attempt first looks for the task the
   first may have made (``find_unrecorded``), adopts it only when exactly one unrecorded task fits, and stops with a
-  ``BatchJobError`` naming the candidates when several do; a 429 (the 1-a-second pace, the 50-task cap) is retried
-  after ``Retry-After``;
+  ``BatchJobError`` naming the candidates when several do; a 429 for the 1-a-second pace is retried after
+  ``Retry-After``, one for the account's full queue of 50 tasks (``QUEUE_FULL_CODE``) raises ``TaskQueueFullError``
+  at once, since only a task's end frees a slot;
 - ``get`` / ``cancel``: ``GET /api/v1/tasks/{id}``, ``POST /api/v1/tasks/{id}/cancel``;
 - ``list_tasks``: ``GET /api/v1/tasks?model_name=&start_time=&end_time=&page_no=&page_size=`` (the dashscope SDK's
   ``BatchTextEmbedding.list``; times ``YYYYMMDDhhmmss``). The time zone the service reads the window in and
@@ -35,7 +36,7 @@ from typing import Any
 import httpx
 import orjson
 
-from ...errors import APIError, BatchJobError, ResponseFormatError, error_from_reply
+from ...errors import APIError, BatchJobError, RateLimitError, ResponseFormatError, error_from_reply
 from ...mediafiles import local_media
 from ...settings import NATIVE_TEXT_PATH as TEXT_PATH
 from ...settings import ResolvedSettings
@@ -45,7 +46,7 @@ from ...wire.base import load_reply
 from ..client import ambiguous
 from .limits import ASYNC_HEADER, RESOLVE_HEADER, TASKS_PATH
 
-__all__ = ["BEIJING", "LIST_WIDENING", "LOOKUP_SKEW", "TaskClient", "not_sent"]
+__all__ = ["BEIJING", "LIST_WIDENING", "LOOKUP_SKEW", "QUEUE_FULL_CODE", "TaskClient", "TaskQueueFullError", "not_sent"]
 
 _DOWNLOAD_TIMEOUT = 600.0
 #: clock skew (seconds) allowed between this machine and the service when matching a task's creation time
@@ -56,6 +57,16 @@ LIST_WIDENING = 14 * 3600.0
 BEIJING = timezone(timedelta(hours=8))
 #: httpx failures raised before any byte of the request reached the service: sending again cannot make a second task
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+#: the code of the 429 that refuses a task while the account has ``TaskLimits.max_queued`` queued or running (the
+#: Model Studio error-code page's "allocated quota exceeded"; the local service sends it)
+QUEUE_FULL_CODE = "Throttling.AllocationQuota"
+
+
+class TaskQueueFullError(RateLimitError):
+    """A task submission refused because the account's queue (50 tasks queued or running) is full. Not retried as
+    a request: the job keeps polling its own tasks and submits again when one ends (``TaskRemote.submit``)."""
+
+    retryable = False
 
 
 def not_sent(exc: httpx.TransportError) -> bool:
@@ -156,6 +167,8 @@ class TaskClient:
                 left (``not_sent``) is not ambiguous: the submission is sent again without a lookup.
 
         Raises:
+            TaskQueueFullError: the account's queue of tasks is full (429 ``Throttling.AllocationQuota``), at
+                once: a slot frees only when a task ends, which retrying a request cannot wait for.
             APIError: refused (4xx other than 429), or still failing once retries are exhausted; also when the
                 lookup after an ambiguous failure fails. BatchJobError: (from ``find``) several tasks may be the
                 one a lost reply created. ResponseFormatError: the reply has no ``output.task_id``.
@@ -166,18 +179,9 @@ class TaskClient:
         last_sent = 0.0
         for attempt in self.runner.retrying():
             with attempt:
-                if sent_at is not None and find is not None:
-                    try:
-                        found = find(sent_at, last_sent)
-                    except APIError as exc:
-                        raise APIError(
-                            f"a task submission may have succeeded (its reply was lost) and looking it "
-                            f"up failed ({exc}); rerun the job to look it up again",
-                            status_code=exc.status_code,
-                            code=exc.code,
-                        ) from None
-                    if found is not None:
-                        return found
+                found = _look_up(find, sent_at, last_sent)
+                if found is not None:
+                    return found
                 sent = time.time()
                 try:
                     response = self._request("POST", TEXT_PATH, json=body, headers=headers)
@@ -190,6 +194,14 @@ class TaskClient:
                 except APIError as exc:
                     if ambiguous(exc):
                         sent_at, last_sent = sent if sent_at is None else sent_at, sent
+                    if isinstance(exc, RateLimitError) and exc.code == QUEUE_FULL_CODE:
+                        # refused, so this send made nothing; an earlier ambiguous one may have made the task
+                        found = _look_up(find, sent_at, last_sent)
+                        if found is not None:
+                            return found
+                        raise TaskQueueFullError(
+                            exc.message, status_code=exc.status_code, code=exc.code, request_id=exc.request_id
+                        ) from None
                     raise
                 task_id = (reply.get("output") or {}).get("task_id")
                 if not isinstance(task_id, str) or not task_id:
@@ -334,3 +346,22 @@ class TaskClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _look_up(find: Callable[[float, float], str | None] | None, sent_at: float | None, last_sent: float) -> str | None:
+    """``find(sent_at, last_sent)`` after an ambiguous send (``None`` when there was none).
+
+    Raises:
+        APIError: the lookup failed (not retryable: sending again without knowing could make a second task).
+    """
+    if sent_at is None or find is None:
+        return None
+    try:
+        return find(sent_at, last_sent)
+    except APIError as exc:
+        raise APIError(
+            f"a task submission may have succeeded (its reply was lost) and looking it "
+            f"up failed ({exc}); rerun the job to look it up again",
+            status_code=exc.status_code,
+            code=exc.code,
+        ) from None

@@ -191,7 +191,7 @@ class AsyncTaskJob(RemoteJob):
     def open_remote(self, settings: ResolvedSettings) -> TaskRemote:
         """A ``TaskRemote`` over a ``TaskClient`` for ``settings``."""
         client = TaskClient(settings, max_retries=self.options.max_retries, transport=self.options.transport)
-        return TaskRemote(client, self.model, self.options.text_type, self.limits)
+        return TaskRemote(client, self.model, self.options.text_type, self.limits, log=self.log)
 
     def new_state(self, key: str, settings: ResolvedSettings) -> JobState:
         """A fresh task state: one shard a task, one text a line."""

@@ -2,7 +2,8 @@
 
 - ``submit``: the attempt's lines become a text file (``lines.write_text_file``), uploaded through the temporary
   upload (its ``oss://`` URL recorded as ``file_id``), then the task is submitted at most once a second (the
-  documented pace; a 429 is retried after its ``Retry-After``). ``creating`` and ``sent_at`` are saved before the
+  documented pace; a 429 is retried after its ``Retry-After``). When the account's queue of 50 tasks is full
+  (other jobs' tasks count too) the attempt waits unsubmitted, logged once, and is offered again after each poll. ``creating`` and ``sent_at`` are saved before the
   POST, the task id the moment it is known. After a kill between the two, the rerun looks for the task of the
   model created around ``sent_at`` that no attempt recorded, of the attempt's line count
   (``TaskClient.find_unrecorded``) and adopts it instead of submitting a second task for the same rows; when
@@ -26,7 +27,7 @@ from typing import Any
 
 from ...errors import APIError
 from ..state import Attempt, JobState, Shard
-from .client import TaskClient
+from .client import TaskClient, TaskQueueFullError
 from .limits import TERMINAL_TASK_STATUSES, TaskLimits
 from .lines import write_text_file
 
@@ -44,11 +45,20 @@ class TaskRemote:
     noun = "task"
     nouns = "tasks"
 
-    def __init__(self, client: TaskClient, model: str, text_type: str, limits: TaskLimits) -> None:
+    def __init__(
+        self,
+        client: TaskClient,
+        model: str,
+        text_type: str,
+        limits: TaskLimits,
+        log: Callable[[str], None] = lambda message: None,
+    ) -> None:
         self.client = client
         self.model = model
         self.text_type = text_type
         self.limits = limits
+        self.log = log
+        self.queue_full = False  # the last submission found the account's queue full (logged once a spell)
         # the service queues the rest of 50 and runs 3: a job keeps at most that many unfinished
         self.max_running = limits.max_queued
         self.reasons: dict[str, tuple[str, str]] = {}  # task id -> (code, message) of a FAILED task
@@ -83,13 +93,25 @@ class TaskRemote:
         self._pace()
         attempt.creating, attempt.sent_at = True, time.time()
         save()
-        task_id = self.client.submit(
-            self.model,
-            attempt.file_id,
-            self.text_type,
-            find=lambda first, last: self.client.find_unrecorded(self.model, first, last, recorded, attempt.lines),
-        )
+        try:
+            task_id = self.client.submit(
+                self.model,
+                attempt.file_id,
+                self.text_type,
+                find=lambda first, last: self.client.find_unrecorded(self.model, first, last, recorded, attempt.lines),
+            )
+        except TaskQueueFullError as exc:
+            # refused: nothing was made. The attempt waits (remote_id None) and the coordinator offers it again
+            # after its next poll; the account's queue frees a slot only when some task ends.
+            self._last_submit = time.monotonic()
+            attempt.creating, attempt.sent_at = False, None
+            save()
+            if not self.queue_full:
+                self.queue_full = True
+                self.log(f"the account's task queue is full ({exc.message}): waiting for a task to end")
+            return False
         self._last_submit = time.monotonic()
+        self.queue_full = False
         attempt.remote_id, attempt.status = task_id, "PENDING"
         save()
         return True

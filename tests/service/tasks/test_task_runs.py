@@ -144,3 +144,32 @@ def test_cancel_reports_a_running_task_it_cannot_cancel(task_service, tmp_path):
     assert not runner.is_alive()
     # the job collected the running task, then stopped on the cancel
     assert len(errors) == 1 and "cancelled" in str(errors[0])
+
+
+def test_a_full_task_queue_makes_the_job_wait_not_fail(task_service, tmp_path):
+    # The account's queue holds 2 tasks (50 on the real service) and another job's two tasks fill it: the job's
+    # submissions are refused with 429 Throttling.AllocationQuota until those end. A request's retries (1 here)
+    # cannot outwait that; the job waits for a slot instead, polling.
+    from support.task_helpers import client
+
+    task_service.app.tasks.limits = TaskLimits(submit_interval=0.2, max_queued=2)
+    task_service.set_faults(task_queue_delay=1.0)
+    with client(task_service) as other:
+        for n in range(2):
+            path = tmp_path / f"other-{n}.txt"
+            path.write_text("\n".join(texts(3, seed=n + 1)) + "\n", encoding="utf-8")
+            time.sleep(0.2)
+            other.submit("text-embedding-async-v2", other.upload("text-embedding-async-v2", path), "document")
+    out = tmp_path / "full.parquet"
+    logged: list[str] = []
+    rows = _pairs([f"own {t}" for t in texts(15)])
+    AsyncTaskJob(rows, out, _options(task_service, rows_per_task=5, max_retries=1, log=logged.append)).run()
+    table = pq.read_table(out)
+    assert table.column("id").to_pylist() == [row_id for row_id, _ in rows]
+    assert task_service.app.tasks.submissions == 2 + 3  # the other job's and one a shard: nothing twice
+    assert task_service.app.tasks.refused.get("Throttling.AllocationQuota", 0) >= 1
+    waits = [line for line in logged if "task queue is full" in line]
+    assert waits and "waiting for a task to end" in waits[0], logged
+    billed = task_service.app.tasks.billed
+    assert len(billed) == 15 + 6 and max(billed.values()) == 1
+    assert not state_path_for(out).exists()
