@@ -241,7 +241,9 @@ class AsyncTaskJob(RemoteJob):
     ) -> Collected:
         """Journal the task's successes and sort its other lines (``collect.collect_task``). A CANCELED task ran
         nothing and billed nothing: its lines are queued again in the same round (``requeue``), so a ``batch cancel``
-        does not use up a resubmission and a rerun submits them whatever ``max_resubmits`` is."""
+        does not use up a resubmission and a rerun submits them whatever ``max_resubmits`` is. A FAILED task (nothing
+        billed either) is queued again as the next round while ``max_resubmits`` allows; after that its lines are
+        permanent failures."""
         remote = self.active_remote
         assert isinstance(remote, TaskRemote)
         if attempt.status == "CANCELED":
@@ -253,7 +255,14 @@ class AsyncTaskJob(RemoteJob):
             return Collected()
         failure = remote.reason(attempt) if attempt.status == "FAILED" else None
         if failure is not None:
-            self.log(f"task {attempt.remote_id} (shard {shard.index}) failed: {failure[0]}: {failure[1]}")
+            said = f"task {attempt.remote_id} (shard {shard.index}) failed: {failure[0]}: {failure[1]}"
+            if attempt.round < self.options.max_resubmits:
+                # every line goes again: the input file becomes the next round's attempt as it is (not read
+                # into memory, which for 100,000 lines of up to 2,048 tokens could be hundreds of MB)
+                again = self.requeue(state, shard, attempt, next_round=True)
+                self.log(f"{said}; its lines go again as attempt {again.number}")
+                return Collected()
+            self.log(said)
         return collect_task(
             attempt,
             shard,

@@ -98,9 +98,13 @@ def test_rows_still_failing_end_with_their_ids_and_codes(task_service, tmp_path)
     _fast_service(task_service)
     task_service.set_faults(task_failure_rate=1.0)
     out = tmp_path / "x.parquet"
+    logged: list[str] = []
     with pytest.raises(BatchJobError) as info:
-        AsyncTaskJob(_pairs(texts(4)), out, _options(task_service, max_resubmits=1)).run()
+        AsyncTaskJob(_pairs(texts(4)), out, _options(task_service, max_resubmits=1, log=logged.append)).run()
     assert task_service.app.tasks.submissions == 2  # the task, then one resubmission
+    # the failed task's input file itself became the resubmission (its lines are not read into memory)
+    failed = [line for line in logged if "failed: InternalError" in line]
+    assert len(failed) == 2 and failed[0].endswith("its lines go again as attempt 1"), logged
     assert [(r, i, c) for r, i, c in info.value.failures] == [(n, f"id-{n}", "InternalError") for n in range(4)]
     assert "4 rows could not be embedded" in str(info.value) and "id-0" in str(info.value)
 
