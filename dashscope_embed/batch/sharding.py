@@ -15,7 +15,7 @@ from pathlib import Path
 from ..jobs.sources import Row
 from .lines import LineFile
 from .source import RowSource
-from .state import Attempt, JobState, Shard
+from .state import JobState, Shard
 
 __all__ = ["Packer", "attempt_path", "failed_path", "groups", "plan_shards"]
 
@@ -75,7 +75,7 @@ def plan_shards(
         shard = Shard(index=len(state.shards), start=start, end=end, empty=empty)
         count, _ = lines.commit()
         if count:
-            shard.attempts.append(Attempt(number=0, lines=count, rows=(end - start) - len(empty)))
+            shard.add_attempt(count, (end - start) - len(empty), 0)
         state.shards.append(shard)
         state.planned_until = end
         save()

@@ -135,8 +135,8 @@ class Shard:
 
     @property
     def next_number(self) -> int:
-        """The number the shard's next attempt gets."""
-        return max((a.number for a in self.attempts), default=0) + 1
+        """The number the shard's next attempt gets (the first is 0)."""
+        return max((a.number for a in self.attempts), default=-1) + 1
 
     def add_attempt(self, lines: int, rows: int, round: int) -> Attempt:
         """Append a new, unsubmitted attempt of ``lines`` lines holding ``rows`` rows, of round ``round``."""

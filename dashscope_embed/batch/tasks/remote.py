@@ -3,11 +3,11 @@
 - ``submit``: the attempt's lines become a text file (``lines.write_text_file``), uploaded through the temporary
   upload (its ``oss://`` URL recorded as ``file_id``), then the task is submitted at most once a second (the
   documented pace; a 429 is retried after its ``Retry-After``). When the account's queue of 50 tasks is full
-  (other jobs' tasks count too) the attempt waits unsubmitted, logged once, and is offered again after each poll. ``creating`` and ``sent_at`` are saved before the
-  POST, the task id the moment it is known. After a kill between the two, the rerun looks for the task of the
-  model created around ``sent_at`` that no attempt recorded, of the attempt's line count
-  (``TaskClient.find_unrecorded``) and adopts it instead of submitting a second task for the same rows; when
-  several tasks of the account fit it stops with a ``BatchJobError`` naming them rather than guess.
+  (other jobs' tasks count too) the attempt waits unsubmitted, logged once, and is offered again after each poll.
+  ``creating`` and ``sent_at`` are saved before the POST, the task id the moment it is known. After a kill between
+  the two, the rerun looks for the task of the model created around ``sent_at`` that no attempt recorded, of the
+  attempt's line count (``TaskClient.find_unrecorded``) and adopts it instead of submitting a second task for the
+  same rows; when several tasks of the account fit it stops with a ``BatchJobError`` naming them rather than guess.
 - ``refresh``: ``GET /api/v1/tasks/{id}``: status, ``task_metrics``, the result URL (``output_file_id``),
   ``usage.total_tokens`` (``counts["total_tokens"]``); an ``UNKNOWN`` task is a 404 for the coordinator (the
   service no longer holds it).
