@@ -90,6 +90,8 @@ RERANK_CATALOG: dict[str, RerankModelSpec] = {
             max_tokens_per_request=120_000,
             instruct=True,
             openai_compatible=True,
+            # the text rerank page's model overview lists it for Singapore, its model page prices it for Beijing too
+            regions=("beijing", "singapore"),
             price_per_million_tokens_cny=0.5,
         ),
         RerankModelSpec(
@@ -99,6 +101,7 @@ RERANK_CATALOG: dict[str, RerankModelSpec] = {
             max_tokens_per_request=30_000,
             instruct=False,
             openai_compatible=False,
+            regions=("beijing",),  # the model overview's Beijing table only
             price_per_million_tokens_cny=0.8,
         ),
         # 2026 model, China (Beijing); its page gives the price and instruct, and no limits of its own, so it

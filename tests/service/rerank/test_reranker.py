@@ -288,3 +288,16 @@ def test_an_over_long_query_is_truncated_and_counted_at_the_limit(service, make_
         assert [(i.index, i.relevance_score) for i in result] == rank(truncate(query, 4000), docs)
         counts = [count_tokens(d) for d in docs]
         assert result.usage.total_tokens == sum(request_tokens(4000, counts[a:b]) for a, b in ranges)
+
+
+def test_regions_follow_the_model_overview():
+    # The text rerank page's model overview: qwen3-rerank in Singapore and Beijing, gte-rerank-v2 in Beijing only.
+    from dashscope_embed.rerank import RERANK_CATALOG
+
+    assert RERANK_CATALOG["qwen3-rerank"].regions == ("beijing", "singapore")
+    assert RERANK_CATALOG["gte-rerank-v2"].regions == ("beijing",)
+    DashScopeReranker("qwen3-rerank", region="singapore", api_key="sk-x").close()
+    with pytest.raises(InvalidInputError, match="gte-rerank-v2 is not offered in region .singapore.*offered in: .beijing"):
+        DashScopeReranker("gte-rerank-v2", region="singapore", api_key="sk-x")
+    with pytest.raises(InvalidInputError, match="qwen3-rerank is not offered in region"):
+        DashScopeReranker("qwen3-rerank", region="frankfurt", workspace="ws-1", api_key="sk-x")
