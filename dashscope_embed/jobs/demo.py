@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..rerank.catalog import get_rerank_spec
 
 __all__ = ["DEFAULT_TOPICS", "DEFAULT_QUESTIONS", "Passage", "load_topics", "load_directory", "DemoIndexes", "run_demo"]
 
@@ -115,6 +116,9 @@ class DemoIndexes:
         rerank_model: the rerank model of ``rerank_llamaindex`` / ``rerank_langchain`` (``None``: no reranker).
         progress: show progress bars while indexing.
         log: where the indexing lines go.
+
+    Raises:
+        InvalidInputError: a retired or embedding ``rerank_model`` (before anything is indexed).
     """
 
     def __init__(
@@ -132,6 +136,8 @@ class DemoIndexes:
         progress: bool = True,
         log: Callable[[str], None] = print,
     ) -> None:
+        if rerank_model is not None:  # a retired model is refused now, not after minutes of indexing
+            get_rerank_spec(rerank_model)
         self.corpus = corpus
         self.settings: dict[str, Any] = {
             "dimensions": dimensions,

@@ -4,8 +4,8 @@ Facts from the Model Studio "Text rerank" API page (https://help.aliyun.com/en/m
 the rerank model pages (https://help.aliyun.com/en/model-studio/models). Kept apart from the embedding catalog
 (``dashscope_embed.catalog``): a rerank model has no dimension, and an embedding model cannot rerank.
 
-A request's token count is ``query tokens x documents + document tokens``; a document longer than
-``max_tokens_per_document`` is truncated by the service, so it counts at most that much.
+A request's token count is ``query tokens x documents + document tokens``; a query or document longer than
+``max_tokens_per_document`` (the limit per item) is truncated by the service, so it counts at most that much.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class RerankModelSpec:
     Attributes:
         name: the model id sent as ``model``.
         max_documents: documents per request.
-        max_tokens_per_document: Qwen tokens a document may hold before the service truncates it.
+        max_tokens_per_document: Qwen tokens a document (or the query) may hold before the service truncates it.
         max_tokens_per_request: the request's budget in Qwen tokens (query tokens x documents + document tokens).
         instruct: whether ``parameters.instruct`` (a task instruction) is accepted.
         openai_compatible: whether ``/compatible-api/v1/reranks`` serves the model.
@@ -90,6 +90,8 @@ RERANK_CATALOG: dict[str, RerankModelSpec] = {
             max_tokens_per_request=120_000,
             instruct=True,
             openai_compatible=True,
+            # the text rerank page's model overview lists it for Singapore, its model page prices it for Beijing too
+            regions=("beijing", "singapore"),
             price_per_million_tokens_cny=0.5,
         ),
         RerankModelSpec(
@@ -99,6 +101,7 @@ RERANK_CATALOG: dict[str, RerankModelSpec] = {
             max_tokens_per_request=30_000,
             instruct=False,
             openai_compatible=False,
+            regions=("beijing",),  # the model overview's Beijing table only
             price_per_million_tokens_cny=0.8,
         ),
         # 2026 model, China (Beijing); its page gives the price and instruct, and no limits of its own, so it

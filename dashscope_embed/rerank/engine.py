@@ -84,7 +84,8 @@ class DashScopeReranker(RunnerLifecycle):
         top_n: default number of results per call (``None``: every document).
         return_documents: default for whether results carry each document's text.
         oversize: a document over the model's ``max_tokens_per_document``: ``"truncate"`` (default; the service
-            truncates it, and it counts that many tokens) or ``"error"`` (refused before any request).
+            truncates it, and it counts that many tokens) or ``"error"`` (refused before any request). A query over
+            the limit is always truncated by the service and counted at the limit.
         max_concurrency: requests in flight at once (>= 1); max_retries: retries per request (>= 0).
         requests_per_minute / tokens_per_minute: client-side pacing (Qwen tokens), or ``None``.
         model_spec: a full ``RerankModelSpec`` instead of the catalog's; catalog_overrides: fields to change.
@@ -233,7 +234,7 @@ class DashScopeReranker(RunnerLifecycle):
         if quick is not None:
             return quick
         limit = self.spec.max_tokens_per_document
-        query_tokens = tokens.count_tokens(query)
+        query_tokens = min(tokens.count_tokens(query), limit)  # a longer query is truncated by the service too
         counts = document_tokens(documents, limit + 1)
         if self.oversize == "error":
             over = [i for i, c in enumerate(counts) if c > limit]
@@ -260,7 +261,7 @@ class DashScopeReranker(RunnerLifecycle):
         if self.runner.rate_limiter.tokens_per_minute is not None:
             return None
         limit = self.spec.max_tokens_per_document
-        query_bytes = len(query.encode("utf-8"))
+        query_bytes = min(len(query.encode("utf-8")), limit)  # counted at most at the limit, as in ``_plan``
         sizes = [len(text.encode("utf-8")) for text in documents]
         if any(size > limit for size in sizes):
             return None

@@ -7,10 +7,11 @@ Native request ``{"model", "input": {"query", "documents"}, "parameters": {"top_
 "return_documents", "instruct"}``, reply ``{"object": "list", "results": [...], "model", "usage", "id"}``.
 
 Limits from ``dashscope_embed.rerank.RERANK_CATALOG`` (documents per request, tokens per document, tokens per
-request = query tokens x documents + document tokens); a document over its token limit is truncated, as the real
-service does. Scores come from ``model_relevance.rerank_order``: with a model backend (e5, use) a blend of the model's
-query/document cosine and lexical overlap, with the hash backend lexical overlap alone (``relevance``); both are
-deterministic and depend on the (query, document) pair only. ``instruct`` is validated, not used.
+request = query tokens x documents + document tokens); a query or document over the token limit per item is
+truncated, as the real service does. Scores come from ``model_relevance.rerank_order``: with a model backend (e5,
+use) a blend of the model's query/document cosine and lexical overlap, with the hash backend lexical overlap alone
+(``relevance``); both are deterministic and depend on the (query, document) pair only. ``instruct`` is validated,
+not used.
 """
 
 from __future__ import annotations
@@ -110,7 +111,10 @@ async def _rank(
             doc, count = tokens.truncate(doc, cap), cap
         texts.append(doc)
         counts.append(count)
-    total = token_count(query) * len(texts) + sum(counts)
+    query_count = token_count(query)
+    if query_count > cap:  # the limit per item holds for the query too: truncated, as the real service does
+        query, query_count = tokens.truncate(query, cap), cap
+    total = query_count * len(texts) + sum(counts)
     if total > spec.max_tokens_per_request:
         raise invalid(
             f"Range of total input length should be [1, {spec.max_tokens_per_request}], got {total}", param="documents"

@@ -104,3 +104,15 @@ def test_demo_shows_a_reranked_answer_in_both_pipelines(tmp_path, capsys, monkey
     answers = re.findall(r"reranked by qwen3-rerank \(top 10, (\d+) tokens\): ([0-9.]+)  \[(.+?)\]", out)
     assert len(answers) == 2  # LlamaIndex, then LangChain
     assert all(int(tokens) > 0 and source == "with.md" for tokens, _, source in answers)
+
+
+def test_demo_refuses_a_retired_rerank_model_before_indexing(tmp_path, capsys, monkeypatch):
+    from dashscope_embed.cli import main
+
+    for name in ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "a.md").write_text("The with statement calls __enter__ and __exit__.\n", encoding="utf-8")
+    status = main(["demo", "--docs", str(tmp_path), "--local", "--backend", "hash", "--rerank", "gte-rerank"])
+    captured = capsys.readouterr()
+    assert status == 2 and "use qwen3-rerank" in captured.err
+    assert "indexed" not in captured.out  # refused before a single chunk was embedded

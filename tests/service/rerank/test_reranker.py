@@ -271,3 +271,33 @@ def test_the_dashscope_sdks_textrerank_reads_the_local_service(service):
     assert reply.usage.total_tokens == expected_tokens(QUERY, docs, [(0, 12)])
     assert service.stats.recent[-1].parameters == {"top_n": 3, "return_documents": True,
                                                    "instruct": "Rank code answers."}
+
+
+def test_an_over_long_query_is_truncated_and_counted_at_the_limit(service, make_reranker, rerank):
+    # The limit per item covers the query as well as each document: the service truncates a longer query, so a
+    # request counts it at the limit and no query is too long to send.
+    from dashscope_embed.tokens import truncate
+
+    docs = corpus(40)
+    for query in ("python file read line " * 2500, "python file read line " * 8000):
+        assert count_tokens(query) > 4000
+        reranker = make_reranker("gte-rerank-v2")
+        ranges = reranker.plan(query, docs)
+        assert ranges == [(a, min(a + 7, 40)) for a in range(0, 40, 7)]  # 7 x (4,000 + a short document) fit
+        result = rerank(reranker, query, docs)
+        assert [(i.index, i.relevance_score) for i in result] == rank(truncate(query, 4000), docs)
+        counts = [count_tokens(d) for d in docs]
+        assert result.usage.total_tokens == sum(request_tokens(4000, counts[a:b]) for a, b in ranges)
+
+
+def test_regions_follow_the_model_overview():
+    # The text rerank page's model overview: qwen3-rerank in Singapore and Beijing, gte-rerank-v2 in Beijing only.
+    from dashscope_embed.rerank import RERANK_CATALOG
+
+    assert RERANK_CATALOG["qwen3-rerank"].regions == ("beijing", "singapore")
+    assert RERANK_CATALOG["gte-rerank-v2"].regions == ("beijing",)
+    DashScopeReranker("qwen3-rerank", region="singapore", api_key="sk-x").close()
+    with pytest.raises(InvalidInputError, match="gte-rerank-v2 is not offered in region .singapore.*offered in: .beijing"):
+        DashScopeReranker("gte-rerank-v2", region="singapore", api_key="sk-x")
+    with pytest.raises(InvalidInputError, match="qwen3-rerank is not offered in region"):
+        DashScopeReranker("qwen3-rerank", region="frankfurt", workspace="ws-1", api_key="sk-x")
