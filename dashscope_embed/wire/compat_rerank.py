@@ -1,7 +1,8 @@
 """DashScope's compatible rerank protocol.
 
 ``POST {root}/compatible-api/v1/reranks`` with a flat body ``{"model", "query", "documents", "top_n",
-"return_documents", "instruct"}``; reply ``{"object": "list", "results": [{"index", "relevance_score",
+"instruct"}`` (the documented fields: ``return_documents`` is not one, so it is not sent and the engine puts each
+document's text in the results itself); reply ``{"object": "list", "results": [{"index", "relevance_score",
 "document"?}], "model", "usage": {"total_tokens"}, "id"}``; errors ``{"error": {"message", "type", "param",
 "code"}}``. Documented for qwen3-rerank (https://help.aliyun.com/en/model-studio/text-rerank-api, "Compatible
 API"); the engine refuses it for models the catalog does not mark ``openai_compatible``.
@@ -28,12 +29,10 @@ class CompatRerankProtocol:
     path = COMPAT_RERANK_PATH
 
     def build_body(self, request: RerankRequest, query: str, documents: Sequence[str]) -> dict[str, Any]:
-        """The flat body; unset parameters are not sent."""
+        """The flat body of the documented fields; unset parameters are not sent (nor ``return_documents``)."""
         body: dict[str, Any] = {"model": request.model, "query": query, "documents": list(documents)}
         if request.top_n is not None:
             body["top_n"] = request.top_n
-        if request.return_documents:
-            body["return_documents"] = True
         if request.instruct:
             body["instruct"] = request.instruct
         return body

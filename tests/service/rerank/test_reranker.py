@@ -96,6 +96,14 @@ def test_compatible_protocol_sends_the_flat_body(service, make_reranker):
     assert DashScopeReranker(base_url=service.base_url + "/compatible-api/v1").protocol == "openai"
 
 
+def test_compatible_protocol_sends_only_documented_fields_and_still_returns_documents(service, make_reranker):
+    docs = corpus(5)
+    result = make_reranker(protocol="openai", return_documents=True).rerank(QUERY, docs, top_n=3)
+    (record,) = service.stats.recent
+    assert record.parameters == {"top_n": 3}  # return_documents is not a field of the compatible API
+    assert [item.document for item in result] == [docs[item.index] for item in result]
+
+
 def test_faults_are_retried_and_no_finished_request_is_sent_again(service, make_reranker, rerank):
     docs = corpus(1200)
     service.set_faults(FaultConfig(schedule={0: "503", 1: "429", 2: "drop", 4: "500"}, retry_after=0))
