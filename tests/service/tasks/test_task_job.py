@@ -103,6 +103,26 @@ def test_rows_still_failing_end_with_their_ids_and_codes(task_service, tmp_path)
     assert task_service.app.tasks.submissions == 2  # the task, then one resubmission
     assert [(r, i, c) for r, i, c in info.value.failures] == [(n, f"id-{n}", "InternalError") for n in range(4)]
     assert "4 rows could not be embedded" in str(info.value) and "id-0" in str(info.value)
+    assert "--fallback-realtime" not in str(info.value)  # refused for task models: the error must not suggest it
+    assert "a rerun of the same command submits again" in str(info.value)
+
+
+@pytest.mark.parametrize("faults", [{"task_failure_rate": 1.0}, {"seed": 1, "task_line_failure_rate": 0.5}])
+def test_a_rerun_submits_again_the_rows_that_failed_for_a_passing_reason(task_service, tmp_path, faults):
+    _fast_service(task_service)
+    task_service.set_faults(**faults)
+    items = texts(12)
+    out = tmp_path / "again.parquet"
+    with pytest.raises(BatchJobError) as info:
+        AsyncTaskJob(_pairs(items), out, _options(task_service, rows_per_task=6, max_resubmits=0)).run()
+    assert task_service.app.tasks.submissions == 2 and info.value.failures
+    # the service recovers: the same job, rerun, embeds the failed rows instead of ending with the same error
+    task_service.set_faults(None)
+    AsyncTaskJob(_pairs(items), out, _options(task_service, rows_per_task=6, max_resubmits=0)).run()
+    assert task_service.app.tasks.submissions == 2 + len({r // 6 for r, _, _ in info.value.failures})
+    assert pq.read_table(out).column("id").to_pylist() == [f"id-{i}" for i in range(12)]
+    np.testing.assert_allclose(_dense(out), realtime(task_service, items), rtol=0, atol=1e-6)
+    _billed_once(task_service, 12)
 
 
 def test_lines_the_model_refuses_are_reported_not_dropped(task_service, tmp_path):
