@@ -257,3 +257,45 @@ def test_a_submission_whose_reply_is_lost_is_found_not_repeated(task_service, tm
     assert transport.lost == 1 and task_service.app.tasks.submissions == 1
     assert pq.read_table(out).num_rows == 5
     _billed_once(task_service, 5)
+
+
+def test_lines_missing_from_a_result_are_submitted_again(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.server import tasks as server_tasks
+
+    _fast_service(task_service)
+    write = server_tasks._Task._write
+    dropped: list[int] = []
+
+    def lossy(self, first, order, verdicts, good, vectors, shape):
+        # the first task's result leaves out its line 3 (the service still bills it)
+        if not dropped and first <= 3 < first + len(order):
+            dropped.append(3)
+            order = [i for i in order if first + i != 3]
+        write(self, first, order, verdicts, good, vectors, shape)
+
+    monkeypatch.setattr(server_tasks._Task, "_write", lossy)
+    items = texts(8)
+    out = tmp_path / "m.parquet"
+    AsyncTaskJob(_pairs(items), out, _options(task_service, max_resubmits=1)).run()
+    assert dropped == [3] and task_service.app.tasks.submissions == 2  # the task, then the one missing line
+    assert pq.read_table(out).column("id").to_pylist() == [f"id-{i}" for i in range(8)]
+    np.testing.assert_allclose(_dense(out), realtime(task_service, items), rtol=0, atol=1e-6)
+
+
+def test_a_line_still_missing_after_the_resubmissions_is_reported(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.server import tasks as server_tasks
+
+    _fast_service(task_service)
+    write = server_tasks._Task._write
+    items = texts(5)
+
+    def lossy(self, first, order, verdicts, good, vectors, shape):
+        # the 5-line task's result leaves out line 2, and the resubmission of that one line returns nothing
+        order = [i for i in order if first + i != 2] if self.total == 5 else []
+        write(self, first, order, verdicts, good, vectors, shape)
+
+    monkeypatch.setattr(server_tasks._Task, "_write", lossy)
+    with pytest.raises(BatchJobError) as info:
+        AsyncTaskJob(_pairs(items), tmp_path / "n.parquet", _options(task_service, max_resubmits=1)).run()
+    assert [(r, i, c) for r, i, c in info.value.failures] == [(2, "id-2", "not_returned")]
+    assert task_service.app.tasks.submissions == 2
