@@ -299,3 +299,28 @@ def test_a_line_still_missing_after_the_resubmissions_is_reported(task_service, 
         AsyncTaskJob(_pairs(items), tmp_path / "n.parquet", _options(task_service, max_resubmits=1)).run()
     assert [(r, i, c) for r, i, c in info.value.failures] == [(2, "id-2", "not_returned")]
     assert task_service.app.tasks.submissions == 2
+
+
+def test_a_succeeded_task_without_a_result_url_is_not_submitted_again(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.errors import ResponseFormatError
+    from dashscope_embed.server import tasks as server_tasks
+
+    _fast_service(task_service)
+    reply = server_tasks._Task.reply
+
+    def no_url(self, request_id):
+        body = reply(self, request_id)
+        body["output"].pop("url", None)
+        return body
+
+    monkeypatch.setattr(server_tasks._Task, "reply", no_url)
+    items = texts(6)
+    out = tmp_path / "u.parquet"
+    with pytest.raises(ResponseFormatError, match="no output.url"):
+        AsyncTaskJob(_pairs(items), out, _options(task_service)).run()
+    assert task_service.app.tasks.submissions == 1  # the task was billed: its lines are not sent again
+    monkeypatch.undo()
+    AsyncTaskJob(_pairs(items), out, _options(task_service)).run()  # the rerun asks again and collects it
+    assert task_service.app.tasks.submissions == 1
+    np.testing.assert_allclose(_dense(out), realtime(task_service, items), rtol=0, atol=1e-6)
+    _billed_once(task_service, 6)
