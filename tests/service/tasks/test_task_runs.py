@@ -144,3 +144,28 @@ def test_cancel_reports_a_running_task_it_cannot_cancel(task_service, tmp_path):
     assert not runner.is_alive()
     # the job collected the running task, then stopped on the cancel
     assert len(errors) == 1 and "cancelled" in str(errors[0])
+
+
+def test_a_cancel_stops_submissions_already_under_way(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.batch.tasks.remote import TaskRemote
+
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_failure_rate=1.0)
+    out = tmp_path / "w.parquet"
+    options = _options(task_service, rows_per_task=2, max_resubmits=0)
+    with pytest.raises(BatchJobError):
+        AsyncTaskJob(_pairs(texts(10)), out, options).run()
+    assert task_service.app.tasks.submissions == 5
+    # the rerun has five attempts to submit at once; `batch cancel` arrives after the first one is submitted
+    task_service.set_faults(task_queue_delay=60)
+    submit = TaskRemote.submit
+
+    def cancelled_after_one(self, *args):
+        made = submit(self, *args)
+        cancel_path_for(out).write_bytes(b"")
+        return made
+
+    monkeypatch.setattr(TaskRemote, "submit", cancelled_after_one)
+    with pytest.raises(BatchJobError, match="cancelled"):
+        AsyncTaskJob(_pairs(texts(10)), out, options).run()
+    assert task_service.app.tasks.submissions == 6  # nothing was submitted after the cancel
