@@ -456,8 +456,9 @@ def async_task_message(model: str) -> str:
     return (
         f"{model} runs only as asynchronous batch tasks (a text file of up to 100,000 lines per task, results "
         f"within hours; China (Beijing)), not through real-time requests: run `dashscope-embed embed INPUT -o "
-        f"OUT.parquet --model {model}`, or dashscope_embed.batch.AsyncTaskJob(rows, output, model={model!r})"
-        f".run(); for real-time vectors use text-embedding-v2 (the same 1536 dimensions) or text-embedding-v4 "
+        f"OUT.parquet --model {model}`, or dashscope_embed.batch.AsyncTaskJob(rows, output, dashscope_embed.batch."
+        f"TaskJobOptions(model={model!r})).run(); for real-time vectors use text-embedding-v2 (the same 1536 "
+        f"dimensions) or text-embedding-v4 "
         f"(source: {TASKS_DOC})"
     )
 

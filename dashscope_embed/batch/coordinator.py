@@ -367,12 +367,10 @@ class RemoteJob(ABC):
 
     def _submit_pending(self, state: JobState) -> None:
         remote = self.active_remote
-        if self.cancelled():
-            return
-        # the account runs at most max_running at once: the rest wait for a collection
+        # the account runs at most max_running at once: the rest wait for a collection; `batch cancel` stops it at once
         for shard in state.shards:
             for attempt in shard.attempts:
-                if attempt.remote_id is None and self._running(state) < remote.max_running:
+                if attempt.remote_id is None and self._running(state) < remote.max_running and not self.cancelled():
                     path = self.attempt_path(shard.index, attempt.number)
                     created = remote.submit(state, shard, attempt, path, self.save)
                     if attempt.remote_id is None:

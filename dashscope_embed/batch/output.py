@@ -54,15 +54,18 @@ def failure_listing(state: JobState, source: RowSource) -> list[Failure]:
     return listed
 
 
-def unembedded_error(state: JobState, source: RowSource, api_title: str, work: Path) -> BatchJobError:
+def unembedded_error(
+    state: JobState, source: RowSource, api_title: str, work: Path, advice: str | None = None
+) -> BatchJobError:
     """The error ending a job whose failed rows are not to be embedded in real time: the first 20 rows (row
-    number, id, code, message) and the count of the rest; ``failures`` holds every ``(row, id, code)``."""
+    number, id, code, message) and the count of the rest, then ``advice`` (default: rerun with
+    ``--fallback-realtime``); ``failures`` holds every ``(row, id, code)``."""
     listed = failure_listing(state, source)
     shown = ", ".join(f"row {r} (id {i!r}): {c}" + (f" ({m})" if m else "") for r, i, c, m in listed[:20])
     more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
     return BatchJobError(
         f"{len(listed)} rows could not be embedded by {api_title}: {shown}{more}. Collected rows are "
-        f"kept in {work}; rerun with --fallback-realtime to embed these through the real-time API",
+        f"kept in {work}; " + (advice or "rerun with --fallback-realtime to embed these through the real-time API"),
         failures=[(r, i, c) for r, i, c, _ in listed],
     )
 

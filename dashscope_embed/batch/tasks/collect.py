@@ -12,6 +12,9 @@ written twice. Every line of the attempt then ends in one of three ways:
   round, up to ``max_resubmits`` rounds, then reported with its last code and message (a CANCELED task does not
   get here: ``AsyncTaskJob.collect_results`` queues its lines again in the same round);
 - failed otherwise (an input the model refuses: empty, too long): reported with its code and message.
+
+A rerun takes the reported lines of the first two kinds back (``retry_failures``): they are submitted again, with
+a fresh ``max_resubmits``, instead of ending the rerun with the same error.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ import orjson
 from ...errors import error_from_reply
 from ..collect import journal_rows
 from ..coordinator import Collected
-from ..lines import parse_custom_id
+from ..lines import parse_custom_id, read_lines
+from ..sharding import failed_path
 from ..state import Attempt, Shard
 from .lines import read_task_lines
 from .results import ResultCheck, read_result
 
-__all__ = ["collect_task"]
+__all__ = ["collect_task", "retry_failures"]
 
 #: vectors held before they are written to the journals
 _FLUSH_ROWS = 512
@@ -41,7 +45,27 @@ def _retryable(code: str, message: str) -> bool:
     return error_from_reply(400, {"code": code, "message": message}).retryable or code in (
         "InternalError",
         "not_returned",
+        CANCELED[0],
     )
+
+
+def retry_failures(work: Path, shard: Shard) -> list[bytes]:
+    """The reported lines of ``shard`` that failed for a passing reason (a retryable code, left out of a result, a
+    task that failed or was cancelled), as attempt lines (``{"custom_id", "text"}``, each once), in the order they
+    were reported. ``shard.failures`` is left as it is: the caller removes them once their attempt is saved."""
+    path = failed_path(work, shard.index)
+    if not shard.failures or not path.exists():
+        return []
+    again: list[bytes] = []
+    seen: set[str] = set()
+    for line in read_lines(path):
+        cid = line["custom_id"]
+        if cid in seen or cid not in shard.failures:
+            continue  # taken back by an earlier rerun (the file keeps every report)
+        seen.add(cid)
+        if _retryable(shard.failures[cid], shard.messages.get(cid, "")):
+            again.append(orjson.dumps({"custom_id": cid, "text": line["input"][0]}))
+    return again
 
 
 class _Journal:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from ...catalog import CATALOG, TEXT_TYPES
 from ...errors import InvalidInputError
@@ -32,12 +33,14 @@ from ...jobs.cost import format_money
 from ...jobs.sources import Row
 from ...settings import REGION_ROOTS, ResolvedSettings, resolve_connection
 from ..coordinator import Collected, RemoteJob
+from ..lines import write_lines
 from ..options import RemoteJobOptions
+from ..output import unembedded_error
 from ..source import Rows, Scan, scan_rows
 from ..state import Attempt, JobState, Shard
 from ..summary import BatchSummary
 from .client import TaskClient
-from .collect import collect_task
+from .collect import collect_task, retry_failures
 from .limits import TASK_LIMITS, TASKS_DOC, TaskLimits
 from .lines import pack_task_lines
 from .remote import TaskRemote
@@ -279,6 +282,38 @@ class AsyncTaskJob(RemoteJob):
     def line_rows(self, line: bytes, shard: Shard) -> int:
         """One text a line."""
         return 1
+
+    def _requeue_failed(self, state: JobState) -> None:
+        """A rerun submits again the lines an earlier run reported as failed for a passing reason (``InternalError``,
+        ``Throttling.*``, left out of a result, a task that failed as a whole: ``collect.retry_failures``), as a new
+        attempt of round 0 (a fresh ``max_resubmits``); lines the model refused stay reported."""
+        super()._requeue_failed(state)
+        for shard in state.shards:
+            again = retry_failures(self.work, shard)
+            if not again:
+                continue
+            count, _ = write_lines(self.attempt_path(shard.index, shard.next_number), again)
+            shard.add_attempt(count, count, 0)
+            for line in again:
+                cid = orjson.loads(line)["custom_id"]
+                del shard.failures[cid]
+                shard.messages.pop(cid, None)
+            self.save(state)
+            self.log(f"shard {shard.index}: {count} lines that failed in an earlier run are submitted again")
+
+    def _resolve_failures(self, state: JobState, settings: ResolvedSettings) -> None:
+        """Rows still failing end the job (no real-time model gives these vectors); the error says what a rerun
+        does with them."""
+        if any(shard.failures for shard in state.shards):
+            raise unembedded_error(
+                state,
+                self.source,
+                self.api_title,
+                self.work,
+                advice="a rerun of the same command submits again the rows that failed for a passing reason "
+                "(InternalError, Throttling.*, not_returned, a failed task); the others cannot be embedded by "
+                f"{self.model} as they are",
+            )
 
     def on_failed(self, state: JobState, shard: Shard, attempt: Attempt) -> None:
         """Not called: ``TaskRemote.failed`` is never true (a FAILED task is collected and its lines resubmitted)."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...errors import APIError
+from ...errors import APIError, ResponseFormatError
 from ..state import Attempt, JobState, Shard
 from .client import TaskClient, TaskQueueFullError
 from .limits import TERMINAL_TASK_STATUSES, TaskLimits
@@ -172,9 +172,22 @@ class TaskRemote:
         return self.reasons.get(attempt.remote_id or "", ("UnknownError", "the task failed"))
 
     def fetch(self, attempt: Attempt, base: Path) -> tuple[Path | None, Path | None]:
-        """Download the gzipped result of a SUCCEEDED task to ``base`` + ``.out.gz``."""
-        if attempt.status != "SUCCEEDED" or not attempt.output_file_id:
+        """Download the gzipped result of a SUCCEEDED task to ``base`` + ``.out.gz`` (``None`` for a task that
+        FAILED or was CANCELED: it billed nothing).
+
+        Raises:
+            ResponseFormatError: the task SUCCEEDED (it was billed) and its reply, asked again, has no ``output.url``:
+                resubmitting its lines would bill them twice.
+        """
+        if attempt.status != "SUCCEEDED":
             return None, None
+        if not attempt.output_file_id:
+            self.refresh(attempt)
+        if not attempt.output_file_id:
+            raise ResponseFormatError(
+                f"task {attempt.remote_id} SUCCEEDED but its reply has no output.url (the result file); its lines "
+                "are not submitted again, which would bill them twice. Rerun to ask again"
+            )
         return self.client.download(attempt.output_file_id, base.with_suffix(".out.gz")), None
 
     def cancel(self, attempt: Attempt) -> None:

@@ -107,6 +107,26 @@ def test_rows_still_failing_end_with_their_ids_and_codes(task_service, tmp_path)
     assert len(failed) == 2 and failed[0].endswith("its lines go again as attempt 1"), logged
     assert [(r, i, c) for r, i, c in info.value.failures] == [(n, f"id-{n}", "InternalError") for n in range(4)]
     assert "4 rows could not be embedded" in str(info.value) and "id-0" in str(info.value)
+    assert "--fallback-realtime" not in str(info.value)  # refused for task models: the error must not suggest it
+    assert "a rerun of the same command submits again" in str(info.value)
+
+
+@pytest.mark.parametrize("faults", [{"task_failure_rate": 1.0}, {"seed": 1, "task_line_failure_rate": 0.5}])
+def test_a_rerun_submits_again_the_rows_that_failed_for_a_passing_reason(task_service, tmp_path, faults):
+    _fast_service(task_service)
+    task_service.set_faults(**faults)
+    items = texts(12)
+    out = tmp_path / "again.parquet"
+    with pytest.raises(BatchJobError) as info:
+        AsyncTaskJob(_pairs(items), out, _options(task_service, rows_per_task=6, max_resubmits=0)).run()
+    assert task_service.app.tasks.submissions == 2 and info.value.failures
+    # the service recovers: the same job, rerun, embeds the failed rows instead of ending with the same error
+    task_service.set_faults(None)
+    AsyncTaskJob(_pairs(items), out, _options(task_service, rows_per_task=6, max_resubmits=0)).run()
+    assert task_service.app.tasks.submissions == 2 + len({r // 6 for r, _, _ in info.value.failures})
+    assert pq.read_table(out).column("id").to_pylist() == [f"id-{i}" for i in range(12)]
+    np.testing.assert_allclose(_dense(out), realtime(task_service, items), rtol=0, atol=1e-6)
+    _billed_once(task_service, 12)
 
 
 def test_lines_the_model_refuses_are_reported_not_dropped(task_service, tmp_path):
@@ -241,3 +261,70 @@ def test_a_submission_whose_reply_is_lost_is_found_not_repeated(task_service, tm
     assert transport.lost == 1 and task_service.app.tasks.submissions == 1
     assert pq.read_table(out).num_rows == 5
     _billed_once(task_service, 5)
+
+
+def test_lines_missing_from_a_result_are_submitted_again(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.server import tasks as server_tasks
+
+    _fast_service(task_service)
+    write = server_tasks._Task._write
+    dropped: list[int] = []
+
+    def lossy(self, first, order, verdicts, good, vectors, shape):
+        # the first task's result leaves out its line 3 (the service still bills it)
+        if not dropped and first <= 3 < first + len(order):
+            dropped.append(3)
+            order = [i for i in order if first + i != 3]
+        write(self, first, order, verdicts, good, vectors, shape)
+
+    monkeypatch.setattr(server_tasks._Task, "_write", lossy)
+    items = texts(8)
+    out = tmp_path / "m.parquet"
+    AsyncTaskJob(_pairs(items), out, _options(task_service, max_resubmits=1)).run()
+    assert dropped == [3] and task_service.app.tasks.submissions == 2  # the task, then the one missing line
+    assert pq.read_table(out).column("id").to_pylist() == [f"id-{i}" for i in range(8)]
+    np.testing.assert_allclose(_dense(out), realtime(task_service, items), rtol=0, atol=1e-6)
+
+
+def test_a_line_still_missing_after_the_resubmissions_is_reported(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.server import tasks as server_tasks
+
+    _fast_service(task_service)
+    write = server_tasks._Task._write
+    items = texts(5)
+
+    def lossy(self, first, order, verdicts, good, vectors, shape):
+        # the 5-line task's result leaves out line 2, and the resubmission of that one line returns nothing
+        order = [i for i in order if first + i != 2] if self.total == 5 else []
+        write(self, first, order, verdicts, good, vectors, shape)
+
+    monkeypatch.setattr(server_tasks._Task, "_write", lossy)
+    with pytest.raises(BatchJobError) as info:
+        AsyncTaskJob(_pairs(items), tmp_path / "n.parquet", _options(task_service, max_resubmits=1)).run()
+    assert [(r, i, c) for r, i, c in info.value.failures] == [(2, "id-2", "not_returned")]
+    assert task_service.app.tasks.submissions == 2
+
+
+def test_a_succeeded_task_without_a_result_url_is_not_submitted_again(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.errors import ResponseFormatError
+    from dashscope_embed.server import tasks as server_tasks
+
+    _fast_service(task_service)
+    reply = server_tasks._Task.reply
+
+    def no_url(self, request_id):
+        body = reply(self, request_id)
+        body["output"].pop("url", None)
+        return body
+
+    monkeypatch.setattr(server_tasks._Task, "reply", no_url)
+    items = texts(6)
+    out = tmp_path / "u.parquet"
+    with pytest.raises(ResponseFormatError, match="no output.url"):
+        AsyncTaskJob(_pairs(items), out, _options(task_service)).run()
+    assert task_service.app.tasks.submissions == 1  # the task was billed: its lines are not sent again
+    monkeypatch.undo()
+    AsyncTaskJob(_pairs(items), out, _options(task_service)).run()  # the rerun asks again and collects it
+    assert task_service.app.tasks.submissions == 1
+    np.testing.assert_allclose(_dense(out), realtime(task_service, items), rtol=0, atol=1e-6)
+    _billed_once(task_service, 6)

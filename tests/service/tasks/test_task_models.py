@@ -58,3 +58,23 @@ def test_adapters_refuse_at_construction(model):
             build()
         cause = _cause(info.value)
         assert isinstance(cause, InvalidInputError) and f"--model {model}" in str(cause)
+
+
+@pytest.mark.parametrize("model", TASK_MODELS)
+def test_the_job_call_the_refusal_suggests_runs(model, task_service, tmp_path, monkeypatch):
+    import re
+
+    import pyarrow.parquet as pq
+
+    import dashscope_embed.batch
+
+    with pytest.raises(InvalidInputError) as info:
+        DashScopeEmbedder(model, api_key="sk-test", base_url="http://127.0.0.1:9")
+    call = re.search(r"(dashscope_embed\.batch\.AsyncTaskJob\(.*?\)\.run\(\))", str(info.value))
+    assert call is not None, str(info.value)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", task_service.base_url)
+    output = tmp_path / "out.parquet"
+    namespace = {"dashscope_embed": dashscope_embed, "rows": [("a", "one text"), ("b", "another")], "output": output}
+    eval(call.group(1), namespace)  # the exact call the message tells a user to write
+    assert pq.read_table(output).column("id").to_pylist() == ["a", "b"]

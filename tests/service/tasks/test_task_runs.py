@@ -173,3 +173,28 @@ def test_a_full_task_queue_makes_the_job_wait_not_fail(task_service, tmp_path):
     billed = task_service.app.tasks.billed
     assert len(billed) == 15 + 6 and max(billed.values()) == 1
     assert not state_path_for(out).exists()
+
+
+def test_a_cancel_stops_submissions_already_under_way(task_service, tmp_path, monkeypatch):
+    from dashscope_embed.batch.tasks.remote import TaskRemote
+
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_failure_rate=1.0)
+    out = tmp_path / "w.parquet"
+    options = _options(task_service, rows_per_task=2, max_resubmits=0)
+    with pytest.raises(BatchJobError):
+        AsyncTaskJob(_pairs(texts(10)), out, options).run()
+    assert task_service.app.tasks.submissions == 5
+    # the rerun has five attempts to submit at once; `batch cancel` arrives after the first one is submitted
+    task_service.set_faults(task_queue_delay=60)
+    submit = TaskRemote.submit
+
+    def cancelled_after_one(self, *args):
+        made = submit(self, *args)
+        cancel_path_for(out).write_bytes(b"")
+        return made
+
+    monkeypatch.setattr(TaskRemote, "submit", cancelled_after_one)
+    with pytest.raises(BatchJobError, match="cancelled"):
+        AsyncTaskJob(_pairs(texts(10)), out, options).run()
+    assert task_service.app.tasks.submissions == 6  # nothing was submitted after the cancel
