@@ -144,3 +144,45 @@ def test_cancel_reports_a_running_task_it_cannot_cancel(task_service, tmp_path):
     assert not runner.is_alive()
     # the job collected the running task, then stopped on the cancel
     assert len(errors) == 1 and "cancelled" in str(errors[0])
+
+
+def test_a_cancel_sent_between_two_submissions_stops_the_second(task_service, tmp_path, monkeypatch):
+    # A rerun submits every waiting attempt in one pass, paced a second apart on the real service: a `batch cancel`
+    # that lands after the first submission must stop the rest of the pass, not only the next pass.
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_queue_delay=60)  # PENDING: the first run's tasks can be cancelled
+    out = tmp_path / "pass.parquet"
+    job = AsyncTaskJob(_pairs(texts(30)), out, _options(task_service, rows_per_task=10))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            job.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while recorded_task_ids(out) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert len(cancel_batches(out)) == 3
+    runner.join(20)
+    assert not runner.is_alive() and len(errors) == 1 and "cancelled" in str(errors[0])
+    assert task_service.app.tasks.submissions == 3
+    # the rerun has three cancelled attempts waiting; a cancel arrives right after it submitted the first
+    from dashscope_embed.batch.tasks.remote import TaskRemote
+
+    submit = TaskRemote.submit
+
+    def submit_then_cancel(self, *args, **kwargs):
+        try:
+            return submit(self, *args, **kwargs)
+        finally:
+            cancel_path_for(out).write_bytes(b"")
+
+    monkeypatch.setattr(TaskRemote, "submit", submit_then_cancel)
+    with pytest.raises(BatchJobError, match="cancelled"):
+        AsyncTaskJob(_pairs(texts(30)), out, _options(task_service, rows_per_task=10)).run()
+    assert task_service.app.tasks.submissions == 4
