@@ -364,10 +364,16 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         return usage, request_ids, dense
 
 
+# Names other libraries use for an argument of the engines, where the closest spelling would mislead (difflib
+# offers ``model_spec``, a ``ModelSpec``, for LlamaIndex's ``model_name``).
+_ALIASES = {"model_name": "model", "dimension": "dimensions", "dashscope_api_key": "api_key"}
+
+
 def _unknown_arguments(owner: str, unknown: list[str], known: list[str]) -> str:
     hints = []
     for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
+        alias = _ALIASES.get(name)
+        close = [alias] if alias in known else difflib.get_close_matches(name, known, n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return f"{owner} got unknown argument(s) {', '.join(hints)}; it accepts: {', '.join(known)}"
 

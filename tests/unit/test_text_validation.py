@@ -64,3 +64,13 @@ def test_a_body_json_cannot_carry_is_an_invalid_input_error_before_sending():
         with pytest.raises(DashScopeError):
             mm.embed_images(["https://example.com/\udc00.png"])
     assert fake.calls == 0
+
+
+def test_the_engines_point_model_name_at_model():
+    # LlamaIndex spells the model model_name=; the closest spelling among the engines' arguments is model_spec=, a
+    # ModelSpec, which would send the user to a second error
+    from dashscope_embed import DashScopeEmbedder, DashScopeReranker, MultimodalEmbedder
+
+    for cls in (DashScopeEmbedder, DashScopeReranker, MultimodalEmbedder):
+        with pytest.raises(InvalidInputError, match=r"'model_name' \(did you mean 'model'\?\)"):
+            cls(model_name="x", base_url="http://127.0.0.1:9")
