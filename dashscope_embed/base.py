@@ -82,6 +82,20 @@ def validate_texts(texts: Any, *, what: str = "texts", purpose: str = "embedded"
     return items
 
 
+def check_instruct_text(instruct: object) -> None:
+    """Refuse an ``instruct`` that is not a string or that JSON cannot carry (a lone surrogate), before anything is
+    sent.
+
+    Raises:
+        InvalidInputError: names the problem (and the position of a lone surrogate).
+    """
+    if not isinstance(instruct, str):
+        raise InvalidInputError(f"instruct must be a string, got {type(instruct).__name__}")
+    problem = _encoding_problem(instruct)
+    if problem:
+        raise InvalidInputError(f"instruct holds a {problem}")
+
+
 def _encoding_problem(text: str) -> str | None:
     # On every text of every call. ASCII text (the common case) cannot hold a lone surrogate, and str.isascii is
     # about 6x cheaper than encoding; other text is encoded, which measured faster than a regex scan for CJK.
@@ -197,6 +211,8 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         )
         self._check_region()
         self.dimension = self.spec.check_dimension(dimensions)
+        if instruct is not None:
+            check_instruct_text(instruct)
         self.instruct = instruct
         self.rate_limiter = self.runner.rate_limiter
         self._max_rows = self.spec.max_rows  # lowered when the service names a smaller limit
@@ -348,10 +364,16 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
         return usage, request_ids, dense
 
 
+# Names other libraries use for an argument of the engines, where the closest spelling would mislead (difflib
+# offers ``model_spec``, a ``ModelSpec``, for LlamaIndex's ``model_name``).
+_ALIASES = {"model_name": "model", "dimension": "dimensions", "dashscope_api_key": "api_key"}
+
+
 def _unknown_arguments(owner: str, unknown: list[str], known: list[str]) -> str:
     hints = []
     for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
+        alias = _ALIASES.get(name)
+        close = [alias] if alias in known else difflib.get_close_matches(name, known, n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return f"{owner} got unknown argument(s) {', '.join(hints)}; it accepts: {', '.join(known)}"
 

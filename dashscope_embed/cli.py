@@ -275,7 +275,23 @@ def _run_task_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> 
         text_type=args.text_type,
         **_remote_job_options(args, base_url),
     )
-    return AsyncTaskJob(spec, args.output, options).run()
+    return _run_remote(AsyncTaskJob(spec, args.output, options), args.output)
+
+
+def _run_remote(job: Any, output: Any) -> Any:
+    # A wrong key or a refused request stops the job with what to fix, not "rerun", and with nothing left behind
+    # when the service holds nothing of it (``cleanup.permanent_stop``).
+    from .batch.cleanup import permanent_stop
+    from .batch.state import state_path_for
+    from .errors import APIError
+
+    fresh = not state_path_for(output).exists()
+    try:
+        return job.run()
+    except APIError as exc:
+        if exc.retryable:
+            raise
+        raise permanent_stop(exc, output, fresh=fresh) from exc
 
 
 def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: str | None) -> Any:
@@ -289,7 +305,7 @@ def _run_batch_job(args: argparse.Namespace, spec: Any, base_url: str | None) ->
         lines_per_shard=args.lines_per_shard or LIMITS.max_lines,
         **_remote_job_options(args, base_url),
     )
-    return BatchEmbeddingJob(spec, args.output, options).run()
+    return _run_remote(BatchEmbeddingJob(spec, args.output, options), args.output)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

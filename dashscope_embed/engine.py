@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import tokens as _tokens
-from .base import BaseEmbedder, Call, chunks, validate_texts
+from .base import BaseEmbedder, Call, check_instruct_text, chunks, validate_texts
 from .catalog import OUTPUT_TYPES, TEXT_TYPES, async_task_message
 from .errors import InvalidInputError
 from .planning import plan_requests
@@ -145,6 +145,7 @@ class DashScopeEmbedder(BaseEmbedder[Sequence[str], RequestReply]):
         if instruct is not None:
             if not spec.instruct:
                 raise InvalidInputError(f"instruct is not supported by {spec.name} (only text-embedding-v4)")
+            check_instruct_text(instruct)
             if text_type == "document":
                 raise InvalidInputError("instruct applies to queries only; document calls take no instruct")
         if self.protocol == "openai":

@@ -9,7 +9,8 @@ re-packs the refused request and remembers the limit for later calls (as ``BaseE
 Wording: the public Model Studio material shows the element-count refusal ("batch size is invalid, it should not
 be larger than N.: input.contents"), which the local service reproduces; it shows no wording for image or video
 counts, so any refusal that names images or videos with "at most N", "not be larger than N", "exceeds N" or
-"maximum of N" is read (one element's ``multi_images`` cap is not a per-request limit and is not learned).
+"maximum of N" is read (one element's ``multi_images`` cap is not a per-request limit and is not learned, nor is
+a number with a unit: "the image size exceeds the maximum size of 3 MB" limits one image, not a request).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ __all__ = ["media_limit", "MediaLimits"]
 logger = logging.getLogger("dashscope_embed")
 
 _MEDIA_LIMIT = re.compile(
-    r"\b(image|video)s?\b.*?(?:at most|not be larger than|larger than|exceed(?:s|ed)?|maximum(?: of)?)\D{0,20}(\d+)",
+    r"\b(image|video)s?\b.*?(?:at most|not be larger than|larger than|exceed(?:s|ed)?|maximum(?: of)?)\D{0,20}(\d+)"
+    # a number with a unit is a size, resolution, length or rate limit of one image or video, not a count per
+    # request ("the image size exceeds the maximum size of 3 MB", "at most 4096 pixels", "2 fps")
+    r"(?!\d|\.\d|\s*(?:[kmgt]i?b\b|bytes?\b|pixels?\b|px\b|seconds?\b|s\b|secs?\b|min(?:utes?)?\b|fps\b|frames?\b"
+    r"|tokens?\b|%|x\s*\d|\*\s*\d))",
     re.I | re.S,
 )
 

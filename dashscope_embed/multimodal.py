@@ -100,8 +100,8 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
     Args:
         model: a multimodal model from the catalog (default ``"qwen3-vl-embedding"``).
         dimensions: output dimension, checked against the catalog before anything is sent (``None``: the model's
-            default). Fixed-dimension models (multimodal-embedding-v1, undated tongyi models) take no
-            ``dimension`` parameter, so none is sent for them.
+            default). A fixed-dimension model (multimodal-embedding-v1) takes no ``dimension`` parameter, so none
+            is sent for it; the others get one when ``dimensions`` is given.
         api_key, base_url, region, workspace, timeout: as for ``DashScopeEmbedder`` (``ConnectionSettings``).
         protocol: only ``"dashscope"`` (or ``None``): the OpenAI-compatible endpoint serves no multimodal model.
         instruct: ``parameters.instruct`` (a task instruction) sent with every request, or ``None``.

@@ -194,6 +194,28 @@ def normalize_base_url(url: str) -> tuple[str, Protocol | None]:
     return url, None
 
 
+def _clean_workspace(workspace: object) -> str | None:
+    """The workspace id with surrounding whitespace removed (a pasted id often ends in a newline); ``None`` for
+    none. It is sent as a header, so a space, control or non-ASCII character is refused here, before a request,
+    rather than by httpx (an illegal header value, or an encoding error) at the first request.
+
+    Raises:
+        InvalidInputError: not a string, or a character a header cannot carry (its position is named).
+    """
+    if workspace is None:
+        return None
+    if not isinstance(workspace, str):
+        raise InvalidInputError(f"workspace must be a string, got {type(workspace).__name__}")
+    cleaned = workspace.strip()
+    for position, char in enumerate(cleaned):
+        if not ("\x21" <= char <= "\x7e"):
+            raise InvalidInputError(
+                f"workspace {cleaned!r} holds {char!r} at position {position}: a workspace id is printable ASCII "
+                "(letters, digits and '-')"
+            )
+    return cleaned or None
+
+
 def workspace_root(workspace_id: str, region: str = DEFAULT_REGION) -> str:
     """The workspace domain ``https://{WorkspaceId}.{region-id}.maas.aliyuncs.com`` of a region (any of the six).
 
@@ -320,7 +342,7 @@ class ConnectionSettings(CheckedModel):
                 ``allow_insecure_http``. All before any request.
         """
         key = self.api_key if self.api_key is not None else env_key(environ)
-        workspace = self.workspace or env_value("workspace", environ)
+        workspace = _clean_workspace(self.workspace or env_value("workspace", environ))
         base = self.base_url or env_value("base_url", environ)
         implied: Protocol | None = None
         if base:

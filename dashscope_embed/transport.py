@@ -206,7 +206,7 @@ class RequestRunner:
             APIError: the last failure once retries are exhausted or at once for a non-retryable one;
                 ``attempts`` says how many times the request was sent.
         """
-        content = orjson.dumps(body)
+        content = _encode(body)
         url = self.settings.root + path
 
         def once() -> T:
@@ -252,7 +252,7 @@ class RequestRunner:
         headers: Mapping[str, str] | None = None,
     ) -> T:
         """Async ``send`` on the running event loop's pooled client. Same contract."""
-        content = orjson.dumps(body)
+        content = _encode(body)
         url = self.settings.root + path
         client, _ = self._async_client()
 
@@ -371,6 +371,18 @@ class RequestRunner:
         if state is not None:
             await state[0].aclose()
         self.close()
+
+
+def _encode(body: Any) -> bytes:
+    """``body`` as JSON; a value JSON cannot carry (a lone surrogate in a parameter or a media URL) is an
+    ``InvalidInputError`` before anything is sent, not the encoder's bare ``TypeError``."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInputError(
+            f"the request cannot be encoded as JSON ({exc}): a parameter, instruct or media URL holds a lone "
+            "surrogate or a value that is not JSON"
+        ) from None
 
 
 def transport_error(exc: httpx.TransportError, timeout: float) -> APIError:

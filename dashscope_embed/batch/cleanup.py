@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import APIError
+from ..errors import APIError, BulkJobError
+from ..jobs.bulk import permanent_hint
+from ..jobs.workdir import work_dir_for
 from .errors import BatchJobError
 from .remote import Remote
-from .state import Attempt, JobState, Shard
+from .state import Attempt, JobState, Shard, load_state, state_path_for
 
-__all__ = ["cancel_unfinished", "cancelled_error", "delete_collected", "discard", "gone_error"]
+__all__ = ["cancel_unfinished", "cancelled_error", "delete_collected", "discard", "gone_error", "permanent_stop"]
 
 
 def delete_collected(state: JobState, remote: Remote, save: Callable[[], None]) -> None:
@@ -92,3 +95,24 @@ def gone_error(state: JobState, shard: Shard, attempt: Attempt, what: str, state
         "longer holds it (another account or workspace, a restarted local service, remote work older than the "
         "service keeps it). Rerun with --restart to discard the state and submit every row again"
     )
+
+
+def permanent_stop(exc: APIError, output: Path, *, fresh: bool) -> BulkJobError:
+    """The error a remote job stops with after a failure that rerunning cannot cure (``exc`` not retryable: a wrong
+    key, a refused request): it says what to fix instead of "rerun to resume". When the job started with this run
+    (``fresh``: no state file before it) and the service holds nothing of it (no input file, no batch or task, no
+    creation in flight), its state file and work directory are removed, so no half-made output stays behind."""
+    state_path = state_path_for(output)
+    state = load_state(state_path)
+    untouched = state is None or not any(
+        a.file_id or a.remote_id or a.creating for shard in state.shards for a in shard.attempts
+    )
+    if fresh and untouched:
+        state_path.unlink(missing_ok=True)
+        shutil.rmtree(work_dir_for(output), ignore_errors=True)
+        kept = " Nothing was written."
+    else:
+        kept = f" The job's state is kept in {state_path}: once this is fixed, the same command resumes it."
+    error = BulkJobError(f"stopped: {exc}. Rerunning will not help until this is fixed: {permanent_hint(exc)}.{kept}")
+    error.__cause__ = exc
+    return error

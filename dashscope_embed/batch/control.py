@@ -98,6 +98,10 @@ def batch_status(output: Path, *, base_url: str | None = None, api_key: str | No
     return lines
 
 
+# Statuses of a batch or task that is cancelled or on its way there.
+_CANCELLED = frozenset({"CANCELED", "cancelling", "cancelled"})
+
+
 def cancel_batches(
     output: Path,
     *,
@@ -107,11 +111,12 @@ def cancel_batches(
 ) -> list[str]:
     """Cancel every unfinished batch or task of the job writing ``output``; returns the ids cancelled.
 
-    Then the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another
-    process sees it at its next poll, submits and resubmits nothing more, cancels what it made meanwhile, collects
-    what finished and stops with an error. A task that is already RUNNING cannot be cancelled (the service cancels
-    PENDING tasks only): it is reported through ``log``, runs to its end, and the job collects it. A later rerun of
-    the job removes the marker, collects what the cancelled work finished and submits the rest.
+    First the marker ``OUTPUT.batch-cancel`` (``state.cancel_path_for``) is written: a job running in another
+    process sees it before its next submission and at its next poll, submits and resubmits nothing more, cancels
+    what it made meanwhile, collects what finished and stops with an error. A task that is already RUNNING cannot
+    be cancelled (the service cancels PENDING tasks only): it is reported through ``log``, runs to its end, and the
+    job collects it; one the job cancelled first counts as cancelled. A later rerun of the job removes the marker,
+    collects what the cancelled work finished and submits the rest.
 
     Raises:
         BatchJobError: no state file beside ``output``. APIError: a cancel request failed.
@@ -122,6 +127,9 @@ def cancel_batches(
     state = _state(output)
     cancelled = []
     remote = _remote(state, base_url, api_key)
+    # The marker first: a job running meanwhile would otherwise collect a batch cancelled here and submit its
+    # lines again as a new batch before it saw the marker. The state file is left alone: the job owns it.
+    cancel_path_for(output).write_bytes(b"")
     try:
         for shard in state.shards:
             for attempt in shard.attempts:
@@ -131,6 +139,10 @@ def cancel_batches(
                     except APIError as exc:
                         if exc.status_code != 400:
                             raise
+                        remote.refresh(attempt)
+                        if attempt.status in _CANCELLED:  # the running job saw the marker and cancelled it first
+                            cancelled.append(attempt.remote_id)
+                            continue
                         # a RUNNING task: the service runs it to its end (the message says so)
                         if log is not None:
                             log(
@@ -139,9 +151,6 @@ def cancel_batches(
                             )
                         continue
                     cancelled.append(attempt.remote_id)
-        # The state file is left alone: a job may be running and owns it. The marker tells it to stop; it cancels
-        # what it made after the state was read here.
     finally:
-        cancel_path_for(output).write_bytes(b"")
         remote.close()
     return cancelled

@@ -367,10 +367,13 @@ class RemoteJob(ABC):
 
     def _submit_pending(self, state: JobState) -> None:
         remote = self.active_remote
-        # the account runs at most max_running at once: the rest wait for a collection; `batch cancel` stops it at once
+        # the account runs at most max_running at once: the rest wait for a collection. A `batch cancel` is looked
+        # for before each submission: one pass may submit several (paced a second apart for tasks).
         for shard in state.shards:
             for attempt in shard.attempts:
-                if attempt.remote_id is None and self._running(state) < remote.max_running and not self.cancelled():
+                if attempt.remote_id is None and self._running(state) < remote.max_running:
+                    if self.cancelled():
+                        return
                     path = self.attempt_path(shard.index, attempt.number)
                     created = remote.submit(state, shard, attempt, path, self.save)
                     if attempt.remote_id is None:

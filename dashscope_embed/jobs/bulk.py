@@ -116,6 +116,11 @@ _PERMANENT_HINTS = (
 )
 
 
+def permanent_hint(exc: APIError) -> str:
+    """What to fix after a failure that rerunning cannot cure (``exc`` is not retryable)."""
+    return next((h for cls, h in _PERMANENT_HINTS if isinstance(exc, cls)), "the service refused the request")
+
+
 def _stopped(exc: BaseException, output: Path) -> BaseException:
     """What to raise when the run stopped: bad input or options as they are (resuming would not help), any other
     failure as a ``BulkJobError`` that says how much is saved and whether a rerun resumes.
@@ -130,7 +135,7 @@ def _stopped(exc: BaseException, output: Path) -> BaseException:
     state = inspect_work(output)
     work = work_dir_for(output)
     if isinstance(exc, APIError) and not exc.retryable:
-        hint = next((h for cls, h in _PERMANENT_HINTS if isinstance(exc, cls)), "the service refused the request")
+        hint = permanent_hint(exc)
         if state.rows_done:
             kept = (
                 f" {state.rows_done} rows are kept in {work}: once this is fixed, the same command resumes from them."

@@ -20,7 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from .. import tokens
-from ..base import _encoding_problem, _unknown_arguments, validate_texts
+from ..base import _encoding_problem, _unknown_arguments, check_instruct_text, validate_texts
 from ..errors import BatchSizeError, InvalidInputError
 from ..lifecycle import RunnerLifecycle
 from ..results import Usage
@@ -197,8 +197,7 @@ class DashScopeReranker(RunnerLifecycle):
     def _check_instruct(self, instruct: str | None) -> str | None:
         if instruct is None or instruct == "":
             return None
-        if not isinstance(instruct, str):
-            raise InvalidInputError(f"instruct must be a string, got {type(instruct).__name__}")
+        check_instruct_text(instruct)
         if not self.spec.instruct:
             takes = ", ".join(n for n, s in RERANK_CATALOG.items() if s.instruct)
             raise InvalidInputError(

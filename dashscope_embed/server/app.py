@@ -70,6 +70,8 @@ class EmbeddingService:
     ) -> None:
         self.backend = get_backend(backend)
         self.faults = FaultInjector(faults)
+        # stripped as the clients strip theirs: `serve --api-key` with a pasted key must accept that same key
+        api_key = api_key.strip() if api_key else api_key
         self.api_key = api_key
         self.stats = stats or ServiceStats()
         self._expected_auth = f"Bearer {api_key}".encode() if api_key else None

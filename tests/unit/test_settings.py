@@ -94,3 +94,17 @@ def test_two_engines_keep_their_own_keys():
     assert a.settings.headers()["Authorization"] == "Bearer sk-a"
     assert b.settings.headers()["Authorization"] == "Bearer sk-b"
     assert getattr(dashscope, "api_key", None) == before
+
+
+def test_workspace_is_stripped_and_refused_when_a_header_cannot_carry_it(monkeypatch):
+    # a pasted workspace id ends in a newline as often as a key does; a non-ASCII one made httpx raise
+    # UnicodeEncodeError (outside DashScopeError) at the first request
+    monkeypatch.delenv("DASHSCOPE_WORKSPACE", raising=False)
+    monkeypatch.delenv("DASHSCOPE_WORKSPACE_ID", raising=False)
+    settings = ConnectionSettings(base_url="http://127.0.0.1:9", workspace="ws-1\n").resolved()
+    assert settings.workspace == "ws-1" and settings.headers()["X-DashScope-WorkSpace"] == "ws-1"
+    for bad in ("w\u00df", "ws 1", "ws\t1"):
+        with pytest.raises(InvalidInputError, match="workspace"):
+            ConnectionSettings(base_url="http://127.0.0.1:9", workspace=bad).resolved()
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE", "  ws-env  ")
+    assert ConnectionSettings(base_url="http://127.0.0.1:9").resolved().workspace == "ws-env"

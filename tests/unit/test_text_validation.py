@@ -33,3 +33,44 @@ def test_lone_surrogate_refused_by_aembed_and_multimodal():
     with MultimodalEmbedder("multimodal-embedding-v1", base_url="http://127.0.0.1:9") as mm:
         with pytest.raises(InvalidInputError, match=r"\[0\] lone surrogate"):
             mm.embed_texts(["\ud800"])
+
+
+def test_lone_surrogate_in_instruct_refused_at_construction_and_per_call():
+    from dashscope_embed import DashScopeReranker, MultimodalEmbedder
+
+    fake = FakeDashScope()
+    with pytest.raises(InvalidInputError, match=r"instruct holds a lone surrogate '\\udc00' at character 1"):
+        make_embedder(fake, model="text-embedding-v4", instruct="a\udc00")
+    with make_embedder(fake, model="text-embedding-v4", dimensions=64) as engine:
+        with pytest.raises(InvalidInputError, match="instruct holds a lone surrogate"):
+            engine.embed(["fine"], text_type="query", instruct="b\ud800")
+    assert fake.calls == 0
+    with pytest.raises(InvalidInputError, match="instruct holds a lone surrogate"):
+        DashScopeReranker(base_url="http://127.0.0.1:9", instruct="c\ud800")
+    with pytest.raises(InvalidInputError, match="instruct holds a lone surrogate"):
+        MultimodalEmbedder(base_url="http://127.0.0.1:9", instruct="d\ud800")
+
+
+def test_a_body_json_cannot_carry_is_an_invalid_input_error_before_sending():
+    # parameters and media URLs are sent as given: the encoder's bare TypeError must not escape the error tree
+    from dashscope_embed import DashScopeError, MultimodalEmbedder
+
+    fake = FakeDashScope()
+    with MultimodalEmbedder(
+        base_url="http://127.0.0.1:9", parameters={"fps": "\ud800"}, transport=fake.transport(), max_retries=0
+    ) as mm:
+        with pytest.raises(InvalidInputError, match="cannot be encoded as JSON"):
+            mm.embed_texts(["fine"])
+        with pytest.raises(DashScopeError):
+            mm.embed_images(["https://example.com/\udc00.png"])
+    assert fake.calls == 0
+
+
+def test_the_engines_point_model_name_at_model():
+    # LlamaIndex spells the model model_name=; the closest spelling among the engines' arguments is model_spec=, a
+    # ModelSpec, which would send the user to a second error
+    from dashscope_embed import DashScopeEmbedder, DashScopeReranker, MultimodalEmbedder
+
+    for cls in (DashScopeEmbedder, DashScopeReranker, MultimodalEmbedder):
+        with pytest.raises(InvalidInputError, match=r"'model_name' \(did you mean 'model'\?\)"):
+            cls(model_name="x", base_url="http://127.0.0.1:9")

@@ -127,6 +127,8 @@ def test_bad_input_fails_before_uploading(batch_service, tmp_path):
                                                                base_url=batch_service.base_url)).run()
     with pytest.raises(InvalidInputError, match=r"row 2 \(id 'c'\): text must be a string, got int"):
         _job(batch_service, [("a", "x"), ("b", "y"), ("c", 3)], out).run()
+    with pytest.raises(InvalidInputError, match=r"row 1 \(id 'b'\): text holds a lone surrogate '\\ud800'"):
+        _job(batch_service, [("a", "x"), ("b", "y \ud800"), ("c", "z")], out).run()
     with pytest.raises(BulkJobError, match="id 'b' of .* is empty"):
         _job(batch_service, [("a", "x"), ("b", "  ")], out, skip_empty=False).run()
     with pytest.raises(InvalidInputError, match="re-iterable"):

@@ -118,6 +118,25 @@ def test_permanent_errors_do_not_say_rerun_and_leave_nothing(tmp_path, capsys, m
         assert not out.exists() and not work_dir_for(out).exists()
 
 
+@pytest.mark.parametrize("job", [["--batch-api"], ["--model", "text-embedding-async-v2"]])
+def test_a_remote_job_refused_for_its_key_leaves_no_state_and_does_not_say_rerun(tmp_path, capsys, monkeypatch, job):
+    from dashscope_embed.batch.state import state_path_for
+
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"line {i}\n" for i in range(20)))
+    with LocalService(backend="hash", api_key="sk-right-key-0123456789") as service:
+        monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-wrong-key-0123456789")
+        out = tmp_path / "remote.parquet"
+        args = [src, "-o", out, "--base-url", service.base_url, "--poll-interval", "0.05", *job]
+        assert _run(*args) == 1
+        err = capsys.readouterr().err
+        assert "Rerunning will not help until this is fixed: check the API key" in err and "Nothing was written" in err
+        assert not state_path_for(out).exists() and not work_dir_for(out).exists() and not out.exists()
+        monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-right-key-0123456789")
+        assert _run(*args) == 0
+        assert pq.read_table(out).num_rows == 20
+
+
 def test_transient_errors_still_say_rerun(hash_service, tmp_path, capsys):
     from dashscope_embed.server.faults import FaultConfig
 
@@ -146,3 +165,23 @@ def test_cost_summary_uses_the_currency_of_the_region_price_table(hash_service, 
     assert spec.list_price("singapore") == (spec.price_per_million_tokens_usd, "USD")
     summary = JobSummary(output=tmp_path / "x", tokens=2_000_000, price_per_million_tokens=0.5, currency="CNY")
     assert format_money(*summary.cost()) == "CNY 1.0000"
+
+
+def test_a_remote_job_keeps_its_state_after_a_permanent_error_when_the_service_holds_part_of_it(tmp_path):
+    from dashscope_embed.batch.cleanup import permanent_stop
+    from dashscope_embed.batch.state import Attempt, JobState, Shard, save_state, state_path_for
+    from dashscope_embed.errors import AuthenticationError
+
+    out = tmp_path / "o.parquet"
+    state = JobState("k", "j", "text-embedding-v4", 1024, "24h", 10, 100, 100, "http://127.0.0.1:9", "in.txt")
+    state.shards.append(Shard(0, 0, 10, attempts=[Attempt(0, 1, 10, file_id="file-1")]))
+    error = AuthenticationError("Invalid API-key provided.", status_code=401, code="InvalidApiKey")
+    for fresh in (True, False):  # a file of this job is on the service: its state must stay to find it again
+        save_state(state_path_for(out), state)
+        message = str(permanent_stop(error, out, fresh=fresh))
+        assert "Rerunning will not help" in message and "state is kept" in message
+        assert state_path_for(out).exists()
+    state.shards[0].attempts[0].file_id = None  # nothing on the service, but the state predates this run
+    save_state(state_path_for(out), state)
+    assert "state is kept" in str(permanent_stop(error, out, fresh=False)) and state_path_for(out).exists()
+    assert "Nothing was written" in str(permanent_stop(error, out, fresh=True)) and not state_path_for(out).exists()

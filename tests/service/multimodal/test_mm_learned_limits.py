@@ -86,6 +86,28 @@ def test_a_refusal_naming_no_smaller_request_stands(hash_service):
     ("video count exceeds the maximum of 1", ("videos", 1)),
     ("contents[0].multi_images holds 12 images; x accepts at most 8.", None),
     ("batch size is invalid, it should not be larger than 20.: input.contents", None),
+    # a limit of one image or video (size, resolution, length, rate) is not a count per request
+    ("The image size exceeds the maximum size of 3 MB.", None),
+    ("image resolution must be at most 4096 pixels on each side", None),
+    ("The number of frames of the video exceeds the maximum of 2 fps", None),
+    ("The image exceeds 10MB", None),
+    ("video longer than at most 1.5 s", None),
+    ("image larger than 4096x4096", None),
 ])
 def test_media_limit_wording(message, found):
     assert media_limit(message) == found
+
+
+def test_a_size_refusal_does_not_lower_the_images_per_request():
+    # "exceeds the maximum size of 3 MB" once became a limit of 3 images per request for every later call
+    import httpx
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"code": "InvalidParameter", "request_id": "r",
+                                         "message": "The image size exceeds the maximum size of 3 MB."})
+
+    with MultimodalEmbedder(MODEL, base_url="http://127.0.0.1:9", max_retries=0,
+                            transport=httpx.MockTransport(refuse)) as engine:
+        with pytest.raises(InvalidRequestError, match="maximum size of 3 MB"):
+            engine.embed_images([f"https://example.com/{i}.png" for i in range(4)])
+        assert engine.max_images == TRUE.max_images

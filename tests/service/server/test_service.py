@@ -148,3 +148,12 @@ def test_serve_prints_one_line_and_listens_on_loopback(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_pasted_service_key_accepts_the_client_that_strips_the_same_paste():
+    # the clients strip surrounding whitespace from keys; a service started with the same pasted key must match
+    from dashscope_embed import DashScopeEmbedder
+
+    with LocalService(api_key="  sk-pasted-key-0123456789\n") as svc:
+        with DashScopeEmbedder(api_key="sk-pasted-key-0123456789\n", base_url=svc.base_url) as engine:
+            assert engine.embed(["x"]).dense.shape == (1, 1024)

@@ -198,3 +198,34 @@ def test_a_cancel_stops_submissions_already_under_way(task_service, tmp_path, mo
     with pytest.raises(BatchJobError, match="cancelled"):
         AsyncTaskJob(_pairs(texts(10)), out, options).run()
     assert task_service.app.tasks.submissions == 6  # nothing was submitted after the cancel
+
+
+def test_batch_cancel_writes_its_marker_before_it_cancels_anything(task_service, tmp_path, monkeypatch):
+    # a job polling while the command cancels would collect a cancelled task and submit its lines again unless
+    # the marker is already there
+    task_service.app.tasks.limits = FAST
+    task_service.set_faults(task_queue_delay=60)
+    out = tmp_path / "first.parquet"
+    job = AsyncTaskJob(_pairs(texts(20)), out, _options(task_service, rows_per_task=10))
+    runner = threading.Thread(target=lambda: pytest.raises(BatchJobError, job.run), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while recorded_task_ids(out) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    from dashscope_embed.batch.tasks.remote import TaskRemote
+
+    seen: list[bool] = []
+    cancel = TaskRemote.cancel
+
+    def look_then_cancel(self, attempt):
+        seen.append(cancel_path_for(out).exists())
+        return cancel(self, attempt)
+
+    monkeypatch.setattr(TaskRemote, "cancel", look_then_cancel)
+    logged: list[str] = []
+    # the job, seeing the marker, may cancel a task first: the command counts it as cancelled, not as running
+    assert len(cancel_batches(out, log=logged.append)) == 2 and logged == [], (logged, seen)
+    runner.join(20)
+    assert not runner.is_alive()
+    assert seen and seen[0] is True, seen
