@@ -144,7 +144,7 @@ def scan_rows(
         for row in keep:
             if max_text_bytes is not None and len(row.text.encode("utf-8")) > max_text_bytes:
                 raise InvalidInputError(
-                    f"row {row.index} is too long for one {line_noun} (at most {max_text_bytes} bytes of text per line)"
+                    f"{row.label()} is too long for one {line_noun} (at most {max_text_bytes} bytes of text per line)"
                 )
             if not fits(row.text, limit):
                 over_count += 1

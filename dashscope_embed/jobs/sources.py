@@ -53,9 +53,11 @@ class Row:
     line: int = 0
 
     def label(self) -> str:
-        """How messages name the row: ``id 'doc-7'`` or ``row 8``, with its line."""
-        where = f"id {self.id!r}" if self.id is not None else f"row {self.index + 1}"
-        return f"{where} (line {self.line})" if self.line else where
+        """How messages name the row: ``id 'doc-7' (line 8)``, or without an id field ``row 8 (id 7, line 8)``:
+        rows count from 1, and the output's ``id`` column then holds the row's position from 0."""
+        if self.id is not None:
+            return f"id {self.id!r} (line {self.line})" if self.line else f"id {self.id!r}"
+        return f"row {self.index + 1} (id {self.index}, line {self.line})" if self.line else f"row {self.index + 1}"
 
 
 @dataclass(frozen=True)

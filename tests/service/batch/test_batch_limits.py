@@ -155,7 +155,7 @@ def test_job_shards_within_the_limits(batch_service, tmp_path):
 
 def test_a_text_over_the_line_limit_is_refused_before_upload(batch_service, tmp_path):
     rows = [("a", "short"), ("b", "x" * (6 * 2**20))]
-    with pytest.raises(InvalidInputError, match="row 1"):
+    with pytest.raises(InvalidInputError, match="id .b. is too long"):
         BatchEmbeddingJob(rows, tmp_path / "o.parquet", BatchJobOptions(base_url=batch_service.base_url)).run()
     assert batch_service.stats.requests == 0
 

@@ -82,7 +82,7 @@ def test_skipped_empty_rows_are_named_from_1(hash_service, tmp_path, capsys):
     txt.write_text("a\n\nb\n \n")
     assert _run(txt, "-o", tmp_path / "t.parquet", "--base-url", hash_service.base_url, "--fail-on-empty") == 2
     err = capsys.readouterr().err
-    assert "2 empty rows (row 2 (line 2), row 4 (line 4))" in err
+    assert "2 empty rows (row 2 (id 1, line 2), row 4 (id 3, line 4))" in err  # the output's ids count from 0
 
 
 def test_repeated_ids_warn_or_fail_with_unique_ids(hash_service, tmp_path, capsys):
