@@ -76,6 +76,7 @@ class Attempt:
             attempts, each within the shard's line limit.
         lines / rows: lines in its input file and rows they hold.
         file_id: the uploaded input (a Files API id, or an uploaded file's URL), once uploaded.
+        uploaded_at: Unix seconds of a temporary upload (task inputs: their URL is valid for a limited time).
         uploading: an upload was sent (its reply may have been lost: a rerun looks the file up by name).
         creating: a creation (``POST /batches``, a task submission) was sent (its reply may have been lost).
         sent_at: Unix seconds when the creation was first sent (a task API has no names to look a lost task up
@@ -91,6 +92,7 @@ class Attempt:
     rows: int
     round: int = 0
     file_id: str | None = None
+    uploaded_at: float | None = None
     uploading: bool = False
     creating: bool = False
     sent_at: float | None = None

@@ -77,6 +77,8 @@ class UploadService:
         expire_in_seconds: certificate lifetime.
         max_file_size_mb / capacity_limit_mb: per-file and per-certificate limits announced in the certificate.
         max_total_bytes: all stored files together.
+        file_ttl: seconds a stored file can be read (the documented 48 h of the temporary upload); after that its
+            ``oss://`` URL is refused as a file that does not exist.
 
     Attributes:
         policies_issued: certificates handed out.
@@ -92,12 +94,15 @@ class UploadService:
         max_file_size_mb: int = 100,
         capacity_limit_mb: int = 1024,
         max_total_bytes: int = 512 * _MB,
+        file_ttl: float = 48 * 3600.0,
     ) -> None:
         self._authorize = authorize
         self.expire_in_seconds = expire_in_seconds
         self.max_file_size_mb = max_file_size_mb
         self.capacity_limit_mb = capacity_limit_mb
         self.max_total_bytes = max_total_bytes
+        self.file_ttl = file_ttl
+        self._stored_at: dict[str, float] = {}
         self._secret = os.urandom(32)
         self._access_key_id = "LTAI" + uuid.uuid4().hex[:20]
         self._files: dict[str, bytes] = {}
@@ -117,6 +122,7 @@ class UploadService:
         """Forget stored files and zero the counters."""
         with self._lock:
             self._files.clear()
+            self._stored_at.clear()
             self.policies_issued = self.uploads = self.authorized_uploads = 0
 
     # ------------------------------------------------------------------ certificate
@@ -217,6 +223,7 @@ class UploadService:
             if sum(map(len, self._files.values())) + len(data) > self.max_total_bytes:
                 return _oss_error(400, "EntityTooLarge", "The local store is full.")
             self._files[key] = data
+            self._stored_at[key] = time.monotonic()
             self.uploads += 1
         return Response(status_code=int(form.get("success_action_status") or 204))
 
@@ -243,8 +250,14 @@ class UploadService:
         """The bytes stored under an ``oss://{key}`` URL, or ``None`` when there are none."""
         if not value.startswith("oss://"):
             return None
+        return self._live(value[len("oss://") :])
+
+    def _live(self, key: str) -> bytes | None:
+        """The file stored under ``key`` while it has not expired (``file_ttl``)."""
         with self._lock:
-            return self._files.get(value[len("oss://") :])
+            if time.monotonic() - self._stored_at.get(key, 0.0) > self.file_ttl:
+                return None
+            return self._files.get(key)
 
     def _read(self, enabled: bool, kind: str, value: str, spec: ModelSpec, where: str) -> bytes:
         if not enabled:
@@ -255,8 +268,7 @@ class UploadService:
                 param="input",
             )
         key = value[len("oss://") :]
-        with self._lock:
-            data = self._files.get(key)
+        data = self._live(key)
         if data is None:
             raise ServiceError(400, "InvalidParameter", f"{where}: the file {value!r} does not exist.", param="input")
         limit = spec.image_max_bytes if kind == "image" else spec.video_max_bytes

@@ -43,6 +43,8 @@ class TaskLimits:
         max_queued: tasks queued or running at once per account.
         max_running: tasks running at once per account (the rest wait as PENDING).
         keep_hours: how long the service keeps a task and its result (about 24 h).
+        upload_valid_hours: how long a temporary upload's ``oss://`` URL can be read (48 h; the Model Studio
+            "Upload a local file to obtain a temporary URL" page).
     """
 
     max_lines: int = 100_000
@@ -51,6 +53,7 @@ class TaskLimits:
     max_queued: int = 50
     max_running: int = 3
     keep_hours: int = 24
+    upload_valid_hours: float = 48.0
 
 
 TASK_LIMITS = TaskLimits()

@@ -1,9 +1,10 @@
 """``TaskRemote``: the ``Remote`` of the async task job, over ``TaskClient``.
 
 - ``submit``: the attempt's lines become a text file (``lines.write_text_file``), uploaded through the temporary
-  upload (its ``oss://`` URL recorded as ``file_id``), then the task is submitted at most once a second (the
-  documented pace; a 429 is retried after its ``Retry-After``). When the account's queue of 50 tasks is full
-  (other jobs' tasks count too) the attempt waits unsubmitted, logged once, and is offered again after each poll.
+  upload (its ``oss://`` URL recorded as ``file_id``; uploaded again once 90% of its 48 h are gone), then the task
+  is submitted at most once a second (the documented pace; a 429 is retried after its ``Retry-After``). When the
+  account's queue of 50 tasks is full (other jobs' tasks count too) the attempt waits unsubmitted, logged once, and
+  is offered again after each poll.
   ``creating`` and ``sent_at`` are saved before the POST, the task id the moment it is known. After a kill between
   the two, the rerun looks for the task of the model created around ``sent_at`` that no attempt recorded, of the
   attempt's line count (``TaskClient.find_unrecorded``) and adopts it instead of submitting a second task for the
@@ -82,11 +83,15 @@ class TaskRemote:
                 self.refresh(attempt)
                 save()
                 return False
+        if attempt.file_id is not None and self._expiring(attempt):
+            # a wait for a slot, or a rerun days later: the service could no longer read the upload
+            attempt.file_id = attempt.uploaded_at = None
         if attempt.file_id is None:
             text = path.with_suffix(".txt")
             write_text_file(path, text)
             try:
                 attempt.file_id = self.client.upload(self.model, text)
+                attempt.uploaded_at = time.time()
             finally:
                 text.unlink(missing_ok=True)
             save()
@@ -115,6 +120,13 @@ class TaskRemote:
         attempt.remote_id, attempt.status = task_id, "PENDING"
         save()
         return True
+
+    def _expiring(self, attempt: Attempt) -> bool:
+        """Whether the attempt's upload is in the last tenth of its validity, or past it (an upload of an older
+        state file, without ``uploaded_at``, is taken as still valid)."""
+        if attempt.uploaded_at is None:
+            return False
+        return time.time() - attempt.uploaded_at > 0.9 * self.limits.upload_valid_hours * 3600
 
     def _pace(self) -> None:
         if self._last_submit is not None:

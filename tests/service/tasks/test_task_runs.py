@@ -229,3 +229,26 @@ def test_batch_cancel_writes_its_marker_before_it_cancels_anything(task_service,
     runner.join(20)
     assert not runner.is_alive()
     assert seen and seen[0] is True, seen
+
+
+def test_an_upload_near_its_expiry_is_made_again(task_service, tmp_path, monkeypatch):
+    # A temporary upload's URL is readable for 48 h (2 s on this service; the job is told 1 s, keeping a margin
+    # wider than its pacing). A job that waits for a slot for most of that (or is rerun days later) uploads its
+    # lines again instead of submitting a URL the service cannot read.
+    from support.task_helpers import client
+
+    task_service.app.tasks.limits = TaskLimits(submit_interval=0.2, max_queued=1)
+    monkeypatch.setattr(task_service.app.tasks.uploads, "file_ttl", 2.0)
+    task_service.set_faults(task_queue_delay=3.0)
+    with client(task_service) as other:
+        path = tmp_path / "other.txt"
+        path.write_text("\n".join(texts(3, seed=7)) + "\n", encoding="utf-8")
+        other.submit("text-embedding-async-v2", other.upload("text-embedding-async-v2", path), "document")
+    uploads_before = task_service.app.tasks.uploads.uploads
+    out = tmp_path / "expiry.parquet"
+    limits = TaskLimits(submit_interval=0.2, upload_valid_hours=1.0 / 3600)
+    rows = _pairs(texts(5))
+    AsyncTaskJob(rows, out, _options(task_service, rows_per_task=5, limits=limits)).run()
+    assert pq.read_table(out).column("id").to_pylist() == [row_id for row_id, _ in rows]
+    assert task_service.app.tasks.uploads.uploads - uploads_before >= 2  # the first upload expired while waiting
+    assert task_service.app.tasks.submissions == 2  # the other job's task and this job's one
