@@ -1,4 +1,27 @@
+import json
+import os
+
 import pytest
+
+# With DASHSCOPE_EMBED_OUTCOMES=path, every collected test and every phase's outcome is appended there as it happens
+# (one JSON object a line, flushed), so a CI script can tell a process that died after its tests ran (Ray's
+# shutdown at teardown, .ci/suite) from one that died in a test.
+_OUTCOMES = os.environ.get("DASHSCOPE_EMBED_OUTCOMES")
+
+
+def _record(entry: dict) -> None:
+    if _OUTCOMES:
+        with open(_OUTCOMES, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+
+def pytest_collection_finish(session):
+    _record({"collected": [item.nodeid for item in session.items]})
+
+
+def pytest_runtest_logreport(report):
+    _record({"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome})
+
 
 # needs_newest tests deselected by `-m "not needs_newest"` (the floor job), listed with their reasons at the end
 _LEFT_OUT: list[tuple[str, str]] = []
