@@ -183,11 +183,22 @@ def normalize_base_url(url: str) -> tuple[str, Protocol | None]:
     spelling) all give root ``https://h``; the last implies protocol ``"openai"``, the second ``"dashscope"``.
 
     Raises:
-        InvalidInputError: the URL has no http(s) scheme.
+        InvalidInputError: not a string, no http(s) scheme, no host, or a host or port a URL cannot have (an
+            unclosed ``[`` of an IPv6 address, a port outside 0..65535), all refused here rather than by urllib or
+            the socket layer at the first request.
     """
+    if not isinstance(url, str):
+        raise InvalidInputError(f"base_url must be a string, got {type(url).__name__}")
     url = url.strip().rstrip("/")
     if not re.match(r"^https?://", url, re.I):
         raise InvalidInputError(f"base_url must start with http:// or https://, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise InvalidInputError(f"base_url {url!r} is not a valid URL: {exc}") from None
+    if not parts.hostname:
+        raise InvalidInputError(f"base_url {url!r} names no host")
     for suffix in _ROOT_SUFFIXES:
         if url.lower().endswith(suffix):
             return url[: -len(suffix)], ("openai" if suffix == "/compatible-mode/v1" else "dashscope")

@@ -53,6 +53,31 @@ def test_bad_base_url():
         normalize_base_url("dashscope.aliyuncs.com")
 
 
+@pytest.mark.parametrize(
+    "url, match",
+    [
+        ("http://[::1", "not a valid URL"),  # urllib: Invalid IPv6 URL
+        ("http://127.0.0.1:99999", "not a valid URL"),  # the async transport: OverflowError in an ExceptionGroup
+        ("http://127.0.0.1:port", "not a valid URL"),
+        ("http://:8000", "names no host"),
+    ],
+)
+def test_a_base_url_that_cannot_be_sent_to_is_refused_as_bad_input(url, match, monkeypatch):
+    with pytest.raises(InvalidInputError, match=match):
+        normalize_base_url(url)
+    with pytest.raises(InvalidInputError, match=match):
+        DashScopeEmbedder("text-embedding-v4", api_key="sk-test-0000", base_url=url)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", url)
+    with pytest.raises(InvalidInputError, match=match):
+        DashScopeEmbedder("text-embedding-v4", api_key="sk-test-0000")
+
+
+@pytest.mark.parametrize("url", [None, 8000])
+def test_normalize_base_url_refuses_a_value_that_is_not_a_string(url):
+    with pytest.raises(InvalidInputError, match="must be a string"):
+        normalize_base_url(url)
+
+
 def test_environment_fallbacks(monkeypatch):
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-env")
     monkeypatch.setenv("DASHSCOPE_REGION", "singapore")
