@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -86,6 +87,9 @@ REGION_ROOTS: dict[str, str] = {
 #: Regions reached only through a workspace domain: ``workspace`` is required there.
 WORKSPACE_ONLY_REGIONS: tuple[str, ...] = ("frankfurt", "tokyo")
 DEFAULT_REGION = "beijing"
+#: The longest ``timeout`` (seconds) taken: the platform's longest wait (``threading.TIMEOUT_MAX``, about 292 years on
+#: Linux). A longer one (``float("inf")``) overflows the socket layer at the first request (OverflowError).
+MAX_TIMEOUT = threading.TIMEOUT_MAX
 
 NATIVE_TEXT_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
 NATIVE_MULTIMODAL_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
@@ -318,7 +322,7 @@ class ConnectionSettings(CheckedModel):
         workspace: the Model Studio workspace id, sent as the ``X-DashScope-WorkSpace`` header when set.
         protocol: ``"dashscope"`` (native) or ``"openai"`` (compatible mode); ``None`` infers it from ``base_url``
             (``.../compatible-mode/v1`` means openai) and defaults to native.
-        timeout: seconds for one HTTP request (connect + read).
+        timeout: seconds for one HTTP request (connect + read), finite, at most ``MAX_TIMEOUT``.
         allow_insecure_http: send the key over plain ``http://`` to a host that is not loopback (a trusted
             gateway); refused otherwise.
     """
@@ -330,7 +334,7 @@ class ConnectionSettings(CheckedModel):
     region: str | None = None
     workspace: str | None = None
     protocol: Protocol | None = None
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT)
     allow_insecure_http: bool = False
 
     @field_validator("region")

@@ -133,3 +133,26 @@ def test_workspace_is_stripped_and_refused_when_a_header_cannot_carry_it(monkeyp
             ConnectionSettings(base_url="http://127.0.0.1:9", workspace=bad).resolved()
     monkeypatch.setenv("DASHSCOPE_WORKSPACE", "  ws-env  ")
     assert ConnectionSettings(base_url="http://127.0.0.1:9").resolved().workspace == "ws-env"
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e300, float("nan")])
+def test_a_timeout_the_socket_layer_cannot_wait_is_refused_before_any_request(timeout):
+    # inf and 1e300 reached the first request and escaped as OverflowError ("timestamp out of range")
+    from dashscope_embed import DashScopeReranker, MultimodalEmbedder
+
+    for build in (
+        lambda: DashScopeEmbedder("text-embedding-v4", api_key="sk-test-0000", timeout=timeout),
+        lambda: DashScopeReranker("qwen3-rerank", api_key="sk-test-0000", timeout=timeout),
+        lambda: MultimodalEmbedder("multimodal-embedding-v1", api_key="sk-test-0000", timeout=timeout),
+    ):
+        with pytest.raises(InvalidInputError, match="timeout"):
+            build()
+
+
+def test_an_adapter_refuses_an_infinite_timeout(monkeypatch):
+    pytest.importorskip("langchain_core")
+    from langchain_dashscope_embed import DashScopeEmbeddings
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test-0000")
+    with pytest.raises(InvalidInputError, match="timeout"):
+        DashScopeEmbeddings(timeout=float("inf"))
