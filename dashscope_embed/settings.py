@@ -90,6 +90,9 @@ DEFAULT_REGION = "beijing"
 #: The longest ``timeout`` (seconds) taken: the platform's longest wait (``threading.TIMEOUT_MAX``, about 292 years on
 #: Linux). A longer one (``float("inf")``) overflows the socket layer at the first request (OverflowError).
 MAX_TIMEOUT = threading.TIMEOUT_MAX
+#: The largest count a job option takes (chunk size, rows per line, lines per shard): the jobs' state and manifest
+#: files store 64-bit integers, and orjson refuses a larger one (TypeError) when the file is written.
+MAX_COUNT = 2**63 - 1
 
 NATIVE_TEXT_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
 NATIVE_MULTIMODAL_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
