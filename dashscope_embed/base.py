@@ -68,7 +68,7 @@ def validate_texts(texts: Any, *, what: str = "texts", purpose: str = "embedded"
         elif not text.strip():
             reason = "empty" if not text else "whitespace only"
         else:
-            reason = _encoding_problem(text)
+            reason = encoding_problem(text)
         if reason:
             count += 1
             if len(bad) < 20:
@@ -91,12 +91,14 @@ def check_instruct_text(instruct: object) -> None:
     """
     if not isinstance(instruct, str):
         raise InvalidInputError(f"instruct must be a string, got {type(instruct).__name__}")
-    problem = _encoding_problem(instruct)
+    problem = encoding_problem(instruct)
     if problem:
         raise InvalidInputError(f"instruct holds a {problem}")
 
 
-def _encoding_problem(text: str) -> str | None:
+def encoding_problem(text: str) -> str | None:
+    """Why ``text`` cannot be sent (a lone surrogate UTF-8 cannot encode, and where), or ``None``; shared by the
+    engines, the reranker and the remote jobs' row checks."""
     # On every text of every call. ASCII text (the common case) cannot hold a lone surrogate, and str.isascii is
     # about 6x cheaper than encoding; other text is encoded, which measured faster than a regex scan for CJK.
     if text.isascii():
@@ -167,7 +169,7 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
     ) -> None:
         unknown = sorted(set(options) - set(self._OPTIONS))
         if unknown:
-            raise InvalidInputError(_unknown_arguments(type(self).__name__, unknown, self._known_arguments()))
+            raise InvalidInputError(unknown_arguments(type(self).__name__, unknown, self._known_arguments()))
         # Everything but the key and the transports: what a pickled copy is rebuilt from.
         self._init_args: dict[str, Any] = dict(
             model=model,
@@ -369,7 +371,8 @@ class BaseEmbedder(RunnerLifecycle, Generic[G, R]):
 _ALIASES = {"model_name": "model", "dimension": "dimensions", "dashscope_api_key": "api_key"}
 
 
-def _unknown_arguments(owner: str, unknown: list[str], known: list[str]) -> str:
+def unknown_arguments(owner: str, unknown: list[str], known: list[str]) -> str:
+    """The message refusing ``unknown`` constructor arguments of ``owner``, each with the closest of ``known``."""
     hints = []
     for name in unknown:
         alias = _ALIASES.get(name)

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .settings import REGION_IDS
+from .settings import MAX_COUNT, MAX_TIMEOUT, REGION_IDS
 from .version import __version__
 
 __all__ = ["build_parser", "BACKENDS"]
@@ -19,15 +19,23 @@ BACKENDS = ("hash", "e5", "use")
 
 def _positive_int(text: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_COUNT}, got {value}")
     return value
 
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
+    if not value > 0:  # also NaN
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    # a longer wait (inf) overflows the socket layer or time.sleep (OverflowError)
+    value = float(text)
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be > 0 and at most {MAX_TIMEOUT:.0f} seconds, got {value}")
     return value
 
 
@@ -55,7 +63,7 @@ def _add_connection(parser: argparse.ArgumentParser, *, default_backend: str) ->
     )
     group.add_argument("--max-concurrency", type=_positive_int, default=8, help="requests in flight (default: 8)")
     group.add_argument("--max-retries", type=int, default=4, help="retries per request (default: 4)")
-    group.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds per request (default: 60)")
+    group.add_argument("--timeout", type=_seconds, default=60.0, help="seconds per request (default: 60)")
     group.add_argument(
         "--local", action="store_true", help="start the local DashScope-compatible service in-process and use it"
     )
@@ -167,7 +175,7 @@ def _add_batch_api_options(embed: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--poll-interval",
-        type=_positive_float,
+        type=_seconds,
         default=None,
         help="seconds between status checks at first; backs off while nothing changes "
         "(default: 30; 5 for asynchronous tasks)",

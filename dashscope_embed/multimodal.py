@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import tokens as _tokens
-from .base import BaseEmbedder, Call, _encoding_problem, validate_texts
+from .base import BaseEmbedder, Call, encoding_problem, validate_texts
 from .catalog import CATALOG
 from .errors import InvalidInputError
 from .media import OSS_RESOLVE_HEADER, ImageInput, image_to_uri, uses_oss, video_to_uri
@@ -177,7 +177,7 @@ class MultimodalEmbedder(MediaLimits, BaseEmbedder[Sequence[_Unit], MultimodalRe
     def _text(self, text: Any, where: str) -> tuple[str, int]:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError(f"{where} must be a non-empty string, got {text!r:.60}")
-        problem = _encoding_problem(text)
+        problem = encoding_problem(text)
         if problem:
             raise InvalidInputError(f"{where} holds a {problem}")
         limit = self.spec.max_tokens_per_row

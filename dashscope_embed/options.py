@@ -17,7 +17,7 @@ from .hybrid import HybridEmbedder, SparseCache
 from .keys import clean_api_key
 from .results import Usage
 from .routing import EmbeddingRouter
-from .settings import CheckedModel, environment_defaults
+from .settings import MAX_TIMEOUT, CheckedModel, environment_defaults
 
 __all__ = ["EngineOptions", "ConnectionOptions", "DenseOptions", "SparseOptions", "picklable_state"]
 
@@ -53,7 +53,7 @@ class EngineOptions(CheckedModel):
         ge=0,
         description="Retries per request after the first attempt (429, 5xx, timeouts, connection errors).",
     )
-    timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
+    timeout: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT, description="Seconds per HTTP request.")
     oversize: Literal["chunk_average", "truncate", "error"] = Field(
         default="chunk_average",
         description="Texts over the model's token limit per row: split and average, truncate, or raise.",

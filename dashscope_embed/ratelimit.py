@@ -26,7 +26,7 @@ class RateLimiter:
         clock: monotonic clock in seconds (injectable for tests).
 
     Raises:
-        ValueError: a limit that is not positive.
+        InvalidInputError: a limit that is not a positive number (NaN, which would pace nothing, included).
     """
 
     def __init__(
@@ -36,8 +36,10 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (("requests_per_minute", requests_per_minute), ("tokens_per_minute", tokens_per_minute)):
-            if value is not None and value <= 0:
-                raise InvalidInputError(f"{name} must be > 0, got {value}")
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise InvalidInputError(f"{name} must be a number > 0, got {value!r}")
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self._clock = clock

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -86,6 +87,12 @@ REGION_ROOTS: dict[str, str] = {
 #: Regions reached only through a workspace domain: ``workspace`` is required there.
 WORKSPACE_ONLY_REGIONS: tuple[str, ...] = ("frankfurt", "tokyo")
 DEFAULT_REGION = "beijing"
+#: The longest ``timeout`` (seconds) taken: the platform's longest wait (``threading.TIMEOUT_MAX``, about 292 years on
+#: Linux). A longer one (``float("inf")``) overflows the socket layer at the first request (OverflowError).
+MAX_TIMEOUT = threading.TIMEOUT_MAX
+#: The largest count a job option takes (chunk size, rows per line, lines per shard): the jobs' state and manifest
+#: files store 64-bit integers, and orjson refuses a larger one (TypeError) when the file is written.
+MAX_COUNT = 2**63 - 1
 
 NATIVE_TEXT_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding"
 NATIVE_MULTIMODAL_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
@@ -183,11 +190,22 @@ def normalize_base_url(url: str) -> tuple[str, Protocol | None]:
     spelling) all give root ``https://h``; the last implies protocol ``"openai"``, the second ``"dashscope"``.
 
     Raises:
-        InvalidInputError: the URL has no http(s) scheme.
+        InvalidInputError: not a string, no http(s) scheme, no host, or a host or port a URL cannot have (an
+            unclosed ``[`` of an IPv6 address, a port outside 0..65535), all refused here rather than by urllib or
+            the socket layer at the first request.
     """
+    if not isinstance(url, str):
+        raise InvalidInputError(f"base_url must be a string, got {type(url).__name__}")
     url = url.strip().rstrip("/")
     if not re.match(r"^https?://", url, re.I):
         raise InvalidInputError(f"base_url must start with http:// or https://, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise InvalidInputError(f"base_url {url!r} is not a valid URL: {exc}") from None
+    if not parts.hostname:
+        raise InvalidInputError(f"base_url {url!r} names no host")
     for suffix in _ROOT_SUFFIXES:
         if url.lower().endswith(suffix):
             return url[: -len(suffix)], ("openai" if suffix == "/compatible-mode/v1" else "dashscope")
@@ -307,7 +325,7 @@ class ConnectionSettings(CheckedModel):
         workspace: the Model Studio workspace id, sent as the ``X-DashScope-WorkSpace`` header when set.
         protocol: ``"dashscope"`` (native) or ``"openai"`` (compatible mode); ``None`` infers it from ``base_url``
             (``.../compatible-mode/v1`` means openai) and defaults to native.
-        timeout: seconds for one HTTP request (connect + read).
+        timeout: seconds for one HTTP request (connect + read), finite, at most ``MAX_TIMEOUT``.
         allow_insecure_http: send the key over plain ``http://`` to a host that is not loopback (a trusted
             gateway); refused otherwise.
     """
@@ -319,7 +337,7 @@ class ConnectionSettings(CheckedModel):
     region: str | None = None
     workspace: str | None = None
     protocol: Protocol | None = None
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT)
     allow_insecure_http: bool = False
 
     @field_validator("region")

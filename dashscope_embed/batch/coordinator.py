@@ -43,7 +43,7 @@ from ..catalog import get_model_spec
 from ..errors import APIError, InvalidInputError
 from ..jobs.sources import Row
 from ..jobs.workdir import completed_output, prepare_work_dir, work_dir_for
-from ..settings import ResolvedSettings, environment_defaults
+from ..settings import MAX_COUNT, MAX_TIMEOUT, ResolvedSettings, environment_defaults
 from .cleanup import cancel_unfinished, cancelled_error, delete_collected, discard, gone_error
 from .collect import Collected, done_mask
 from .errors import BatchJobError
@@ -163,19 +163,22 @@ class RemoteJob(ABC):
     # ------------------------------------------------------------------ shared checks
 
     def check_numbers(self, names: dict[str, int]) -> None:
-        """Refuse option values below their minimum (``{name: minimum}``) and a non-positive poll interval.
+        """Refuse option values below their minimum (``{name: minimum}``) or above ``MAX_COUNT``, and a poll
+        interval that is not positive or longer than ``MAX_TIMEOUT``.
 
         Raises:
-            InvalidInputError: names the option, its value and the minimum.
+            InvalidInputError: names the option, its value and the range.
         """
         for name, least in names.items():
             value = getattr(self, name, None)
             if value is None:
                 value = getattr(self.options, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
-        if self.options.poll_interval <= 0:
-            raise InvalidInputError(f"poll_interval must be > 0 seconds, got {self.options.poll_interval!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= MAX_COUNT:
+                raise InvalidInputError(f"{name} must be an int from {least} to {MAX_COUNT}, got {value!r}")
+        for name in ("poll_interval", "max_poll_interval"):
+            seconds = getattr(self.options, name)  # a longer wait (inf) overflows time.sleep; NaN fails both tests
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= MAX_TIMEOUT:
+                raise InvalidInputError(f"{name} must be > 0 and at most {MAX_TIMEOUT:.0f} seconds, got {seconds!r}")
 
     def job_id(self, key: str, settings: ResolvedSettings) -> str:
         """The id naming this job's remote objects (``state.job_id_for``: per input and options, output file,

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ..base import _encoding_problem
+from ..base import encoding_problem
 from ..catalog import ModelSpec
 from ..errors import InvalidInputError
 from ..jobs.chunks import chunked, split_empty
@@ -67,7 +67,7 @@ class RowSource:
                 raise InvalidInputError(
                     f"row {index} (id {row_id!r}): text must be a string, got {type(text).__name__}"
                 )
-            problem = _encoding_problem(text)
+            problem = encoding_problem(text)
             if problem:  # JSON cannot carry it: refused here, before the key's digest or any upload
                 raise InvalidInputError(f"row {index} (id {row_id!r}): text holds a {problem}")
             yield Row(index, None if row_id is None else str(row_id), text)

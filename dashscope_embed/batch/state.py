@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ..errors import BatchJobError
-from ..jobs.workdir import write_atomic_bytes
+from ..jobs.workdir import output_sibling, write_atomic_bytes
 
 if TYPE_CHECKING:
     from ..settings import ResolvedSettings
@@ -46,7 +46,7 @@ KINDS = ("batch", "task")
 def cancel_path_for(output: Path) -> Path:
     """``OUTPUT.batch-cancel`` next to ``output``: written by ``batch cancel`` so that a job running in another
     process stops submitting (the running job owns the state file; this marker is how it is told)."""
-    return output.with_name(output.name + ".batch-cancel")
+    return output_sibling(output, ".batch-cancel")
 
 
 def job_id_for(key: str, output: Path, settings: ResolvedSettings) -> str:
@@ -62,7 +62,7 @@ def job_id_for(key: str, output: Path, settings: ResolvedSettings) -> str:
 
 def state_path_for(output: Path) -> Path:
     """``OUTPUT.batch-state.json`` next to ``output``."""
-    return output.with_name(output.name + ".batch-state.json")
+    return output_sibling(output, ".batch-state.json")
 
 
 @dataclass

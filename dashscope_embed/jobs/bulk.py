@@ -43,6 +43,7 @@ import orjson
 
 from ..engine import DashScopeEmbedder
 from ..errors import APIError, AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
+from ..settings import MAX_COUNT
 from .cost import JobSummary
 from .errors import BulkJobError
 from .parquet import merge_parts, output_schema
@@ -193,8 +194,8 @@ def run_bulk_job(
     """
     output = Path(output)
     output_type = output_type or embedder.output_type
-    if chunk_size < 1:
-        raise BulkJobError(f"chunk size must be >= 1, got {chunk_size}")
+    if not 1 <= chunk_size <= MAX_COUNT:
+        raise BulkJobError(f"chunk size must be from 1 to {MAX_COUNT}, got {chunk_size}")
     started = time.monotonic()
     price, currency = embedder.spec.list_price(embedder.settings.region)
     summary = JobSummary(

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import InvalidInputError
 from .errors import BulkJobError
 from .journal import journal_name, read_journal
 
@@ -24,6 +25,7 @@ __all__ = [
     "MANIFEST",
     "WorkState",
     "work_dir_for",
+    "output_sibling",
     "part_name",
     "fsync_dir",
     "write_atomic_bytes",
@@ -40,8 +42,22 @@ MANIFEST = "manifest.json"
 
 
 def work_dir_for(output: Path) -> Path:
-    """The job's work directory: ``OUTPUT.parts`` next to the output."""
-    return output.with_name(output.name + ".parts")
+    """The job's work directory: ``OUTPUT.parts`` next to the output (see ``output_sibling``)."""
+    return output_sibling(output, ".parts")
+
+
+def output_sibling(output: Path, suffix: str) -> Path:
+    """``OUTPUT{suffix}`` next to ``output``, the files a job keeps beside its output.
+
+    Raises:
+        InvalidInputError: ``output`` names no file (``.``, ``/``, ``..``) or is a directory: a job's output is a
+            Parquet file, and pathlib's ValueError or the final rename's IsADirectoryError would come later.
+    """
+    if output.name in ("", ".", ".."):
+        raise InvalidInputError(f"output {str(output)!r} names no file; give a file path such as out.parquet")
+    if output.is_dir():
+        raise InvalidInputError(f"output {output} is a directory; give a file path such as {output / 'out.parquet'}")
+    return output.with_name(output.name + suffix)
 
 
 def part_name(start: int, end: int) -> str:

@@ -20,7 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from .. import tokens
-from ..base import _encoding_problem, _unknown_arguments, check_instruct_text, validate_texts
+from ..base import check_instruct_text, encoding_problem, unknown_arguments, validate_texts
 from ..errors import BatchSizeError, InvalidInputError
 from ..lifecycle import RunnerLifecycle
 from ..results import Usage
@@ -54,7 +54,7 @@ def _check_query(query: Any) -> str:
         raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
     if not query.strip():
         raise InvalidInputError("query is empty; a rerank call needs a non-empty query")
-    problem = _encoding_problem(query)
+    problem = encoding_problem(query)
     if problem:
         raise InvalidInputError(f"query cannot be reranked: {problem}")
     return query
@@ -133,7 +133,7 @@ class DashScopeReranker(RunnerLifecycle):
     ) -> None:
         if unknown:
             known = sorted(set(inspect.signature(DashScopeReranker.__init__).parameters) - {"self", "unknown"})
-            raise InvalidInputError(_unknown_arguments(type(self).__name__, sorted(unknown), known))
+            raise InvalidInputError(unknown_arguments(type(self).__name__, sorted(unknown), known))
         self._init_args: dict[str, Any] = {
             "model": model,
             "base_url": base_url,

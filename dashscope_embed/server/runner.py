@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from ..errors import LocalServiceError
+from ..errors import InvalidInputError, LocalServiceError
 from ..settings import is_loopback_url
 from .app import ServiceApp, create_app
 from .backends import Backend
@@ -36,6 +36,9 @@ def startup_line(app: ServiceApp, base_url: str) -> str:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        # the socket layer would raise OverflowError (or TypeError), outside the package's exception tree
+        raise InvalidInputError(f"port must be an int from 0 to 65535 (0 picks a free one), got {port!r}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and accepted sockets
     # inherit the listener's proto. With proto 0, every keep-alive reply waits ~40 ms for a delayed ACK.
@@ -89,7 +92,8 @@ def serve(
     anyone who can reach it.
 
     Raises:
-        ValueError: unknown backend. OSError: the port is taken.
+        InvalidInputError (a ValueError): unknown backend, a port outside 0..65535. OSError: the port is taken or
+        the host cannot be bound (the operating system's error, left as it is).
     """
     if api_key is None and not is_loopback_url(f"http://{'[' + host + ']' if ':' in host else host}"):
         # The service accepts any request without a key: on a reachable interface that is an open endpoint.
@@ -190,7 +194,12 @@ class LocalService:
         return self.app.faults
 
     def start(self) -> LocalService:
-        """Load the backend, bind the port, start uvicorn on a thread and wait until it accepts connections."""
+        """Load the backend, bind the port, start uvicorn on a thread and wait until it accepts connections.
+
+        Raises:
+            InvalidInputError: a port outside 0..65535. OSError: the port is taken or the host cannot be bound (the
+                operating system's error, left as it is). LocalServiceError: the server failed or did not start.
+        """
         if self._thread is not None:
             return self
         _warm(self.app)

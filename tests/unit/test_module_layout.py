@@ -106,3 +106,40 @@ def test_no_module_over_500_lines():
         if lines > MAX_LINES:
             over[name] = lines
     assert not over, f"modules over {MAX_LINES} lines: {over}"
+
+
+def private_imports_across_packages(modules: dict[str, Path]) -> list[str]:
+    """``from X import _name`` where X is a module of another (sub)package than the importer's: an underscore name
+    is private to its package; what another package needs is a public name."""
+    found = []
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                parts = package.split(".")
+                target = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target not in modules:
+                continue
+            owner = target if modules[target].name == "__init__.py" else target.rsplit(".", 1)[0]
+            if owner == package:
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{name}: from {target} import {alias.name}")
+    return found
+
+
+def test_no_private_name_is_imported_across_packages():
+    assert private_imports_across_packages(_modules()) == []
+
+
+def test_the_private_import_check_finds_one(tmp_path):
+    (tmp_path / "a.py").write_text("def _helper():\n    pass\n")
+    (tmp_path / "b.py").write_text("from ..a import _helper\nfrom .c import _own\n")
+    (tmp_path / "c.py").write_text("_own = 1\n")
+    modules = {"pkg.a": tmp_path / "a.py", "pkg.sub.b": tmp_path / "b.py", "pkg.sub.c": tmp_path / "c.py"}
+    assert private_imports_across_packages(modules) == ["pkg.sub.b: from pkg.a import _helper"]

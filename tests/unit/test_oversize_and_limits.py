@@ -84,3 +84,13 @@ def test_engine_rate_limit_spaces_requests():
     embedder.embed([f"x{i}" for i in range(80)])  # 8 requests: the last three wait 0.2, 0.4, 0.6 s
     assert time.perf_counter() - start >= 0.55
     assert fake.calls == 8
+
+
+@pytest.mark.parametrize("value", ["60", float("nan"), True, [60]])
+def test_a_rate_that_is_not_a_positive_number_is_refused(value):
+    # "60" escaped as TypeError ('<=' between str and int); NaN was taken and paced nothing
+    for name in ("requests_per_minute", "tokens_per_minute"):
+        with pytest.raises(InvalidInputError, match=f"{name} must be a number > 0"):
+            RateLimiter(**{name: value})
+    with pytest.raises(InvalidInputError, match="requests_per_minute must be a number > 0"):
+        make_embedder(FakeDashScope(), requests_per_minute=value)

@@ -53,6 +53,31 @@ def test_bad_base_url():
         normalize_base_url("dashscope.aliyuncs.com")
 
 
+@pytest.mark.parametrize(
+    "url, match",
+    [
+        ("http://[::1", "not a valid URL"),  # urllib: Invalid IPv6 URL
+        ("http://127.0.0.1:99999", "not a valid URL"),  # the async transport: OverflowError in an ExceptionGroup
+        ("http://127.0.0.1:port", "not a valid URL"),
+        ("http://:8000", "names no host"),
+    ],
+)
+def test_a_base_url_that_cannot_be_sent_to_is_refused_as_bad_input(url, match, monkeypatch):
+    with pytest.raises(InvalidInputError, match=match):
+        normalize_base_url(url)
+    with pytest.raises(InvalidInputError, match=match):
+        DashScopeEmbedder("text-embedding-v4", api_key="sk-test-0000", base_url=url)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", url)
+    with pytest.raises(InvalidInputError, match=match):
+        DashScopeEmbedder("text-embedding-v4", api_key="sk-test-0000")
+
+
+@pytest.mark.parametrize("url", [None, 8000])
+def test_normalize_base_url_refuses_a_value_that_is_not_a_string(url):
+    with pytest.raises(InvalidInputError, match="must be a string"):
+        normalize_base_url(url)
+
+
 def test_environment_fallbacks(monkeypatch):
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-env")
     monkeypatch.setenv("DASHSCOPE_REGION", "singapore")
@@ -108,3 +133,26 @@ def test_workspace_is_stripped_and_refused_when_a_header_cannot_carry_it(monkeyp
             ConnectionSettings(base_url="http://127.0.0.1:9", workspace=bad).resolved()
     monkeypatch.setenv("DASHSCOPE_WORKSPACE", "  ws-env  ")
     assert ConnectionSettings(base_url="http://127.0.0.1:9").resolved().workspace == "ws-env"
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e300, float("nan")])
+def test_a_timeout_the_socket_layer_cannot_wait_is_refused_before_any_request(timeout):
+    # inf and 1e300 reached the first request and escaped as OverflowError ("timestamp out of range")
+    from dashscope_embed import DashScopeReranker, MultimodalEmbedder
+
+    for build in (
+        lambda: DashScopeEmbedder("text-embedding-v4", api_key="sk-test-0000", timeout=timeout),
+        lambda: DashScopeReranker("qwen3-rerank", api_key="sk-test-0000", timeout=timeout),
+        lambda: MultimodalEmbedder("multimodal-embedding-v1", api_key="sk-test-0000", timeout=timeout),
+    ):
+        with pytest.raises(InvalidInputError, match="timeout"):
+            build()
+
+
+def test_an_adapter_refuses_an_infinite_timeout(monkeypatch):
+    pytest.importorskip("langchain_core")
+    from langchain_dashscope_embed import DashScopeEmbeddings
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test-0000")
+    with pytest.raises(InvalidInputError, match="timeout"):
+        DashScopeEmbeddings(timeout=float("inf"))

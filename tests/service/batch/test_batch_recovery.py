@@ -185,8 +185,23 @@ def test_rows_still_failing_keep_their_last_code(batch_service, tmp_path):
 
 
 def test_rows_per_line_zero_is_refused(batch_service, tmp_path):
-    with pytest.raises(InvalidInputError, match="rows_per_line must be an int >= 1, got 0"):
+    with pytest.raises(InvalidInputError, match="rows_per_line must be an int from 1 to [0-9]+, got 0"):
         _job(batch_service, _pairs(texts(5)), tmp_path / "o.parquet", rows_per_line=0).run()
+
+
+@pytest.mark.parametrize("option, value, match", [
+    ("rows_per_line", 10**20, "rows_per_line must be an int from 1 to"),  # orjson: TypeError writing the state
+    ("max_resubmits", 2**64, "max_resubmits must be an int from 0 to"),
+    ("poll_interval", float("inf"), "poll_interval must be > 0 and at most"),  # time.sleep: OverflowError
+    ("poll_interval", float("nan"), "poll_interval must be > 0 and at most"),  # time.sleep: ValueError
+    ("max_poll_interval", float("inf"), "max_poll_interval must be > 0 and at most"),
+])
+def test_option_values_the_job_cannot_store_or_wait_are_refused_before_any_upload(
+        batch_service, tmp_path, option, value, match):
+    before = set(batch_service.app.batch_api.files.ids())
+    with pytest.raises(InvalidInputError, match=match):
+        _job(batch_service, _pairs(texts(5)), tmp_path / "o.parquet", **{option: value}).run()
+    assert set(batch_service.app.batch_api.files.ids()) == before
 
 
 def test_shards_keep_their_line_limit_after_rows_per_line_shrinks(batch_service, tmp_path):

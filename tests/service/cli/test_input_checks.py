@@ -185,3 +185,29 @@ def test_a_remote_job_keeps_its_state_after_a_permanent_error_when_the_service_h
     save_state(state_path_for(out), state)
     assert "state is kept" in str(permanent_stop(error, out, fresh=False)) and state_path_for(out).exists()
     assert "Nothing was written" in str(permanent_stop(error, out, fresh=True)) and not state_path_for(out).exists()
+
+
+@pytest.mark.parametrize("batch_api", [False, True])
+def test_an_output_that_is_a_directory_is_refused_before_anything_is_sent(hash_service, tmp_path, capsys, batch_api):
+    # with --overwrite, every row was embedded and the final rename then failed with IsADirectoryError
+    src = tmp_path / "in.jsonl"
+    _jsonl(src, [{"text": f"text {i}"} for i in range(5)])
+    out = tmp_path / "vectors"
+    out.mkdir()
+    hash_service.reset_stats()
+    extra = ["--batch-api", "--poll-interval", "0.05"] if batch_api else []
+    assert _run(src, "-o", out, "--base-url", hash_service.base_url, "--overwrite", *extra) == 2
+    assert f"output {out} is a directory" in capsys.readouterr().err
+    assert hash_service.stats.requests == 0 and not (tmp_path / "vectors.parts").exists()
+
+
+@pytest.mark.parametrize("output", [".", "/"])
+def test_an_output_that_names_no_file_is_refused_by_name(tmp_path, capsys, monkeypatch, output):
+    # pathlib's "PosixPath('.') has an empty name" (a ValueError) was the message
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "in.jsonl"
+    _jsonl(src, [{"text": "a"}])
+    assert _run(src, "-o", output, "--base-url", "http://127.0.0.1:9") == 2
+    assert f"output {output!r} names no file" in capsys.readouterr().err
+    assert main(["batch", "status", output]) == 2
+    assert f"output {output!r} names no file" in capsys.readouterr().err

@@ -157,3 +157,15 @@ def test_a_pasted_service_key_accepts_the_client_that_strips_the_same_paste():
     with LocalService(api_key="  sk-pasted-key-0123456789\n") as svc:
         with DashScopeEmbedder(api_key="sk-pasted-key-0123456789\n", base_url=svc.base_url) as engine:
             assert engine.embed(["x"]).dense.shape == (1, 1024)
+
+
+@pytest.mark.parametrize("port", [99999, -1, "8000"])
+def test_a_port_outside_the_tcp_range_is_refused_as_bad_input(port):
+    # 99999 escaped LocalService.start (and `serve --port 99999`) as OverflowError from socket.bind
+    from dashscope_embed import InvalidInputError
+    from dashscope_embed.server import LocalService
+
+    service = LocalService(backend="hash", port=port)
+    with pytest.raises(InvalidInputError, match="port must be an int from 0 to 65535"):
+        service.start()
+    assert service.base_url == ""
