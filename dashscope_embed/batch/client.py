@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -29,7 +29,9 @@ from ..settings import ResolvedSettings
 from ..transport import RequestRunner, transport_error
 from ..wire.base import load_reply
 
-__all__ = ["BatchAPIClient", "COMPAT_ROOT", "ambiguous"]
+__all__ = ["BatchAPIClient", "COMPAT_ROOT", "ambiguous", "lookup_after_lost_reply"]
+
+T = TypeVar("T")
 
 COMPAT_ROOT = "/compatible-mode/v1"
 #: uploads of up to 500 MB need more than one request's usual timeout
@@ -217,7 +219,7 @@ class BatchAPIClient:
         for attempt in self.runner.retrying():
             with attempt:
                 if pending is not None and find is not None:
-                    found = _lookup(find, what, pending)
+                    found = lookup_after_lost_reply(find, what, pending)
                     if found is not None:
                         return found
                 pending = None
@@ -264,14 +266,19 @@ class BatchAPIClient:
         self.runner.close()
 
 
-def _lookup(find: Any, what: str, first: APIError) -> dict[str, Any] | None:
-    """``find()``; when the lookup itself fails, a non-retryable ``APIError``: sending the POST again without
-    knowing whether the first one landed could bill every text twice (a rerun looks it up again)."""
+def lookup_after_lost_reply(find: Callable[[], T], what: str, first: APIError | None = None) -> T:
+    """``find()``, the lookup of what a creation whose reply was lost (``first``: its error) may have made.
+
+    Raises:
+        APIError: the lookup itself failed; not retryable, since sending the creation again without knowing whether
+            the first one landed could bill every text twice (a rerun looks it up again).
+    """
     try:
         return find()
     except APIError as exc:
+        lost = f": {first}" if first is not None else ""
         raise APIError(
-            f"the {what} may have succeeded (its reply was lost: {first}) and looking it up failed "
+            f"the {what} may have succeeded (its reply was lost{lost}) and looking it up failed "
             f"({exc}); rerun the job to look it up again",
             status_code=exc.status_code,
             code=exc.code,

@@ -43,7 +43,7 @@ from ...settings import ResolvedSettings
 from ...transport import RequestRunner, transport_error
 from ...uploads import Uploader
 from ...wire.base import load_reply
-from ..client import ambiguous
+from ..client import ambiguous, lookup_after_lost_reply
 from .limits import ASYNC_HEADER, RESOLVE_HEADER, TASKS_PATH
 
 __all__ = ["BEIJING", "LIST_WIDENING", "LOOKUP_SKEW", "QUEUE_FULL_CODE", "TaskClient", "TaskQueueFullError", "not_sent"]
@@ -352,16 +352,8 @@ def _look_up(find: Callable[[float, float], str | None] | None, sent_at: float |
     """``find(sent_at, last_sent)`` after an ambiguous send (``None`` when there was none).
 
     Raises:
-        APIError: the lookup failed (not retryable: sending again without knowing could make a second task).
+        APIError: the lookup failed (``client.lookup_after_lost_reply``).
     """
     if sent_at is None or find is None:
         return None
-    try:
-        return find(sent_at, last_sent)
-    except APIError as exc:
-        raise APIError(
-            f"a task submission may have succeeded (its reply was lost) and looking it "
-            f"up failed ({exc}); rerun the job to look it up again",
-            status_code=exc.status_code,
-            code=exc.code,
-        ) from None
+    return lookup_after_lost_reply(lambda: find(sent_at, last_sent), "task submission")
