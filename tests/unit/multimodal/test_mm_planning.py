@@ -165,7 +165,7 @@ def test_batch_size_error_resplits_and_is_remembered():
         assert result.dense.shape == (10, 2560)
         np.testing.assert_array_equal(
             result.dense, np.asarray([element_vector({"text": f"t{i}"}, 2560) for i in range(10)], np.float32))
-        assert sizes(fake) == [10, 4, 4, 2]
+        assert sizes(fake)[0] == 10 and sorted(sizes(fake)[1:]) == [2, 4, 4]  # the re-split requests run at once
         e.embed_texts([f"u{i}" for i in range(6)])
         assert sorted(sizes(fake)[4:]) == [2, 4]
 
